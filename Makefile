@@ -1,0 +1,102 @@
+# ezio - build, test, demo and install.
+#
+#   make            build ezio-deploy and ezio-mktorrent into build/
+#   make deps       install the Debian packages the build and tests need
+#   make check      every test: unit (plain, sanitizers, valgrind), integration
+#   make demo       a seeder and receivers deploying an image, checked byte for byte
+#   make install    PREFIX=/usr/local DESTDIR=
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     ?= build
+
+CC        ?= cc
+CXX       ?= c++
+PKGS      := libtorrent-rasterbar libcurl json-c yaml-0.1 openssl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+WARN      := -Wall -Wextra -Werror
+CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DEZ_VERSION=\"$(VERSION)\" -Iezio-deploy/lib
+CFLAGS    ?= -O2 -g
+CXXFLAGS  ?= -O2 -g
+EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
+EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
+
+LIB_C     := err bencode layout torrent blockdev status mktorrent
+LIB_CXX   := swarm raw_disk_io
+LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
+LIBEZIO   := $(BUILD)/libezio.a
+BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
+UNIT      := bencode layout torrent blockdev mktorrent swarm
+UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
+
+.PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo install clean
+
+all: $(BINS)
+
+deps:
+	@tools/install-deps
+
+$(BUILD)/lib/%.o: ezio-deploy/lib/%.c ezio-deploy/lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(EZ_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/lib/%.o: ezio-deploy/lib/%.cpp ezio-deploy/lib/*.h ezio-deploy/lib/*.hpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(EZ_CXXFLAGS) -c -o $@ $<
+
+$(LIBEZIO): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/ezio-deploy: ezio-deploy/src/ezio-deploy.c $(LIBEZIO)
+	$(CC) $(CPPFLAGS) $(EZ_CFLAGS) -c ezio-deploy/src/ezio-deploy.c -o $(BUILD)/ezio-deploy.o
+	$(CXX) -o $@ $(BUILD)/ezio-deploy.o $(LIBEZIO) $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/ezio-mktorrent: tools/ezio-mktorrent.c $(LIBEZIO)
+	$(CC) $(CPPFLAGS) $(EZ_CFLAGS) -c tools/ezio-mktorrent.c -o $(BUILD)/ezio-mktorrent.o
+	$(CXX) -o $@ $(BUILD)/ezio-mktorrent.o $(LIBEZIO) $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testutil.h $(LIBEZIO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit $(EZ_CFLAGS) -c $< -o $@.o
+	$(CXX) -o $@ $@.o $(LIBEZIO) $(PKG_LIBS) $(CHECK_LIBS) $(LDFLAGS)
+
+# Unit tests run from the tree root so fixtures resolve as tests/data/...
+check-unit: $(UNIT_BINS)
+	@tools/run-unit $(UNIT_BINS)
+
+# The same unit tests built with AddressSanitizer and UBSan.
+check-sanitize:
+	$(MAKE) --no-print-directory BUILD=build-asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		CXXFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" check-unit
+
+# The unit tests under valgrind memcheck (no fork: one process to watch).
+check-valgrind: $(UNIT_BINS)
+	@EZ_VALGRIND=1 tools/run-unit $(UNIT_BINS)
+
+check-integration: all
+	@tests/integration/run-all
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-sanitize
+	@$(MAKE) --no-print-directory check-valgrind
+	@$(MAKE) --no-print-directory check-integration
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/integration/demo
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/ezio-deploy.1 man/ezio-mktorrent.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,190 @@
+/*
+ * blockdev.c - open, size, read, write, zero and flush the target (see
+ * blockdev.h).  Every I/O return value is checked; short transfers loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blockdev.h"
+#include "cleanup.h"
+
+void ez_blockdev_close(struct ez_blockdev *dev)
+{
+        if (!dev)
+                return;
+        if (dev->fd >= 0)
+                close(dev->fd);
+        free(dev->path);
+        free(dev);
+}
+
+int ez_blockdev_open(const char *path, uint64_t need_size, unsigned flags,
+                     struct ez_blockdev **ret, struct ez_err *err)
+{
+        _cleanup_close_ int fd = -1;
+        bool write = flags & EZ_BLOCKDEV_WRITE, created = false;
+        struct ez_blockdev *dev;
+        struct stat st;
+        uint64_t size;
+
+        if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+                /* O_EXCL on a block device: EBUSY if mounted or claimed */
+                fd = open(path, (write ? O_RDWR | O_EXCL : O_RDONLY) | O_CLOEXEC);
+        else
+                fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && write && (flags & EZ_BLOCKDEV_CREATE)) {
+                fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                created = fd >= 0;
+        }
+        if (fd < 0) {
+                int e = errno;
+
+                if (e == EBUSY)
+                        return ez_err_set(err, -EBUSY, "'%s' is in use (mounted or opened exclusively)", path);
+                if (e == EROFS || e == EACCES || e == EPERM)
+                        return ez_err_set(err, -e, "cannot open '%s' for %s: %s", path,
+                                          write ? "writing" : "reading", strerror(e));
+                return ez_err_set(err, -e, "cannot open '%s': %s", path, strerror(e));
+        }
+        if (fstat(fd, &st) < 0)
+                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
+        if (S_ISBLK(st.st_mode)) {
+                if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+                        return ez_err_set(err, -errno, "cannot read the size of '%s': %s", path, strerror(errno));
+        } else if (S_ISREG(st.st_mode)) {
+                size = (uint64_t)st.st_size;
+        } else {
+                return ez_err_set(err, -EINVAL, "'%s' is neither a block device nor a regular file", path);
+        }
+        if (size < need_size && (S_ISBLK(st.st_mode) || !write)) {
+                if (created)
+                        unlink(path);
+                return ez_err_set(err, -ENOSPC, "'%s' holds %" PRIu64 " bytes, the image needs %" PRIu64,
+                                  path, size, need_size);
+        }
+
+        dev = calloc(1, sizeof(*dev));
+        if (!dev || !(dev->path = strdup(path))) {
+                free(dev);
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        }
+        dev->fd = TAKE_FD(fd);
+        dev->is_block = S_ISBLK(st.st_mode);
+        dev->created = created;
+        dev->size = size;
+        *ret = dev;
+        return 0;
+}
+
+int ez_blockdev_extend(struct ez_blockdev *dev, uint64_t size, struct ez_err *err)
+{
+        if (dev->is_block || dev->size >= size)
+                return 0;
+        if (size > INT64_MAX)
+                return ez_err_set(err, -EFBIG, "size %" PRIu64 " is too large for a file", size);
+        if (ftruncate(dev->fd, (off_t)size) < 0)
+                return ez_err_set(err, -errno, "cannot extend '%s' to %" PRIu64 " bytes: %s",
+                                  dev->path, size, strerror(errno));
+        dev->size = size;
+        return 0;
+}
+
+int ez_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+        char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = pread(fd, p, len, (off_t)off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t)n;
+                off += (uint64_t)n;
+        }
+        return 0;
+}
+
+int ez_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t)n;
+                off += (uint64_t)n;
+        }
+        return 0;
+}
+
+static int write_zeros(int fd, uint64_t off, uint64_t len)
+{
+        static const size_t chunk = 1 << 20;
+        _cleanup_free_ char *z = calloc(1, chunk);
+
+        if (!z)
+                return -ENOMEM;
+        while (len > 0) {
+                size_t n = len < chunk ? (size_t)len : chunk;
+                int r = ez_pwrite_full(fd, z, n, off);
+
+                if (r < 0)
+                        return r;
+                off += n;
+                len -= n;
+        }
+        return 0;
+}
+
+int ez_blockdev_zero(struct ez_blockdev *dev, uint64_t off, uint64_t len, struct ez_err *err)
+{
+        int r;
+
+        if (len == 0)
+                return 0;
+        if (off > dev->size || len > dev->size - off)
+                return ez_err_set(err, -ERANGE, "zero range at %#" PRIx64 " ends past the end of '%s'", off, dev->path);
+        if (dev->is_block) {
+                uint64_t range[2] = { off, len };
+
+                if (off % 512 == 0 && len % 512 == 0 && ioctl(dev->fd, BLKZEROOUT, range) == 0)
+                        return 0;
+        } else {
+                if (fallocate(dev->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+                        return 0;
+                if (fallocate(dev->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+                        return 0;
+        }
+        r = write_zeros(dev->fd, off, len);
+        if (r < 0)
+                return ez_err_set(err, r, "cannot zero %" PRIu64 " bytes at %#" PRIx64 " of '%s': %s",
+                                  len, off, dev->path, strerror(-r));
+        return 0;
+}
+
+int ez_blockdev_sync(struct ez_blockdev *dev, struct ez_err *err)
+{
+        if (fsync(dev->fd) < 0)
+                return ez_err_set(err, -errno, "cannot flush '%s': %s", dev->path, strerror(errno));
+        return 0;
+}

@@ -1,0 +1,306 @@
+/*
+ * swarm.cpp - the libtorrent session behind swarm.h.
+ *
+ * Builds a session tuned for a LAN of machines that all want the same
+ * image (no DHT, LSD, PEX, uTP or encryption; every peer unchoked; several
+ * connections per IP; no rate limits), backs it with raw_disk_io so pieces
+ * land directly on the target, and turns alerts into the plain status
+ * struct and error codes of swarm.h.  Every extern "C" function catches
+ * every exception.
+ */
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <libtorrent/add_torrent_params.hpp>
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/session.hpp>
+#include <libtorrent/session_params.hpp>
+#include <libtorrent/settings_pack.hpp>
+#include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <libtorrent/torrent_status.hpp>
+#include <libtorrent/version.hpp>
+
+#include "raw_disk_io.hpp"
+#include "swarm.h"
+
+struct ez_swarm {
+        std::unique_ptr<lt::session> ses;
+        lt::torrent_handle h;
+        std::vector<lt::tcp::endpoint> peers;
+        std::chrono::steady_clock::time_point last_peer_kick;
+        int fatal = 0;
+        std::string fatal_msg;
+        uint32_t hash_failures = 0;
+        uint32_t incomplete = UINT32_MAX;
+        int num_pieces = 0;
+};
+
+namespace {
+
+/* "ADDR:PORT" or "[V6]:PORT" -> address part, empty for the wildcard */
+std::string listen_address(std::string const &listen)
+{
+        std::string a;
+
+        if (!listen.empty() && listen[0] == '[')
+                a = listen.substr(1, listen.find(']') - 1);
+        else
+                a = listen.substr(0, listen.rfind(':'));
+        if (a == "0.0.0.0" || a == "::" || a.empty())
+                return std::string();
+        return a;
+}
+
+int resolve_peer(std::string const &hp, lt::tcp::endpoint *ret, ez_err *err)
+{
+        std::string host, port;
+        struct addrinfo hints = {}, *res = nullptr;
+        int r;
+
+        if (!hp.empty() && hp[0] == '[') {
+                auto close = hp.find(']');
+                if (close == std::string::npos || close + 1 >= hp.size() || hp[close + 1] != ':')
+                        return ez_err_set(err, -EINVAL, "peer '%s' is not [ADDR]:PORT", hp.c_str());
+                host = hp.substr(1, close - 1);
+                port = hp.substr(close + 2);
+        } else {
+                auto colon = hp.rfind(':');
+                if (colon == std::string::npos || colon == 0 || colon + 1 >= hp.size())
+                        return ez_err_set(err, -EINVAL, "peer '%s' is not HOST:PORT", hp.c_str());
+                host = hp.substr(0, colon);
+                port = hp.substr(colon + 1);
+        }
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV;
+        r = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+        if (r != 0)
+                return ez_err_set(err, -EINVAL, "peer '%s': %s", hp.c_str(), gai_strerror(r));
+        lt::tcp::endpoint ep;
+        std::memcpy(ep.data(), res->ai_addr, res->ai_addrlen);
+        ep.resize(res->ai_addrlen);
+        freeaddrinfo(res);
+        *ret = ep;
+        return 0;
+}
+
+lt::settings_pack lan_settings(ez_swarm_config const *cfg)
+{
+        lt::settings_pack s;
+        std::string listen = cfg->listen ? cfg->listen : "0.0.0.0:6881";
+
+        s.set_int(lt::settings_pack::alert_mask,
+                  lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
+                  lt::alert_category::tracker);
+        s.set_str(lt::settings_pack::listen_interfaces, listen);
+        s.set_str(lt::settings_pack::outgoing_interfaces, listen_address(listen));
+        s.set_str(lt::settings_pack::user_agent, "ezio/" EZ_VERSION);
+        s.set_bool(lt::settings_pack::enable_dht, false);
+        s.set_bool(lt::settings_pack::enable_lsd, false);
+        s.set_bool(lt::settings_pack::enable_upnp, false);
+        s.set_bool(lt::settings_pack::enable_natpmp, false);
+        s.set_bool(lt::settings_pack::enable_ip_notifier, false);
+        s.set_bool(lt::settings_pack::enable_incoming_utp, false);
+        s.set_bool(lt::settings_pack::enable_outgoing_utp, false);
+        s.set_int(lt::settings_pack::in_enc_policy, lt::settings_pack::pe_disabled);
+        s.set_int(lt::settings_pack::out_enc_policy, lt::settings_pack::pe_disabled);
+        s.set_int(lt::settings_pack::unchoke_slots_limit, -1);
+        s.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
+        s.set_bool(lt::settings_pack::rate_limit_ip_overhead, false);
+        s.set_int(lt::settings_pack::connections_limit, 2000);
+        s.set_int(lt::settings_pack::min_reconnect_time, 1);
+        s.set_int(lt::settings_pack::peer_connect_timeout, 5);
+        s.set_int(lt::settings_pack::active_downloads, -1);
+        s.set_int(lt::settings_pack::active_seeds, -1);
+        s.set_int(lt::settings_pack::active_limit, -1);
+        s.set_bool(lt::settings_pack::smooth_connects, false);
+        s.set_bool(lt::settings_pack::announce_to_all_trackers, true);
+        s.set_bool(lt::settings_pack::announce_to_all_tiers, true);
+        s.set_int(lt::settings_pack::stop_tracker_timeout, 2);
+        s.set_int(lt::settings_pack::max_failcount, 100);
+        s.set_bool(lt::settings_pack::ssrf_mitigation, false);
+        return s;
+}
+
+void poll_alerts(ez_swarm *s)
+{
+        std::vector<lt::alert *> alerts;
+
+        s->ses->pop_alerts(&alerts);
+        for (lt::alert *a : alerts) {
+                if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
+                        if (!s->fatal) {
+                                s->fatal = -EIO;
+                                s->fatal_msg = std::string("target ") + lt::operation_name(fe->op) + " failed: " +
+                                               fe->error.message();
+                        }
+                } else if (auto *te = lt::alert_cast<lt::torrent_error_alert>(a)) {
+                        if (!s->fatal) {
+                                s->fatal = -EIO;
+                                s->fatal_msg = te->error.message();
+                        }
+                } else if (auto *lf = lt::alert_cast<lt::listen_failed_alert>(a)) {
+                        if (!s->fatal) {
+                                s->fatal = -EADDRINUSE;
+                                s->fatal_msg = std::string("cannot listen on ") + lf->address.to_string() + ":" +
+                                               std::to_string(lf->port) + ": " + lf->error.message();
+                        }
+                } else if (lt::alert_cast<lt::hash_failed_alert>(a)) {
+                        s->hash_failures++;
+                } else if (auto *sr = lt::alert_cast<lt::scrape_reply_alert>(a)) {
+                        if (sr->incomplete >= 0)
+                                s->incomplete = static_cast<uint32_t>(sr->incomplete);
+                }
+        }
+}
+
+}
+
+extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, struct ez_err *err)
+{
+        try {
+                std::unique_ptr<ez_swarm> s(new ez_swarm);
+                ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed };
+                lt::load_torrent_limits lim;
+                lt::error_code ec;
+
+                for (size_t i = 0; i < cfg->n_peers; i++) {
+                        lt::tcp::endpoint ep;
+                        int r = resolve_peer(cfg->peers[i], &ep, err);
+
+                        if (r < 0)
+                                return r;
+                        s->peers.push_back(ep);
+                }
+
+                lt::session_params params(lan_settings(cfg));
+                params.extensions.clear();      /* no PEX, no metadata exchange: private swarm */
+                params.disk_io_constructor = [target](lt::io_context &ioc, lt::settings_interface const &,
+                                                      lt::counters &) {
+                        return ez::make_raw_disk_io(ioc, target);
+                };
+                s->ses.reset(new lt::session(std::move(params)));
+
+                lim.max_buffer_size = 128 * 1024 * 1024;
+                lim.max_decode_tokens = 32 * 1024 * 1024;
+                lim.max_pieces = 0x800000;
+                lt::add_torrent_params atp;
+                atp.ti = std::make_shared<lt::torrent_info>(
+                        lt::span<char const>(static_cast<char const *>(cfg->torrent),
+                                             static_cast<std::ptrdiff_t>(cfg->torrent_len)),
+                        lim, lt::from_span);
+                s->num_pieces = atp.ti->num_pieces();
+                atp.save_path = ".";
+                atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+                if (cfg->seed)
+                        atp.flags |= lt::torrent_flags::seed_mode;
+                for (size_t i = 0; i < cfg->n_trackers; i++)
+                        atp.trackers.push_back(cfg->trackers[i]);
+                s->h = s->ses->add_torrent(std::move(atp), ec);
+                if (ec)
+                        return ez_err_set(err, -EINVAL, "libtorrent refused the torrent: %s", ec.message().c_str());
+                for (auto const &ep : s->peers)
+                        s->h.connect_peer(ep);
+                s->last_peer_kick = std::chrono::steady_clock::now();
+                *ret = s.release();
+                return 0;
+        } catch (std::bad_alloc const &) {
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        } catch (lt::system_error const &e) {
+                return ez_err_set(err, -EINVAL, "libtorrent: %s", e.code().message().c_str());
+        } catch (std::exception const &e) {
+                return ez_err_set(err, -EINVAL, "libtorrent: %s", e.what());
+        } catch (...) {
+                return ez_err_set(err, -EINVAL, "libtorrent: unknown error");
+        }
+}
+
+extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm_status *ret, struct ez_err *err)
+{
+        try {
+                s->ses->wait_for_alert(lt::milliseconds(timeout_ms));
+                poll_alerts(s);
+                if (s->fatal)
+                        return ez_err_set(err, s->fatal, "%s", s->fatal_msg.c_str());
+
+                lt::torrent_status st = s->h.status();
+                struct ez_swarm_status o = {};
+
+                switch (st.state) {
+                case lt::torrent_status::checking_files:
+                case lt::torrent_status::checking_resume_data:
+                        o.state = EZ_SWARM_CHECKING;
+                        break;
+                case lt::torrent_status::finished:
+                case lt::torrent_status::seeding:
+                        o.state = EZ_SWARM_SEEDING;
+                        break;
+                default:
+                        o.state = EZ_SWARM_DOWNLOADING;
+                        break;
+                }
+                if (st.errc)
+                        return ez_err_set(err, -EIO, "%s", st.errc.message().c_str());
+                o.total_wanted = static_cast<uint64_t>(st.total_wanted);
+                o.total_done = static_cast<uint64_t>(st.total_wanted_done);
+                o.downloaded = static_cast<uint64_t>(st.total_payload_download);
+                o.uploaded = static_cast<uint64_t>(st.total_payload_upload);
+                o.download_rate = static_cast<uint64_t>(st.download_payload_rate);
+                o.upload_rate = static_cast<uint64_t>(st.upload_payload_rate);
+                o.peers = static_cast<uint32_t>(st.num_peers);
+                o.seeds = static_cast<uint32_t>(st.num_seeds);
+                o.pieces_done = static_cast<uint32_t>(st.num_pieces);
+                o.num_pieces = static_cast<uint32_t>(s->num_pieces);
+                o.hash_failures = s->hash_failures;
+                o.incomplete_in_swarm = s->incomplete;
+
+                /* peers given by address are kept trying: a receiver may
+                 * start before the node it was told to fetch from */
+                auto now = std::chrono::steady_clock::now();
+                if (!s->peers.empty() && st.num_peers == 0 && o.state == EZ_SWARM_DOWNLOADING &&
+                    now - s->last_peer_kick > std::chrono::seconds(2)) {
+                        for (auto const &ep : s->peers)
+                                s->h.connect_peer(ep);
+                        s->last_peer_kick = now;
+                }
+                *ret = o;
+                return 0;
+        } catch (std::bad_alloc const &) {
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        } catch (std::exception const &e) {
+                return ez_err_set(err, -EIO, "libtorrent: %s", e.what());
+        } catch (...) {
+                return ez_err_set(err, -EIO, "libtorrent: unknown error");
+        }
+}
+
+extern "C" void ez_swarm_scrape(struct ez_swarm *s)
+{
+        try {
+                s->h.scrape_tracker();
+        } catch (...) {
+        }
+}
+
+extern "C" void ez_swarm_free(struct ez_swarm *s)
+{
+        if (!s)
+                return;
+        try {
+                delete s;
+        } catch (...) {
+        }
+}
+
+extern "C" const char *ez_swarm_lt_version(void)
+{
+        return lt::version();
+}

@@ -1,0 +1,87 @@
+/*
+ * swarm.h - the C face of the libtorrent shim.
+ *
+ * One ez_swarm is one libtorrent session serving or fetching one torrent,
+ * whose storage is the target described by a layout: every block libtorrent
+ * reads or writes goes through ez_layout_map() to pread/pwrite on the
+ * target's fd (raw_disk_io.cpp).  The session runs its own threads; the C
+ * side polls it.  No C++ type crosses this header and no exception crosses
+ * these functions: each catches everything and returns -errno with a
+ * sentence in err.
+ */
+#ifndef EZ_SWARM_H
+#define EZ_SWARM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ez_swarm;
+
+struct ez_swarm_config {
+        const void *torrent;            /* bencoded torrent, borrowed during start */
+        size_t torrent_len;
+        const struct ez_layout *layout; /* borrowed: must outlive the swarm */
+        int fd;                         /* the target (or payload file), borrowed */
+        bool seed;                      /* data is complete: add in seed mode */
+        bool fresh;                     /* target known empty: skip the resume check */
+        const char *listen;             /* "ADDR:PORT", NULL for 0.0.0.0:6881 */
+        const char *const *trackers;    /* added to the torrent's own */
+        size_t n_trackers;
+        const char *const *peers;       /* "HOST:PORT" to connect to */
+        size_t n_peers;
+};
+
+enum ez_swarm_state {
+        EZ_SWARM_CHECKING,              /* hashing what the target already holds */
+        EZ_SWARM_DOWNLOADING,
+        EZ_SWARM_SEEDING,               /* every piece verified */
+};
+
+struct ez_swarm_status {
+        enum ez_swarm_state state;
+        uint64_t total_wanted;          /* payload bytes */
+        uint64_t total_done;            /* verified payload bytes */
+        uint64_t downloaded;            /* payload bytes received this session */
+        uint64_t uploaded;              /* payload bytes sent this session */
+        uint64_t download_rate;         /* bytes/s */
+        uint64_t upload_rate;
+        uint32_t peers;
+        uint32_t seeds;
+        uint32_t pieces_done;
+        uint32_t num_pieces;
+        uint32_t hash_failures;         /* pieces that failed their hash check */
+        uint32_t incomplete_in_swarm;   /* from the tracker's scrape, or UINT32_MAX if unknown */
+};
+
+/* Start a session for cfg.  Returns 0 and *ret, or -EINVAL (torrent
+ * rejected by libtorrent), -EADDRINUSE (cannot listen), -ENOMEM. */
+int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, struct ez_err *err);
+
+/* Wait up to timeout_ms for events, then fill *ret.  Returns 0, or -EIO for
+ * a storage error on the target (the message names the operation and
+ * offset) and other negative errno for fatal session errors. */
+int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm_status *ret, struct ez_err *err);
+
+/* Ask the trackers for a scrape; the answer shows up later as
+ * incomplete_in_swarm. */
+void ez_swarm_scrape(struct ez_swarm *s);
+
+/* Stop the session and release everything.  Accepts NULL. */
+void ez_swarm_free(struct ez_swarm *s);
+
+/* libtorrent's version string. */
+const char *ez_swarm_lt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
