@@ -1,0 +1,126 @@
+# lib.sh - shared helpers of the integration tests (sourced, bash).
+#
+# Each test gets a private work directory, starts real processes
+# (opentracker, ezio-deploy, aria2c ...) and registers them here so that an
+# EXIT trap stops every one, detaches loop devices and removes the
+# directory, even when the test fails or is interrupted.  Every wait is
+# bounded.  Traffic stays on 127.0.0.0/8.
+
+set -u
+EZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=${EZ_BIN:-$EZ_ROOT/build}
+PY=/usr/bin/python3     # Debian's interpreter; the helpers need only its stdlib
+IMG="$PY $EZ_ROOT/tests/integration/ezio_image.py"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ezio-it.XXXXXX")
+chmod 755 "$WORK"
+PIDS=()
+LOOPS=()
+MOUNTS=()
+T_PASS=0
+T_FAIL=0
+
+cleanup() {
+        local p m l
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+        for p in "${PIDS[@]}"; do
+                for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+                kill -9 "$p" 2>/dev/null
+        done
+        for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
+        for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# bg CMD...: start CMD in the background and remember its pid in $!
+bg() {
+        "$@" &
+        PIDS+=($!)
+}
+
+ok() {
+        T_PASS=$((T_PASS + 1))
+        echo "ok - $*"
+}
+
+not_ok() {
+        T_FAIL=$((T_FAIL + 1))
+        echo "not ok - $*"
+}
+
+# check DESCRIPTION CMD...: pass when CMD succeeds
+check() {
+        local d=$1
+        shift
+        if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+
+# wait_port HOST PORT: until something listens there (10 s at most)
+wait_port() {
+        for _ in $(seq 100); do
+                (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+                sleep 0.1
+        done
+        echo "nothing listens on $1:$2" >&2
+        return 1
+}
+
+# wait_pid PID SECONDS: wait for PID to exit; kills it after SECONDS.
+# Sets WAIT_RC to its exit code (124 on time-out).
+wait_pid() {
+        local pid=$1 limit=$2 i
+        for ((i = 0; i < limit * 10; i++)); do
+                if ! kill -0 "$pid" 2>/dev/null; then
+                        wait "$pid"
+                        WAIT_RC=$?
+                        return 0
+                fi
+                sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        WAIT_RC=124
+}
+
+# start_tracker PORT INFOHASH...: opentracker on 127.0.0.1:PORT that
+# accepts only the given info-hashes (Debian's build needs a whitelist and
+# refuses to run as root, so it drops to nobody).
+start_tracker() {
+        local port=$1
+        shift
+        mkdir -p "$WORK/tracker"
+        chmod 755 "$WORK/tracker"
+        printf '%s\n' "$@" > "$WORK/tracker/whitelist"
+        chmod 644 "$WORK/tracker/whitelist"
+        bg opentracker -i 127.0.0.1 -p "$port" -P "$port" -d "$WORK/tracker" -w whitelist -u nobody \
+                > "$WORK/tracker/log" 2>&1
+        wait_port 127.0.0.1 "$port"
+}
+
+# fill FILE SIZE_MIB HEXBYTE: a file of SIZE_MIB MiB holding one byte value
+fill() {
+        $PY -c "import sys; open(sys.argv[1], 'wb').write(bytes([int(sys.argv[3], 16)]) * (int(sys.argv[2]) << 20))" "$@"
+}
+
+# loop_setup FILE: attach FILE to a free loop device and print its path;
+# fails (quietly) where loop devices cannot be used.
+loop_setup() {
+        local dev
+        dev=$(losetup -f --show "$1" 2>/dev/null) || return 1
+        LOOPS+=("$dev")
+        echo "$dev"
+}
+
+# json_field FILE KEY: KEY of the last JSON line in FILE
+json_field() {
+        $PY -c "
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith('{')]
+print(json.loads(lines[-1]).get(sys.argv[2], ''))" "$1" "$2"
+}
+
+finish() {
+        echo "$(basename "$0"): $T_PASS passed, $T_FAIL failed"
+        [ "$T_FAIL" -eq 0 ] && [ "$T_PASS" -gt 0 ]
+}
