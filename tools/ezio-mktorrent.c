@@ -106,7 +106,8 @@ int main(int argc, char **argv)
         uint64_t v;
         int c, fd, r;
 
-        while ((c = getopt_long(argc, argv, "o:p:a:w:s:b:n:k:qhV", longopts, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":o:p:a:w:s:b:n:k:qhV", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 'o':
                         output = optarg;
@@ -156,8 +157,11 @@ int main(int argc, char **argv)
                 case 'V':
                         printf("ezio-mktorrent %s\n", EZ_VERSION);
                         return 0;
+                case ':':
+                        fprintf(stderr, "ezio-mktorrent: %s: needs an argument (try --help)\n", argv[optind - 1]);
+                        return 2;
                 default:
-                        fputs("Try 'ezio-mktorrent --help'.\n", stderr);
+                        fprintf(stderr, "ezio-mktorrent: %s: unknown option (try --help)\n", argv[optind - 1]);
                         return 2;
                 }
         }

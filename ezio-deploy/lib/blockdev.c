@@ -47,6 +47,8 @@ int ez_blockdev_open(const char *path, uint64_t need_size, unsigned flags,
         if (fd < 0) {
                 int e = errno;
 
+                if (e == EISDIR)
+                        return ez_err_set(err, -EINVAL, "'%s' is neither a block device nor a regular file", path);
                 if (e == EBUSY)
                         return ez_err_set(err, -EBUSY, "'%s' is in use (mounted or opened exclusively)", path);
                 if (e == EROFS || e == EACCES || e == EPERM)

@@ -10,6 +10,8 @@
  */
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -42,6 +44,7 @@ struct ez_swarm {
         uint32_t hash_failures = 0;
         uint32_t incomplete = UINT32_MAX;
         int num_pieces = 0;
+        bool debug = false;     /* EZIO_DEBUG set: every alert on stderr */
 };
 
 namespace {
@@ -127,6 +130,9 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
         s.set_int(lt::settings_pack::stop_tracker_timeout, 2);
         s.set_int(lt::settings_pack::max_failcount, 100);
         s.set_bool(lt::settings_pack::ssrf_mitigation, false);
+        /* a taken port is an error, not a silent move to a random one */
+        s.set_bool(lt::settings_pack::listen_system_port_fallback, false);
+        s.set_int(lt::settings_pack::max_retry_port_bind, 0);
         return s;
 }
 
@@ -136,6 +142,8 @@ void poll_alerts(ez_swarm *s)
 
         s->ses->pop_alerts(&alerts);
         for (lt::alert *a : alerts) {
+                if (s->debug)
+                        std::fprintf(stderr, "ezio-deploy: libtorrent: %s: %s\n", a->what(), a->message().c_str());
                 if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
                         if (!s->fatal) {
                                 s->fatal = -EIO;
@@ -168,6 +176,8 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
 {
         try {
                 std::unique_ptr<ez_swarm> s(new ez_swarm);
+                char const *dbg = std::getenv("EZIO_DEBUG");
+                s->debug = dbg && *dbg && std::strcmp(dbg, "0") != 0;
                 ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed };
                 lt::load_torrent_limits lim;
                 lt::error_code ec;

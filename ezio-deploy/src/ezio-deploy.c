@@ -137,7 +137,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "t:T:p:sa:P:l:qhV", longopts, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":t:T:p:sa:P:l:qhV", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 't':
                         o->torrent = optarg;
@@ -191,8 +192,11 @@ static int parse_options(int argc, char **argv, struct options *o)
                 case 'V':
                         printf("ezio-deploy %s (libtorrent-rasterbar %s)\n", EZ_VERSION, ez_swarm_lt_version());
                         exit(EXIT_OK);
+                case ':':
+                        fprintf(stderr, "ezio-deploy: %s: needs an argument (try --help)\n", argv[optind - 1]);
+                        return EXIT_USAGE;
                 default:
-                        fputs("Try 'ezio-deploy --help'.\n", stderr);
+                        fprintf(stderr, "ezio-deploy: %s: unknown option (try --help)\n", argv[optind - 1]);
                         return EXIT_USAGE;
                 }
         }
@@ -349,7 +353,7 @@ int main(int argc, char **argv)
                 r = ez_swarm_poll(swarm, 250, &st, &err);
                 t_now = now_s();
                 if (r < 0) {
-                        code = fail(r == -EIO ? EXIT_IO : EXIT_SWARM, where, err.msg);
+                        code = r == -EIO ? fail(EXIT_IO, where, err.msg) : fail(EXIT_SWARM, "swarm", err.msg);
                         report(&o, t, where, "error", &st, t_now - start, code, err.msg);
                         goto out;
                 }
