@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define EZ_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* A fresh private directory under $TMPDIR; removed by tu_rmtree(). */
 static inline char *tu_mkdtemp(void)
 {
