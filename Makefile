@@ -96,7 +96,7 @@ demo: deps
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 man/ezio-deploy.1 man/ezio-mktorrent.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 ezio-deploy/man/ezio-deploy.1 ezio-deploy/man/ezio-mktorrent.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf build build-asan
