@@ -183,57 +183,58 @@ struct bad_case {
         size_t len;
         size_t max_nodes;
         int rc;
+        const char *why;        /* a phrase the message must contain, if set */
 };
 
 static const struct bad_case bad_cases[] = {
-        { "empty input", S(""), 0, -EBADMSG },
-        { "leading zero", S("i03e"), 0, -EBADMSG },
-        { "double zero", S("i00e"), 0, -EBADMSG },
-        { "negative zero", S("i-0e"), 0, -EBADMSG },
-        { "negative leading zero", S("i-01e"), 0, -EBADMSG },
-        { "minus without digits", S("i-e"), 0, -EBADMSG },
-        { "no digits", S("ie"), 0, -EBADMSG },
-        { "plus sign", S("i+1e"), 0, -EBADMSG },
-        { "space in integer", S("i 1e"), 0, -EBADMSG },
-        { "fraction", S("i1.5e"), 0, -EBADMSG },
-        { "double minus", S("i--1e"), 0, -EBADMSG },
-        { "unterminated integer", S("i1"), 0, -EBADMSG },
-        { "integer bad terminator", S("i1x"), 0, -EBADMSG },
-        { "int64 max + 1", S("i9223372036854775808e"), 0, -EBADMSG },
-        { "int64 min - 1", S("i-9223372036854775809e"), 0, -EBADMSG },
-        { "uint64 max", S("i18446744073709551615e"), 0, -EBADMSG },
-        { "huge integer", S("i99999999999999999999999999e"), 0, -EBADMSG },
-        { "string past end", S("5:ab"), 0, -EBADMSG },
-        { "string one past end", S("3:ab"), 0, -EBADMSG },
-        { "string length overflow", S("99999999999999999999:a"), 0, -EBADMSG },
-        { "string length int64 max", S("9223372036854775807:a"), 0, -EBADMSG },
-        { "string length leading zero", S("03:abc"), 0, -EBADMSG },
-        { "negative string length", S("-1:a"), 0, -EBADMSG },
-        { "length without colon", S("4spam"), 0, -EBADMSG },
-        { "colon only", S(":a"), 0, -EBADMSG },
-        { "unterminated list", S("li1e"), 0, -EBADMSG },
-        { "unterminated dict", S("d1:ai1e"), 0, -EBADMSG },
-        { "dict key without value", S("d1:ae"), 0, -EBADMSG },
-        { "unsorted keys", S("d1:bi1e1:ai2ee"), 0, -EBADMSG },
-        { "duplicate keys", S("d1:ai1e1:ai2ee"), 0, -EBADMSG },
-        { "longer key first", S("d2:aai1e1:ai2ee"), 0, -EBADMSG },
-        { "unsorted nested keys", S("d1:ad1:zi1e1:yi2eee"), 0, -EBADMSG },
-        { "integer key", S("di1ei2ee"), 0, -EBADMSG },
-        { "list key", S("dlei1ee"), 0, -EBADMSG },
-        { "dict key", S("ddei1ee"), 0, -EBADMSG },
-        { "second key not a string", S("d1:ai1ei2ei3ee"), 0, -EBADMSG },
-        { "trailing value", S("i1ei2e"), 0, -EBADMSG },
-        { "trailing byte", S("4:spamx"), 0, -EBADMSG },
-        { "trailing NUL", S("de\0"), 0, -EBADMSG },
-        { "trailing end", S("lee"), 0, -EBADMSG },
-        { "unknown type", S("x"), 0, -EBADMSG },
-        { "lone end", S("e"), 0, -EBADMSG },
-        { "high byte", S("\xff"), 0, -EBADMSG },
-        { "NUL byte", S("\0"), 0, -EBADMSG },
-        { "too many nodes in list", S("li1ei2ei3ee"), 3, -E2BIG },
-        { "too many nodes, nested", S("lli1eee"), 2, -E2BIG },
-        { "too many nodes in dict", S("d1:ai1ee"), 2, -E2BIG },
-        { "limit of one node", S("li1ee"), 1, -E2BIG },
+        { "empty input", S(""), 0, -EBADMSG, "end of input" },
+        { "leading zero", S("i03e"), 0, -EBADMSG, "leading zero" },
+        { "double zero", S("i00e"), 0, -EBADMSG, "leading zero" },
+        { "negative zero", S("i-0e"), 0, -EBADMSG, "negative zero" },
+        { "negative leading zero", S("i-01e"), 0, -EBADMSG, "leading zero" },
+        { "minus without digits", S("i-e"), 0, -EBADMSG, "digits" },
+        { "no digits", S("ie"), 0, -EBADMSG, "digits" },
+        { "plus sign", S("i+1e"), 0, -EBADMSG, NULL },
+        { "space in integer", S("i 1e"), 0, -EBADMSG, NULL },
+        { "fraction", S("i1.5e"), 0, -EBADMSG, NULL },
+        { "double minus", S("i--1e"), 0, -EBADMSG, NULL },
+        { "unterminated integer", S("i1"), 0, -EBADMSG, "unterminated" },
+        { "integer bad terminator", S("i1x"), 0, -EBADMSG, "unterminated" },
+        { "int64 max + 1", S("i9223372036854775808e"), 0, -EBADMSG, "overflow" },
+        { "int64 min - 1", S("i-9223372036854775809e"), 0, -EBADMSG, "overflow" },
+        { "uint64 max", S("i18446744073709551615e"), 0, -EBADMSG, "overflow" },
+        { "huge integer", S("i99999999999999999999999999e"), 0, -EBADMSG, "overflow" },
+        { "string past end", S("5:ab"), 0, -EBADMSG, "past the end" },
+        { "string one past end", S("3:ab"), 0, -EBADMSG, "past the end" },
+        { "string length overflow", S("99999999999999999999:a"), 0, -EBADMSG, "overflow" },
+        { "string length int64 max", S("9223372036854775807:a"), 0, -EBADMSG, "past the end" },
+        { "string length leading zero", S("03:abc"), 0, -EBADMSG, "leading zero" },
+        { "negative string length", S("-1:a"), 0, -EBADMSG, NULL },
+        { "length without colon", S("4spam"), 0, -EBADMSG, NULL },
+        { "colon only", S(":a"), 0, -EBADMSG, NULL },
+        { "unterminated list", S("li1e"), 0, -EBADMSG, "unterminated" },
+        { "unterminated dict", S("d1:ai1e"), 0, -EBADMSG, "unterminated" },
+        { "dict key without value", S("d1:ae"), 0, -EBADMSG, NULL },
+        { "unsorted keys", S("d1:bi1e1:ai2ee"), 0, -EBADMSG, "unsorted" },
+        { "duplicate keys", S("d1:ai1e1:ai2ee"), 0, -EBADMSG, "repeated" },
+        { "longer key first", S("d2:aai1e1:ai2ee"), 0, -EBADMSG, "unsorted" },
+        { "unsorted nested keys", S("d1:ad1:zi1e1:yi2eee"), 0, -EBADMSG, "unsorted" },
+        { "integer key", S("di1ei2ee"), 0, -EBADMSG, "not a string" },
+        { "list key", S("dlei1ee"), 0, -EBADMSG, "not a string" },
+        { "dict key", S("ddei1ee"), 0, -EBADMSG, "not a string" },
+        { "second key not a string", S("d1:ai1ei2ei3ee"), 0, -EBADMSG, "not a string" },
+        { "trailing value", S("i1ei2e"), 0, -EBADMSG, "trailing" },
+        { "trailing byte", S("4:spamx"), 0, -EBADMSG, "trailing" },
+        { "trailing NUL", S("de\0"), 0, -EBADMSG, "trailing" },
+        { "trailing end", S("lee"), 0, -EBADMSG, "trailing" },
+        { "unknown type", S("x"), 0, -EBADMSG, NULL },
+        { "lone end", S("e"), 0, -EBADMSG, NULL },
+        { "high byte", S("\xff"), 0, -EBADMSG, NULL },
+        { "NUL byte", S("\0"), 0, -EBADMSG, NULL },
+        { "too many nodes in list", S("li1ei2ei3ee"), 3, -E2BIG, "more than" },
+        { "too many nodes, nested", S("lli1eee"), 2, -E2BIG, "more than" },
+        { "too many nodes in dict", S("d1:ai1ee"), 2, -E2BIG, "more than" },
+        { "limit of one node", S("li1ee"), 1, -E2BIG, "more than" },
 };
 
 START_TEST(test_bad)
@@ -254,6 +255,10 @@ START_TEST(test_bad)
         if (c->rc == -EBADMSG)
                 ck_assert_msg(strstr(err.msg, "byte") != NULL, "%s: message '%s' names no offset",
                               c->name, err.msg);
+        /* failing for the right reason, not a later one */
+        if (c->why)
+                ck_assert_msg(strstr(err.msg, c->why) != NULL, "%s: message '%s' lacks '%s'",
+                              c->name, err.msg, c->why);
 }
 END_TEST
 
@@ -343,6 +348,8 @@ START_TEST(test_depth)
         ck_assert_msg(r == c->rc, "%s: got %d, want %d", c->name, r, c->rc);
         if (r < 0)
                 ck_assert_msg(err.msg[0] != '\0', "%s: no message", c->name);
+        if (r < 0 && c->leaf)
+                ck_assert_msg(strstr(err.msg, "too deep") != NULL, "%s: message '%s'", c->name, err.msg);
 }
 END_TEST
 

@@ -148,63 +148,64 @@ struct finish_case {
         size_t n_zero;
         uint64_t payload;
         int rc;
+        const char *why;        /* a word the message must contain, if set */
 };
 
 static const struct finish_case finish_cases[] = {
-        { "one extent, whole target", 1 * MiB, { { 0, 1 * MiB } }, 1, { { 0, 0 } }, 0, 1 * MiB, 0 },
+        { "one extent, whole target", 1 * MiB, { { 0, 1 * MiB } }, 1, { { 0, 0 } }, 0, 1 * MiB, 0, NULL },
         { "sorted with zero ranges", 1 * MiB,
           { { 0, 4096 }, { 8192, 4096 }, { 65536, 8192 } }, 3,
-          { { 4096, 4096 }, { 12288, 4096 }, { 73728, 1 * MiB - 73728 } }, 3, 16384, 0 },
+          { { 4096, 4096 }, { 12288, 4096 }, { 73728, 1 * MiB - 73728 } }, 3, 16384, 0, NULL },
         { "unsorted data in payload order", 1 * MiB,
-          { { 65536, 4096 }, { 0, 4096 }, { 8192, 512 } }, 3, { { 0, 0 } }, 0, 8704, 0 },
+          { { 65536, 4096 }, { 0, 4096 }, { 8192, 512 } }, 3, { { 0, 0 } }, 0, 8704, 0, NULL },
         { "data touching zero ranges", 16384,
-          { { 4096, 4096 } }, 1, { { 0, 4096 }, { 8192, 8192 } }, 2, 4096, 0 },
-        { "extent ends at target", 10000, { { 8192, 1808 } }, 1, { { 0, 8192 } }, 1, 1808, 0 },
-        { "unaligned compat extents", 1000, { { 7, 3 }, { 1, 5 } }, 2, { { 0, 0 } }, 0, 8, 0 },
+          { { 4096, 4096 } }, 1, { { 0, 4096 }, { 8192, 8192 } }, 2, 4096, 0, NULL },
+        { "extent ends at target", 10000, { { 8192, 1808 } }, 1, { { 0, 8192 } }, 1, 1808, 0, NULL },
+        { "unaligned compat extents", 1000, { { 7, 3 }, { 1, 5 } }, 2, { { 0, 0 } }, 0, 8, 0, NULL },
         { "huge target", UINT64_MAX, { { UINT64_MAX - 4096, 4096 }, { 0, 1 } }, 2,
-          { { 4096, 4096 } }, 1, 4097, 0 },
+          { { 4096, 4096 } }, 1, 4097, 0, NULL },
         /* hostile */
-        { "overlapping data", 1 * MiB, { { 0, 8192 }, { 4096, 8192 } }, 2, { { 0, 0 } }, 0, 16384, -EINVAL },
+        { "overlapping data", 1 * MiB, { { 0, 8192 }, { 4096, 8192 } }, 2, { { 0, 0 } }, 0, 16384, -EINVAL, NULL },
         { "overlapping data, unsorted", 1 * MiB, { { 8192, 4096 }, { 4096, 8192 } }, 2, { { 0, 0 } }, 0,
-          12288, -EINVAL },
+          12288, -EINVAL, NULL },
         { "identical data", 1 * MiB, { { 0, 4096 }, { 8192, 4096 }, { 0, 4096 } }, 3, { { 0, 0 } }, 0,
-          12288, -EINVAL },
+          12288, -EINVAL, NULL },
         { "data contains data", 1 * MiB, { { 0, 65536 }, { 100000, 1 }, { 4096, 1 } }, 3, { { 0, 0 } }, 0,
-          65538, -EINVAL },
-        { "data past target", 8192, { { 4096, 8192 } }, 1, { { 0, 0 } }, 0, 8192, -EINVAL },
-        { "data one byte past target", 8192, { { 0, 8193 } }, 1, { { 0, 0 } }, 0, 8193, -EINVAL },
-        { "data starts past target", 8192, { { 16384, 512 } }, 1, { { 0, 0 } }, 0, 512, -EINVAL },
-        { "data starts at target", 8192, { { 8192, 1 } }, 1, { { 0, 0 } }, 0, 1, -EINVAL },
-        { "data off+len wraps", 1 * MiB, { { UINT64_MAX - 10, 20 } }, 1, { { 0, 0 } }, 0, 20, -EINVAL },
+          65538, -EINVAL, NULL },
+        { "data past target", 8192, { { 4096, 8192 } }, 1, { { 0, 0 } }, 0, 8192, -EINVAL, NULL },
+        { "data one byte past target", 8192, { { 0, 8193 } }, 1, { { 0, 0 } }, 0, 8193, -EINVAL, NULL },
+        { "data starts past target", 8192, { { 16384, 512 } }, 1, { { 0, 0 } }, 0, 512, -EINVAL, NULL },
+        { "data starts at target", 8192, { { 8192, 1 } }, 1, { { 0, 0 } }, 0, 1, -EINVAL, NULL },
+        { "data off+len wraps", 1 * MiB, { { UINT64_MAX - 10, 20 } }, 1, { { 0, 0 } }, 0, 20, -EINVAL, NULL },
         { "data off+len wraps, max target", UINT64_MAX, { { UINT64_MAX - 10, 20 } }, 1, { { 0, 0 } }, 0,
-          20, -EINVAL },
+          20, -EINVAL, NULL },
         { "second data wraps", UINT64_MAX, { { 0, 4096 }, { UINT64_MAX - 100, 4096 } }, 2, { { 0, 0 } }, 0,
-          8192, -EINVAL },
-        { "data overlaps zero", 1 * MiB, { { 0, 8192 } }, 1, { { 4096, 4096 } }, 1, 8192, -EINVAL },
-        { "data overlaps zero tail", 1 * MiB, { { 4096, 8192 } }, 1, { { 0, 4097 } }, 1, 8192, -EINVAL },
-        { "zero inside data", 1 * MiB, { { 0, 65536 } }, 1, { { 100, 1 } }, 1, 65536, -EINVAL },
+          8192, -EINVAL, NULL },
+        { "data overlaps zero", 1 * MiB, { { 0, 8192 } }, 1, { { 4096, 4096 } }, 1, 8192, -EINVAL, NULL },
+        { "data overlaps zero tail", 1 * MiB, { { 4096, 8192 } }, 1, { { 0, 4097 } }, 1, 8192, -EINVAL, NULL },
+        { "zero inside data", 1 * MiB, { { 0, 65536 } }, 1, { { 100, 1 } }, 1, 65536, -EINVAL, NULL },
         { "late data overlaps zero", 1 * MiB, { { 0, 512 }, { 1024, 512 }, { 8192, 512 } }, 3,
-          { { 512, 512 }, { 2048, 4096 }, { 8000, 200 } }, 3, 1536, -EINVAL },
+          { { 512, 512 }, { 2048, 4096 }, { 8000, 200 } }, 3, 1536, -EINVAL, NULL },
         { "zero ranges overlap", 1 * MiB, { { 0, 4096 } }, 1, { { 8192, 8192 }, { 12288, 8192 } }, 2,
-          4096, -EINVAL },
+          4096, -EINVAL, NULL },
         { "zero ranges unsorted", 1 * MiB, { { 0, 4096 } }, 1, { { 16384, 512 }, { 8192, 512 } }, 2,
-          4096, -EINVAL },
+          4096, -EINVAL, NULL },
         { "zero ranges identical", 1 * MiB, { { 0, 4096 } }, 1, { { 8192, 512 }, { 9000, 1 }, { 8192, 512 } }, 3,
-          4096, -EINVAL },
-        { "zero past target", 8192, { { 0, 4096 } }, 1, { { 4096, 8192 } }, 1, 4096, -EINVAL },
-        { "zero off+len wraps", UINT64_MAX, { { 0, 4096 } }, 1, { { UINT64_MAX - 10, 20 } }, 1, 4096, -EINVAL },
-        { "payload too short", 1 * MiB, { { 0, 4096 }, { 8192, 4096 } }, 2, { { 0, 0 } }, 0, 8191, -EINVAL },
-        { "payload too long", 1 * MiB, { { 0, 4096 }, { 8192, 4096 } }, 2, { { 0, 0 } }, 0, 8193, -EINVAL },
-        { "payload zero", 1 * MiB, { { 0, 4096 } }, 1, { { 0, 0 } }, 0, 0, -EINVAL },
+          4096, -EINVAL, NULL },
+        { "zero past target", 8192, { { 0, 4096 } }, 1, { { 4096, 8192 } }, 1, 4096, -EINVAL, NULL },
+        { "zero off+len wraps", UINT64_MAX, { { 0, 4096 } }, 1, { { UINT64_MAX - 10, 20 } }, 1, 4096, -EINVAL, NULL },
+        { "payload too short", 1 * MiB, { { 0, 4096 }, { 8192, 4096 } }, 2, { { 0, 0 } }, 0, 8191, -EINVAL, NULL },
+        { "payload too long", 1 * MiB, { { 0, 4096 }, { 8192, 4096 } }, 2, { { 0, 0 } }, 0, 8193, -EINVAL, NULL },
+        { "payload zero", 1 * MiB, { { 0, 4096 } }, 1, { { 0, 0 } }, 0, 0, -EINVAL, NULL },
         /* lengths whose wrapped sum is given as the payload length: only
          * the overflow check can catch it */
         { "length sum overflows", UINT64_MAX, { { 0, UINT64_MAX - 1 }, { 1, UINT64_MAX - 1 } }, 2,
-          { { 0, 0 } }, 0, UINT64_MAX - 3, -EINVAL },
+          { { 0, 0 } }, 0, UINT64_MAX - 3, -EINVAL, "overflow" },
         { "length sum overflows by one", UINT64_MAX, { { 0, UINT64_MAX }, { 0, 1 } }, 2,
-          { { 0, 0 } }, 0, 0, -EINVAL },
-        { "no data extents", 1 * MiB, { { 0, 0 } }, 0, { { 0, 4096 } }, 1, 0, -EINVAL },
-        { "nothing at all", 1 * MiB, { { 0, 0 } }, 0, { { 0, 0 } }, 0, 0, -EINVAL },
-        { "only zero-length data", 1 * MiB, { { 0, 0 }, { 4096, 0 } }, 2, { { 0, 0 } }, 0, 0, -EINVAL },
+          { { 0, 0 } }, 0, 0, -EINVAL, "overflow" },
+        { "no data extents", 1 * MiB, { { 0, 0 } }, 0, { { 0, 4096 } }, 1, 0, -EINVAL, NULL },
+        { "nothing at all", 1 * MiB, { { 0, 0 } }, 0, { { 0, 0 } }, 0, 0, -EINVAL, NULL },
+        { "only zero-length data", 1 * MiB, { { 0, 0 }, { 4096, 0 } }, 2, { { 0, 0 } }, 0, 0, -EINVAL, NULL },
 };
 
 /* Build a layout from a finish case, without finishing it. */
@@ -236,6 +237,9 @@ START_TEST(test_finish)
         ck_assert_msg(r == c->rc, "%s: got %d (%s), want %d", c->name, r, err.msg, c->rc);
         if (r < 0) {
                 ck_assert_msg(err.msg[0] != '\0', "%s: no message", c->name);
+                if (c->why)
+                        ck_assert_msg(strstr(err.msg, c->why) != NULL, "%s: message '%s' lacks '%s'",
+                                      c->name, err.msg, c->why);
                 ck_assert(!l->finished);
                 ez_layout_free(l);
                 return;
@@ -561,6 +565,11 @@ static const struct dec_bad_case dec_bad_cases[] = {
         { "11-byte length", 1 * MiB, 4096, { 0x00, X80_10, 0x01 }, 12, -EINVAL },
         { "varint over 64 bits", 1 * MiB, 4096, { FF9, 0x02, 0x01 }, 11, -EINVAL },
         { "varint over 64 bits, high", 1 * MiB, 4096, { FF9, 0x7f, 0x01 }, 11, -EINVAL },
+        /* bits past 64 that would wrap to a small, valid-looking value */
+        { "gap over 64 bits, wraps to 0", 1 * MiB, 4096, { 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+          0x02, 0x01 }, 11, -EINVAL },
+        { "length over 64 bits, wraps to 1", 1 * MiB, 4096, { 0x00, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+          0x80, 0x80, 0x02 }, 11, -EINVAL },
         { "uint64 max gap", 1 * MiB, 4096, { FF9, 0x01, 0x01 }, 11, -EINVAL },
         { "uint64 max length", 1 * MiB, 4096, { 0x00, FF9, 0x01 }, 11, -EINVAL },
         { "gap past target", 8192, 4096, { 0x02, 0x01 }, 2, -EINVAL },
