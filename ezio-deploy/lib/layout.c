@@ -262,7 +262,7 @@ int ez_layout_decode(struct ez_layout *l, const uint8_t *buf, size_t len, bool z
 {
         const char *what = zero ? "zero-range map" : "extent map";
         uint64_t bs = l->block_size, end_blocks = 0;
-        uint64_t total_blocks = (l->target_size + bs - 1) / bs;
+        uint64_t total_blocks = l->target_size / bs + (l->target_size % bs != 0);
         size_t pos = 0;
         int r;
 
@@ -279,7 +279,8 @@ int ez_layout_decode(struct ez_layout *l, const uint8_t *buf, size_t len, bool z
                 start = end_blocks + gap;
                 end_blocks = start + nb;
                 off = start * bs;
-                blen = end_blocks * bs > l->target_size ? l->target_size - off : nb * bs;
+                /* only the last, partial block is clamped; no product can wrap */
+                blen = end_blocks > l->target_size / bs ? l->target_size - off : nb * bs;
                 r = zero ? ez_layout_add_zero(l, off, blen, err) : ez_layout_add_data(l, off, blen, err);
                 if (r < 0)
                         return r;

@@ -319,7 +319,7 @@ int ez_torrent_parse(const void *buf, size_t len, struct ez_torrent **ret, struc
                 goto fail;
 
         pieces = get_typed(d, info, "pieces", EZ_BNODE_STR);
-        t->num_pieces = (t->total_length + t->piece_length - 1) / t->piece_length;
+        t->num_pieces = t->total_length / t->piece_length + (t->total_length % t->piece_length != 0);
         if (!pieces || pieces->len % 20 || pieces->len / 20 != t->num_pieces) {
                 r = ez_err_set(err, -EINVAL, "'pieces' must hold %" PRIu64 " SHA-1 hashes for %" PRIu64 " bytes",
                                t->num_pieces, t->total_length);

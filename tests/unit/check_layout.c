@@ -416,18 +416,10 @@ static const struct rt_case rt_cases[] = {
         { "max block size", 5ULL << 20, 1u << 20, false, { { 1u << 20, 1u << 20 }, { 4u << 20, 1u << 20 } }, 2,
           NULL, 0 },
         { "nothing", 1 * MiB, 4096, true, { { 0, 0 } }, 0, rt_bytes_empty, 0 },
-        /*
-         * LIBRARY BUG (ezio-deploy/lib/layout.c, ez_layout_decode): the
-         * block count of the target is computed as (target_size + bs - 1) /
-         * bs, which wraps when target_size > UINT64_MAX - bs + 1 (a size
-         * ez_layout_new accepts).  For target_size = UINT64_MAX it comes out
-         * as 0, so every extent is refused with "extent ends past the target
-         * size" (-EINVAL), even this map that ez_layout_encode produced
-         * itself; the clamp of the last block (end_blocks * bs) wraps too.
-         * The correct behaviour is to decode the two extents unchanged.
-         * This case fails until the library is fixed.
-         */
-        { "target 2^64-1 (library bug)", UINT64_MAX, 512, false,
+        /* regression: the target's block count was (size + bs - 1) / bs,
+         * which wrapped for a target of 2^64 - 1 bytes and refused every
+         * extent of a map ez_layout_encode had made */
+        { "target 2^64-1", UINT64_MAX, 512, false,
           { { 0, 512 }, { UINT64_MAX - 511, 511 } }, 2, NULL, 0 },
 };
 

@@ -713,9 +713,6 @@ struct bad_case {
         int rc;
 };
 
-/* A known library bug is marked in its title and asserted once, in test_bad. */
-#define LIB_BUG "(library bug)"
-
 static const struct bad_case bad_cases[] = {
         /* controls: the descriptions below differ from these by one defect */
         { "control: compat", { COMPAT_OK, TWO_FILES }, 0 },
@@ -888,17 +885,10 @@ static const struct bad_case bad_cases[] = {
           .ez = { .version = 1, .tsize = 8192, .bsize = 4096, .ext = ext_all, .ext_len = 2, .kind = "disk" } },
           -EINVAL },
 
-        /*
-         * LIBRARY BUG (ezio-deploy/lib/torrent.c, ez_torrent_parse): the
-         * piece count is computed as (total_length + piece_length - 1) /
-         * piece_length, which wraps for a compatible torrent whose files add
-         * up to nearly 2^64 bytes (here 2 * INT64_MAX = 2^64 - 2).  The
-         * count wraps to 0, so an empty 'pieces' string is accepted for
-         * 2^64 - 2 bytes of payload.  The correct behaviour is to refuse the
-         * torrent (-EINVAL): no 'pieces' string can hold the ~2^50 hashes
-         * it needs.  This case fails until the library is fixed.
-         */
-        { "total length wraps the piece count " LIB_BUG, { COMPAT_OK,
+        /* regression: the piece count was (total + piece - 1) / piece,
+         * which wrapped to 0 for files adding up to 2^64 - 2 bytes, so an
+         * empty 'pieces' string was accepted */
+        { "total length near 2^64 must not wrap the piece count", { COMPAT_OK,
           .files = { F("0000000000000000", INT64_MAX), F("8000000000000000", INT64_MAX) }, .n_files = 2,
           .pieces_override = true, .n_pieces = 0 }, -EINVAL },
 };
@@ -932,8 +922,6 @@ START_TEST(test_bad_null_err)
         struct ez_torrent *t;
         int r;
 
-        if (strstr(c->title, LIB_BUG))
-                return;         /* reported by test_bad: one failure per bug */
         write_torrent(&c->d, &b);
         r = parse_copy(b.data, b.len, &t, NULL);
         ez_buf_free(&b);
