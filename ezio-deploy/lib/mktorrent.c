@@ -299,8 +299,9 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 ez_layout_free(p.layout);
                 p.layout = NULL;
                 r = ez_layout_new(size, bs, kind, &p.layout, err);
+                memset(buf, 0, bs);     /* block 0 of an all-zero image */
                 if (r >= 0)
-                        r = add_payload(&p, first, size < bs ? (size_t)size : bs, 0);
+                        r = add_payload(&p, buf, size < bs ? (size_t)size : bs, 0);
                 if (r >= 0 && size > bs)
                         r = ez_layout_add_zero(p.layout, bs, size - bs, err);
         } else {

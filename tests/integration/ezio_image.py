@@ -3,9 +3,10 @@
 A second, independent reader of the native format (bencode + the varint
 extent map), so the tests do not trust the C code they are testing.
 
-    ezio_image.py verify TORRENT SOURCE TARGET PATTERN_HEX
+    ezio_image.py verify TORRENT SOURCE TARGET PATTERN_HEX [keep-zero]
         every data extent of TARGET equals SOURCE, every zero range reads
-        zero, every other byte (also past the image) still holds PATTERN.
+        zero (with keep-zero: still holds PATTERN), every other byte (also
+        past the image) still holds PATTERN.
     ezio_image.py infohash TORRENT
     ezio_image.py split TORRENT SOURCE DIR
         write EZIO's layout: one file per data extent, named by its offset
@@ -90,7 +91,7 @@ def load(path):
     }
 
 
-def verify(torrent, source, target, pattern):
+def verify(torrent, source, target, pattern, keep_zero=False):
     t = load(torrent)
     pat = bytes([pattern])
     covered = sorted([(o, l, 'data') for o, l in t['data']] + [(o, l, 'zero') for o, l in t['zero']])
@@ -113,7 +114,7 @@ def verify(torrent, source, target, pattern):
                         fail('data extent at %#x differs from the source' % (off + n))
                     n += k
             elif kind == 'zero':
-                check_fill(dst, off, length, b'\0', 'zero range')
+                check_fill(dst, off, length, pat if keep_zero else b'\0', 'zero range')
             pos = max(pos, off + length)
     print('verify: %s OK: %d data extents, %d zero ranges, %d untouched bytes checked'
           % (target, len(t['data']), len(t['zero']), tsize - sum(l for _, l, _ in covered)))
@@ -183,7 +184,8 @@ def make(path, seed, size_mib=64):
 if __name__ == '__main__':
     cmd = sys.argv[1]
     if cmd == 'verify':
-        verify(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5], 16))
+        verify(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5], 16),
+               len(sys.argv) > 6 and sys.argv[6] == 'keep-zero')
     elif cmd == 'infohash':
         print(load(sys.argv[2])['infohash'])
     elif cmd == 'split':

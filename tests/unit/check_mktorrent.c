@@ -146,6 +146,20 @@ START_TEST(test_all_zero_image)
         ck_assert_int_eq(t->layout->n_zero, 1);
         ck_assert_int_eq(t->layout->zero[0].off, 4096);
         ck_assert_int_eq(t->layout->zero[0].len, 1 * MiB - 4096);
+        /* and its one piece is the hash of that zero block */
+        {
+                static const unsigned char zeros[4096];
+                unsigned char md[20];
+                struct ez_bdoc *d = NULL;
+                const struct ez_bnode *pieces;
+
+                ck_assert(EVP_Digest(zeros, sizeof(zeros), md, NULL, EVP_sha1(), NULL));
+                ck_assert_int_eq(ez_bdecode(out.data, out.len, 0, &d, NULL), 0);
+                pieces = ez_bdict_get(d, ez_bdict_get(d, ez_bdoc_root(d), "info"), "pieces");
+                ck_assert_int_eq(pieces->len, 20);
+                ck_assert_mem_eq(pieces->str, md, 20);
+                ez_bdoc_free(d);
+        }
         ez_torrent_free(t);
         ez_buf_free(&out);
         free(src);
