@@ -30,7 +30,7 @@ LIB_CXX   := swarm raw_disk_io
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := bencode layout torrent blockdev mktorrent swarm
+UNIT      := bencode layout torrent blockdev mktorrent swarm status
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
 .PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo install clean
