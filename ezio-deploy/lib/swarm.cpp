@@ -8,6 +8,7 @@
  * struct and error codes of swarm.h.  Every extern "C" function catches
  * every exception.
  */
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +24,7 @@
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/ip_filter.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
 #include <libtorrent/settings_pack.hpp>
@@ -45,6 +47,16 @@ struct ez_swarm {
         uint32_t incomplete = UINT32_MAX;
         int num_pieces = 0;
         bool debug = false;     /* EZIO_DEBUG set: every alert on stderr */
+        /* piece ownership (see update_ownership) */
+        bool ownership = true;
+        std::string self_key;
+        std::vector<std::string> owners;
+        std::chrono::steady_clock::time_point last_ownership;
+        std::chrono::steady_clock::time_point last_trace;
+        std::vector<std::string> origin_seeds;  /* peers that were seeds when first seen */
+        std::vector<std::string> seen;          /* every peer address seen so far */
+        std::vector<bool> mine;                 /* pieces this node owns */
+        bool seeds_blocked = false;
 };
 
 namespace {
@@ -130,10 +142,185 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
         s.set_int(lt::settings_pack::stop_tracker_timeout, 2);
         s.set_int(lt::settings_pack::max_failcount, 100);
         s.set_bool(lt::settings_pack::ssrf_mitigation, false);
+        /* no runs of contiguous pieces for fast peers: the picker would
+         * extend each owned piece with its neighbours, owned by other
+         * nodes, and the seeder would send those twice (update_ownership) */
+        s.set_int(lt::settings_pack::whole_pieces_threshold, 0);
         /* a taken port is an error, not a silent move to a random one */
         s.set_bool(lt::settings_pack::listen_system_port_fallback, false);
         s.set_int(lt::settings_pack::max_retry_port_bind, 0);
         return s;
+}
+
+/* EZIO_LT_SETTINGS="name=value,name=value": libtorrent settings for
+ * experiments and unusual networks, applied over the LAN defaults.
+ * Returns 0 or -EINVAL naming the bad entry. */
+int apply_expert_settings(lt::settings_pack &s, char const *spec, ez_err *err)
+{
+        std::string all = spec ? spec : "";
+        std::size_t pos = 0;
+
+        while (pos < all.size()) {
+                std::size_t end = all.find(',', pos);
+                std::string item = all.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+                std::size_t eq = item.find('=');
+                pos = end == std::string::npos ? all.size() : end + 1;
+                if (item.empty())
+                        continue;
+                if (eq == std::string::npos)
+                        return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: '%s' is not name=value", item.c_str());
+                std::string name = item.substr(0, eq), value = item.substr(eq + 1);
+                int id = lt::setting_by_name(name);
+                if (id < 0)
+                        return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: unknown setting '%s'", name.c_str());
+                switch (id & lt::settings_pack::type_mask) {
+                case lt::settings_pack::string_type_base:
+                        s.set_str(id, value);
+                        break;
+                case lt::settings_pack::bool_type_base:
+                        if (value != "true" && value != "false" && value != "1" && value != "0")
+                                return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: '%s' needs true or false", name.c_str());
+                        s.set_bool(id, value == "true" || value == "1");
+                        break;
+                default: {
+                        char *e = nullptr;
+                        long v = std::strtol(value.c_str(), &e, 0);
+                        if (value.empty() || *e)
+                                return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: '%s' needs a number", name.c_str());
+                        s.set_int(id, static_cast<int>(v));
+                        break;
+                }
+                }
+        }
+        return 0;
+}
+
+uint64_t mix64(uint64_t x)
+{
+        /* splitmix64's finaliser: a cheap, well-spread hash */
+        x += 0x9e3779b97f4a7c15ULL;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        return x ^ (x >> 31);
+}
+
+uint64_t key_hash(std::string const &k)
+{
+        uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a */
+
+        for (unsigned char c : k)
+                h = (h ^ c) * 0x100000001b3ULL;
+        return h;
+}
+
+/*
+ * Once this node holds every piece it owns, it stops taking data from the
+ * origin seeders (peers that were complete when first seen, not nodes that
+ * finished since): whatever it still lacks is owned by a node that is
+ * fetching it, and will come from there.  Without this, a node that the
+ * seeder happens to serve faster than the others finishes its share early
+ * and then pulls the others' pieces from the seeder too, sending them
+ * twice; with it, the seeder's uplink goes to the nodes still fetching
+ * their shares, which balances the shares by itself.  Blocking is done
+ * with the session's IP filter, which also keeps the tracker from handing
+ * the seeder back; it is lifted if the set of owners changes so that this
+ * node owns a missing piece again.
+ */
+void release_seeds(ez_swarm *s)
+{
+        lt::torrent_status st = s->h.status(lt::torrent_handle::query_pieces);
+        bool need = false;
+
+        int owned = 0, missing = 0;
+        for (int i = 0; i < s->num_pieces; i++) {
+                owned += s->mine[static_cast<std::size_t>(i)];
+                missing += s->mine[static_cast<std::size_t>(i)] && !st.pieces.get_bit(lt::piece_index_t(i));
+        }
+        need = missing > 0;
+        if (s->debug)
+                std::fprintf(stderr, "ezio-deploy: own %d pieces, %d missing, owners %zu, origin seeds %zu\n",
+                             owned, missing, s->owners.size(), s->origin_seeds.size());
+        if (need == !s->seeds_blocked || s->origin_seeds.empty())
+                return;
+        lt::ip_filter f;
+        if (!need)
+                for (auto const &a : s->origin_seeds) {
+                        lt::error_code ec;
+                        lt::address addr = lt::make_address(a, ec);
+                        if (!ec)
+                                f.add_rule(addr, addr, lt::ip_filter::blocked);
+                }
+        s->ses->set_ip_filter(f);
+        s->seeds_blocked = !need;
+        if (s->debug)
+                std::fprintf(stderr, "ezio-deploy: %s the origin seeders\n", need ? "using" : "releasing");
+}
+
+/*
+ * Piece ownership: which downloading node fetches which piece from the
+ * seeder.  Every node computes the same map without talking to the others:
+ * rendezvous hashing of (node address, piece) over the set of nodes still
+ * downloading, as each sees it (on a LAN every node is connected to every
+ * other, so the views agree).  A node gives its own pieces the top
+ * priority and the others the lowest, so it asks the seeder for its share
+ * first and takes the rest from the owners as they announce them.  The
+ * seeder then sends each piece about once and the nodes' uplinks carry the
+ * rest: the "each piece to one node first, then let the nodes trade"
+ * schedule that reaches the bound S/R, instead of every node pulling
+ * whatever is rarest from the seeder and colliding on pieces still in
+ * flight.  Priorities only order the picking: nothing is ever refused, so
+ * a node that leaves costs time, not correctness.
+ */
+void update_ownership(ez_swarm *s)
+{
+        std::vector<lt::peer_info> peers;
+        std::vector<std::string> keys;
+
+        s->h.get_peer_info(peers);
+        for (auto const &p : peers) {
+                std::string a = p.ip.address().to_string();
+
+                if (std::find(s->seen.begin(), s->seen.end(), a) == s->seen.end()) {
+                        s->seen.push_back(a);
+                        if (p.flags & lt::peer_info::seed)
+                                s->origin_seeds.push_back(a);
+                }
+                if (p.flags & lt::peer_info::seed)
+                        continue;
+                if (s->self_key.empty())
+                        s->self_key = p.local_endpoint.address().to_string();
+                keys.push_back(p.ip.address().to_string());
+        }
+        if (s->self_key.empty())
+                return;
+        keys.push_back(s->self_key);
+        std::sort(keys.begin(), keys.end());
+        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        if (keys == s->owners) {
+                release_seeds(s);
+                return;
+        }
+        s->owners = keys;
+
+        std::vector<uint64_t> kh;
+        for (auto const &k : keys)
+                kh.push_back(key_hash(k));
+        uint64_t self = key_hash(s->self_key);
+        std::vector<lt::download_priority_t> prio(static_cast<std::size_t>(s->num_pieces));
+        for (int i = 0; i < s->num_pieces; i++) {
+                uint64_t best = 0, best_key = 0;
+                for (uint64_t k : kh) {
+                        uint64_t v = mix64(k ^ mix64(static_cast<uint64_t>(i)));
+                        if (v >= best) {
+                                best = v;
+                                best_key = k;
+                        }
+                }
+                prio[static_cast<std::size_t>(i)] = best_key == self ? lt::top_priority : lt::low_priority;
+                s->mine[static_cast<std::size_t>(i)] = best_key == self;
+        }
+        s->h.prioritize_pieces(prio);
+        release_seeds(s);
 }
 
 void poll_alerts(ez_swarm *s)
@@ -178,6 +365,8 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 std::unique_ptr<ez_swarm> s(new ez_swarm);
                 char const *dbg = std::getenv("EZIO_DEBUG");
                 s->debug = dbg && *dbg && std::strcmp(dbg, "0") != 0;
+                s->ownership = !std::getenv("EZIO_NO_OWNERSHIP");
+                s->self_key = listen_address(cfg->listen ? cfg->listen : "");
                 ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed };
                 lt::load_torrent_limits lim;
                 lt::error_code ec;
@@ -191,7 +380,11 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         s->peers.push_back(ep);
                 }
 
-                lt::session_params params(lan_settings(cfg));
+                lt::settings_pack pack = lan_settings(cfg);
+                int r = apply_expert_settings(pack, std::getenv("EZIO_LT_SETTINGS"), err);
+                if (r < 0)
+                        return r;
+                lt::session_params params(std::move(pack));
                 params.extensions.clear();      /* no PEX, no metadata exchange: private swarm */
                 params.disk_io_constructor = [target](lt::io_context &ioc, lt::settings_interface const &,
                                                       lt::counters &) {
@@ -208,10 +401,13 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                                              static_cast<std::ptrdiff_t>(cfg->torrent_len)),
                         lim, lt::from_span);
                 s->num_pieces = atp.ti->num_pieces();
+                s->mine.assign(static_cast<std::size_t>(s->num_pieces), true);
                 atp.save_path = ".";
                 atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
                 if (cfg->seed)
                         atp.flags |= lt::torrent_flags::seed_mode;
+                if (cfg->seed && std::getenv("EZIO_SUPER_SEED"))
+                        atp.flags |= lt::torrent_flags::super_seeding;
                 for (size_t i = 0; i < cfg->n_trackers; i++)
                         atp.trackers.push_back(cfg->trackers[i]);
                 s->h = s->ses->add_torrent(std::move(atp), ec);
@@ -272,9 +468,30 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 o.hash_failures = s->hash_failures;
                 o.incomplete_in_swarm = s->incomplete;
 
+                auto now = std::chrono::steady_clock::now();
+                if (s->debug && now - s->last_trace > std::chrono::seconds(1)) {
+                        std::vector<lt::peer_info> peers;
+                        int64_t from_seeds = 0, from_peers = 0, to_peers = 0;
+
+                        s->h.get_peer_info(peers);
+                        for (auto const &p : peers) {
+                                (p.flags & lt::peer_info::seed ? from_seeds : from_peers) += p.total_download;
+                                to_peers += p.total_upload;
+                        }
+                        std::fprintf(stderr, "ezio-deploy: trace: done %lld from seeds %lld from peers %lld "
+                                     "sent %lld peers %zu owners %zu\n", static_cast<long long>(o.total_done),
+                                     static_cast<long long>(from_seeds), static_cast<long long>(from_peers),
+                                     static_cast<long long>(to_peers), peers.size(), s->owners.size());
+                        s->last_trace = now;
+                }
+                if (s->ownership && o.state == EZ_SWARM_DOWNLOADING &&
+                    now - s->last_ownership > std::chrono::milliseconds(500)) {
+                        update_ownership(s);
+                        s->last_ownership = now;
+                }
+
                 /* peers given by address are kept trying: a receiver may
                  * start before the node it was told to fetch from */
-                auto now = std::chrono::steady_clock::now();
                 if (!s->peers.empty() && st.num_peers == 0 && o.state == EZ_SWARM_DOWNLOADING &&
                     now - s->last_peer_kick > std::chrono::seconds(2)) {
                         for (auto const &ep : s->peers)
