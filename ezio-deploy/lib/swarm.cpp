@@ -57,6 +57,9 @@ struct ez_swarm {
         std::vector<std::string> seen;          /* every peer address seen so far */
         std::vector<bool> mine;                 /* pieces this node owns */
         bool seeds_blocked = false;
+        bool never_release = false;     /* set after a stall with the seeders released */
+        uint64_t last_done = 0;
+        std::chrono::steady_clock::time_point last_progress;
 };
 
 namespace {
@@ -240,6 +243,8 @@ void release_seeds(ez_swarm *s)
         if (s->debug)
                 std::fprintf(stderr, "ezio-deploy: own %d pieces, %d missing, owners %zu, origin seeds %zu\n",
                              owned, missing, s->owners.size(), s->origin_seeds.size());
+        if (s->never_release)
+                need = true;
         if (need == !s->seeds_blocked || s->origin_seeds.empty())
                 return;
         lt::ip_filter f;
@@ -280,12 +285,17 @@ void update_ownership(ez_swarm *s)
         for (auto const &p : peers) {
                 std::string a = p.ip.address().to_string();
 
+                /* judge a peer once its bitfield is in, not during the handshake */
+                if ((p.flags & (lt::peer_info::handshake | lt::peer_info::connecting)) ||
+                    p.pieces.size() != s->num_pieces)
+                        continue;
                 if (std::find(s->seen.begin(), s->seen.end(), a) == s->seen.end()) {
                         s->seen.push_back(a);
                         if (p.flags & lt::peer_info::seed)
                                 s->origin_seeds.push_back(a);
                 }
-                if (p.flags & lt::peer_info::seed)
+                if ((p.flags & lt::peer_info::seed) ||
+                    std::find(s->origin_seeds.begin(), s->origin_seeds.end(), a) != s->origin_seeds.end())
                         continue;
                 if (s->self_key.empty())
                         s->self_key = p.local_endpoint.address().to_string();
@@ -402,6 +412,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         lim, lt::from_span);
                 s->num_pieces = atp.ti->num_pieces();
                 s->mine.assign(static_cast<std::size_t>(s->num_pieces), true);
+                s->last_progress = std::chrono::steady_clock::now();
                 atp.save_path = ".";
                 atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
                 if (cfg->seed)
@@ -469,6 +480,15 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 o.incomplete_in_swarm = s->incomplete;
 
                 auto now = std::chrono::steady_clock::now();
+                if (o.total_done != s->last_done || o.state != EZ_SWARM_DOWNLOADING) {
+                        s->last_done = o.total_done;
+                        s->last_progress = now;
+                } else if (s->seeds_blocked && now - s->last_progress > std::chrono::seconds(5)) {
+                        /* the peers are not delivering what the seeders
+                         * were released for: take the seeders back for good */
+                        s->never_release = true;
+                        release_seeds(s);
+                }
                 if (s->debug && now - s->last_trace > std::chrono::seconds(1)) {
                         std::vector<lt::peer_info> peers;
                         int64_t from_seeds = 0, from_peers = 0, to_peers = 0;
@@ -485,7 +505,7 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                         s->last_trace = now;
                 }
                 if (s->ownership && o.state == EZ_SWARM_DOWNLOADING &&
-                    now - s->last_ownership > std::chrono::milliseconds(500)) {
+                    now - s->last_ownership > std::chrono::milliseconds(200)) {
                         update_ownership(s);
                         s->last_ownership = now;
                 }
