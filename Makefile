@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages the build and tests need
 #   make check      every test: unit (plain, sanitizers, valgrind), integration
 #   make demo       a seeder and receivers deploying an image, checked byte for byte
+#   make bench      deploy time against udpcast, HTTP and stock BitTorrent (docs/benchmarks.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 VERSION   := 0.1.0
@@ -33,7 +34,7 @@ BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
 UNIT      := bencode layout torrent blockdev mktorrent swarm status
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
-.PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo install clean
+.PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench install clean
 
 all: $(BINS)
 
@@ -92,6 +93,12 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/integration/demo
+
+# The full benchmark (see docs/benchmarks.md); a subset with
+#   make bench BENCH_ARGS="--nodes 2,8 --methods ezio,udpcast --reps 1"
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tools/bench/ezio-bench $(BENCH_ARGS)
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
