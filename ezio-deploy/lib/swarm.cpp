@@ -279,6 +279,7 @@ void release_seeds(ez_swarm *s)
 void update_ownership(ez_swarm *s)
 {
         std::vector<lt::peer_info> peers;
+        std::vector<std::pair<std::string, int>> nodes;        /* downloading: address, pieces held */
         std::vector<std::string> keys;
 
         s->h.get_peer_info(peers);
@@ -299,11 +300,27 @@ void update_ownership(ez_swarm *s)
                         continue;
                 if (s->self_key.empty())
                         s->self_key = p.local_endpoint.address().to_string();
-                keys.push_back(p.ip.address().to_string());
+                nodes.emplace_back(a, p.pieces.count());
         }
         if (s->self_key.empty())
                 return;
-        keys.push_back(s->self_key);
+        nodes.emplace_back(s->self_key, s->h.status({}).num_pieces);
+
+        /* A node far behind the others (a slow link) owns nothing: the
+         * others would wait on its uplink for its share.  Every node sees
+         * the same bitfields, so they agree on who is slow; a node that
+         * finds itself slow takes everything from its peers instead. */
+        std::vector<int> counts;
+        for (auto const &n : nodes)
+                counts.push_back(n.second);
+        std::nth_element(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(counts.size() / 2), counts.end());
+        int const median = counts[counts.size() / 2];
+        bool const judge = median >= std::max(8, s->num_pieces / 32);
+        for (auto const &n : nodes)
+                if (!judge || n.second * 2 >= median)
+                        keys.push_back(n.first);
+        if (keys.empty())
+                keys.push_back(s->self_key);
         std::sort(keys.begin(), keys.end());
         keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
         if (keys == s->owners) {
