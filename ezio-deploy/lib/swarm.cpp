@@ -24,7 +24,6 @@
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
-#include <libtorrent/ip_filter.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
 #include <libtorrent/settings_pack.hpp>
@@ -33,6 +32,7 @@
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/version.hpp>
 
+#include "ownership.hpp"
 #include "raw_disk_io.hpp"
 #include "swarm.h"
 
@@ -47,19 +47,9 @@ struct ez_swarm {
         uint32_t incomplete = UINT32_MAX;
         int num_pieces = 0;
         bool debug = false;     /* EZIO_DEBUG set: every alert on stderr */
-        /* piece ownership (see update_ownership) */
-        bool ownership = true;
-        std::string self_key;
-        std::vector<std::string> owners;
+        std::unique_ptr<ez::ownership> own;     /* null with EZIO_NO_OWNERSHIP or when seeding */
         std::chrono::steady_clock::time_point last_ownership;
         std::chrono::steady_clock::time_point last_trace;
-        std::vector<std::string> origin_seeds;  /* peers that were seeds when first seen */
-        std::vector<std::string> seen;          /* every peer address seen so far */
-        std::vector<bool> mine;                 /* pieces this node owns */
-        bool seeds_blocked = false;
-        bool never_release = false;     /* set after a stall with the seeders released */
-        uint64_t last_done = 0;
-        std::chrono::steady_clock::time_point last_progress;
 };
 
 namespace {
@@ -147,7 +137,7 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
         s.set_bool(lt::settings_pack::ssrf_mitigation, false);
         /* no runs of contiguous pieces for fast peers: the picker would
          * extend each owned piece with its neighbours, owned by other
-         * nodes, and the seeder would send those twice (update_ownership) */
+         * nodes, and the seeder would send those twice (ownership.cpp) */
         s.set_int(lt::settings_pack::whole_pieces_threshold, 0);
         /* a taken port is an error, not a silent move to a random one */
         s.set_bool(lt::settings_pack::listen_system_port_fallback, false);
@@ -198,158 +188,6 @@ int apply_expert_settings(lt::settings_pack &s, char const *spec, ez_err *err)
         return 0;
 }
 
-uint64_t mix64(uint64_t x)
-{
-        /* splitmix64's finaliser: a cheap, well-spread hash */
-        x += 0x9e3779b97f4a7c15ULL;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-        return x ^ (x >> 31);
-}
-
-uint64_t key_hash(std::string const &k)
-{
-        uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a */
-
-        for (unsigned char c : k)
-                h = (h ^ c) * 0x100000001b3ULL;
-        return h;
-}
-
-/*
- * Once this node holds every piece it owns, it stops taking data from the
- * origin seeders (peers that were complete when first seen, not nodes that
- * finished since): whatever it still lacks is owned by a node that is
- * fetching it, and will come from there.  Without this, a node that the
- * seeder happens to serve faster than the others finishes its share early
- * and then pulls the others' pieces from the seeder too, sending them
- * twice; with it, the seeder's uplink goes to the nodes still fetching
- * their shares, which balances the shares by itself.  Blocking is done
- * with the session's IP filter, which also keeps the tracker from handing
- * the seeder back; it is lifted if the set of owners changes so that this
- * node owns a missing piece again.
- */
-void release_seeds(ez_swarm *s)
-{
-        lt::torrent_status st = s->h.status(lt::torrent_handle::query_pieces);
-        bool need = false;
-
-        int owned = 0, missing = 0;
-        for (int i = 0; i < s->num_pieces; i++) {
-                owned += s->mine[static_cast<std::size_t>(i)];
-                missing += s->mine[static_cast<std::size_t>(i)] && !st.pieces.get_bit(lt::piece_index_t(i));
-        }
-        need = missing > 0;
-        if (s->debug)
-                std::fprintf(stderr, "ezio-deploy: own %d pieces, %d missing, owners %zu, origin seeds %zu\n",
-                             owned, missing, s->owners.size(), s->origin_seeds.size());
-        if (s->never_release)
-                need = true;
-        if (need == !s->seeds_blocked || s->origin_seeds.empty())
-                return;
-        lt::ip_filter f;
-        if (!need)
-                for (auto const &a : s->origin_seeds) {
-                        lt::error_code ec;
-                        lt::address addr = lt::make_address(a, ec);
-                        if (!ec)
-                                f.add_rule(addr, addr, lt::ip_filter::blocked);
-                }
-        s->ses->set_ip_filter(f);
-        s->seeds_blocked = !need;
-        if (s->debug)
-                std::fprintf(stderr, "ezio-deploy: %s the origin seeders\n", need ? "using" : "releasing");
-}
-
-/*
- * Piece ownership: which downloading node fetches which piece from the
- * seeder.  Every node computes the same map without talking to the others:
- * rendezvous hashing of (node address, piece) over the set of nodes still
- * downloading, as each sees it (on a LAN every node is connected to every
- * other, so the views agree).  A node gives its own pieces the top
- * priority and the others the lowest, so it asks the seeder for its share
- * first and takes the rest from the owners as they announce them.  The
- * seeder then sends each piece about once and the nodes' uplinks carry the
- * rest: the "each piece to one node first, then let the nodes trade"
- * schedule that reaches the bound S/R, instead of every node pulling
- * whatever is rarest from the seeder and colliding on pieces still in
- * flight.  Priorities only order the picking: nothing is ever refused, so
- * a node that leaves costs time, not correctness.
- */
-void update_ownership(ez_swarm *s)
-{
-        std::vector<lt::peer_info> peers;
-        std::vector<std::pair<std::string, int>> nodes;        /* downloading: address, pieces held */
-        std::vector<std::string> keys;
-
-        s->h.get_peer_info(peers);
-        for (auto const &p : peers) {
-                std::string a = p.ip.address().to_string();
-
-                /* judge a peer once its bitfield is in, not during the handshake */
-                if ((p.flags & (lt::peer_info::handshake | lt::peer_info::connecting)) ||
-                    p.pieces.size() != s->num_pieces)
-                        continue;
-                if (std::find(s->seen.begin(), s->seen.end(), a) == s->seen.end()) {
-                        s->seen.push_back(a);
-                        if (p.flags & lt::peer_info::seed)
-                                s->origin_seeds.push_back(a);
-                }
-                if ((p.flags & lt::peer_info::seed) ||
-                    std::find(s->origin_seeds.begin(), s->origin_seeds.end(), a) != s->origin_seeds.end())
-                        continue;
-                if (s->self_key.empty())
-                        s->self_key = p.local_endpoint.address().to_string();
-                nodes.emplace_back(a, p.pieces.count());
-        }
-        if (s->self_key.empty())
-                return;
-        nodes.emplace_back(s->self_key, s->h.status({}).num_pieces);
-
-        /* A node far behind the others (a slow link) owns nothing: the
-         * others would wait on its uplink for its share.  Every node sees
-         * the same bitfields, so they agree on who is slow; a node that
-         * finds itself slow takes everything from its peers instead. */
-        std::vector<int> counts;
-        for (auto const &n : nodes)
-                counts.push_back(n.second);
-        std::nth_element(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(counts.size() / 2), counts.end());
-        int const median = counts[counts.size() / 2];
-        bool const judge = median >= std::max(8, s->num_pieces / 32);
-        for (auto const &n : nodes)
-                if (!judge || n.second * 2 >= median)
-                        keys.push_back(n.first);
-        if (keys.empty())
-                keys.push_back(s->self_key);
-        std::sort(keys.begin(), keys.end());
-        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-        if (keys == s->owners) {
-                release_seeds(s);
-                return;
-        }
-        s->owners = keys;
-
-        std::vector<uint64_t> kh;
-        for (auto const &k : keys)
-                kh.push_back(key_hash(k));
-        uint64_t self = key_hash(s->self_key);
-        std::vector<lt::download_priority_t> prio(static_cast<std::size_t>(s->num_pieces));
-        for (int i = 0; i < s->num_pieces; i++) {
-                uint64_t best = 0, best_key = 0;
-                for (uint64_t k : kh) {
-                        uint64_t v = mix64(k ^ mix64(static_cast<uint64_t>(i)));
-                        if (v >= best) {
-                                best = v;
-                                best_key = k;
-                        }
-                }
-                prio[static_cast<std::size_t>(i)] = best_key == self ? lt::top_priority : lt::low_priority;
-                s->mine[static_cast<std::size_t>(i)] = best_key == self;
-        }
-        s->h.prioritize_pieces(prio);
-        release_seeds(s);
-}
-
 void poll_alerts(ez_swarm *s)
 {
         std::vector<lt::alert *> alerts;
@@ -392,8 +230,6 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 std::unique_ptr<ez_swarm> s(new ez_swarm);
                 char const *dbg = std::getenv("EZIO_DEBUG");
                 s->debug = dbg && *dbg && std::strcmp(dbg, "0") != 0;
-                s->ownership = !std::getenv("EZIO_NO_OWNERSHIP");
-                s->self_key = listen_address(cfg->listen ? cfg->listen : "");
                 ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed };
                 lt::load_torrent_limits lim;
                 lt::error_code ec;
@@ -428,19 +264,18 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                                              static_cast<std::ptrdiff_t>(cfg->torrent_len)),
                         lim, lt::from_span);
                 s->num_pieces = atp.ti->num_pieces();
-                s->mine.assign(static_cast<std::size_t>(s->num_pieces), true);
-                s->last_progress = std::chrono::steady_clock::now();
                 atp.save_path = ".";
                 atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
                 if (cfg->seed)
                         atp.flags |= lt::torrent_flags::seed_mode;
-                if (cfg->seed && std::getenv("EZIO_SUPER_SEED"))
-                        atp.flags |= lt::torrent_flags::super_seeding;
                 for (size_t i = 0; i < cfg->n_trackers; i++)
                         atp.trackers.push_back(cfg->trackers[i]);
                 s->h = s->ses->add_torrent(std::move(atp), ec);
                 if (ec)
                         return ez_err_set(err, -EINVAL, "libtorrent refused the torrent: %s", ec.message().c_str());
+                if (!cfg->seed && !std::getenv("EZIO_NO_OWNERSHIP"))
+                        s->own.reset(new ez::ownership(*s->ses, s->h, s->num_pieces,
+                                                       listen_address(cfg->listen ? cfg->listen : ""), s->debug));
                 for (auto const &ep : s->peers)
                         s->h.connect_peer(ep);
                 s->last_peer_kick = std::chrono::steady_clock::now();
@@ -454,6 +289,16 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 return ez_err_set(err, -EINVAL, "libtorrent: %s", e.what());
         } catch (...) {
                 return ez_err_set(err, -EINVAL, "libtorrent: unknown error");
+        }
+}
+
+extern "C" int ez_swarm_check_env(struct ez_err *err)
+{
+        try {
+                lt::settings_pack pack;
+                return apply_expert_settings(pack, std::getenv("EZIO_LT_SETTINGS"), err);
+        } catch (...) {
+                return ez_err_set(err, -ENOMEM, "out of memory");
         }
 }
 
@@ -497,15 +342,8 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 o.incomplete_in_swarm = s->incomplete;
 
                 auto now = std::chrono::steady_clock::now();
-                if (o.total_done != s->last_done || o.state != EZ_SWARM_DOWNLOADING) {
-                        s->last_done = o.total_done;
-                        s->last_progress = now;
-                } else if (s->seeds_blocked && now - s->last_progress > std::chrono::seconds(5)) {
-                        /* the peers are not delivering what the seeders
-                         * were released for: take the seeders back for good */
-                        s->never_release = true;
-                        release_seeds(s);
-                }
+                if (s->own)
+                        s->own->watch(o.total_done, o.state == EZ_SWARM_DOWNLOADING);
                 if (s->debug && now - s->last_trace > std::chrono::seconds(1)) {
                         std::vector<lt::peer_info> peers;
                         int64_t from_seeds = 0, from_peers = 0, to_peers = 0;
@@ -516,14 +354,14 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                                 to_peers += p.total_upload;
                         }
                         std::fprintf(stderr, "ezio-deploy: trace: done %lld from seeds %lld from peers %lld "
-                                     "sent %lld peers %zu owners %zu\n", static_cast<long long>(o.total_done),
+                                     "sent %lld peers %zu\n", static_cast<long long>(o.total_done),
                                      static_cast<long long>(from_seeds), static_cast<long long>(from_peers),
-                                     static_cast<long long>(to_peers), peers.size(), s->owners.size());
+                                     static_cast<long long>(to_peers), peers.size());
                         s->last_trace = now;
                 }
-                if (s->ownership && o.state == EZ_SWARM_DOWNLOADING &&
+                if (s->own && o.state == EZ_SWARM_DOWNLOADING &&
                     now - s->last_ownership > std::chrono::milliseconds(200)) {
-                        update_ownership(s);
+                        s->own->update();
                         s->last_ownership = now;
                 }
 

@@ -65,6 +65,11 @@ struct ez_swarm_status {
  * rejected by libtorrent), -EADDRINUSE (cannot listen), -ENOMEM. */
 int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, struct ez_err *err);
 
+/* Check the expert settings in the environment (EZIO_LT_SETTINGS) without
+ * starting anything, so a bad one is refused before the target is touched.
+ * Returns 0 or -EINVAL with the reason. */
+int ez_swarm_check_env(struct ez_err *err);
+
 /* Wait up to timeout_ms for events, then fill *ret.  Returns 0, or -EIO for
  * a storage error on the target (the message names the operation and
  * offset) and other negative errno for fatal session errors. */

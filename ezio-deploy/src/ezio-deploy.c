@@ -308,6 +308,13 @@ int main(int argc, char **argv)
                 layout = payload_layout;
         }
 
+        /* expert settings are part of the plan too */
+        r = ez_swarm_check_env(&err);
+        if (r < 0) {
+                code = fail(EXIT_SWARM, "swarm", err.msg);
+                goto out;
+        }
+
         /* 2. the target: exists or can be created, large enough, not in use */
         r = ez_blockdev_open(where, layout->target_size,
                              o.seed ? 0 : EZ_BLOCKDEV_WRITE | EZ_BLOCKDEV_CREATE, &dev, &err);
