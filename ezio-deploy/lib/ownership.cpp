@@ -67,6 +67,45 @@ bool ownership::share_missing() const
         return missing > 0;
 }
 
+/*
+ * Views of the ownership map can disagree for a moment (a peer not yet
+ * settled in one node's view, a node near the slow threshold), and then a
+ * piece may be owned by nobody who fetches it.  A piece this node lacks
+ * that no connected peer other than an origin seeder holds, for longer than
+ * a piece takes to travel, is fetched from the seeder rather than waited
+ * for.  Returns whether such a piece exists.
+ */
+bool ownership::orphan_waiting(std::vector<lt::peer_info> const &peers)
+{
+        auto const now = std::chrono::steady_clock::now();
+        lt::torrent_status st = h_.status(lt::torrent_handle::query_pieces);
+        std::vector<bool> held(static_cast<std::size_t>(num_pieces_), false);
+        bool waiting = false;
+
+        orphan_since_.resize(static_cast<std::size_t>(num_pieces_));
+        for (auto const &p : peers) {
+                if (p.pieces.size() != num_pieces_ ||
+                    std::find(origin_seeds_.begin(), origin_seeds_.end(), p.ip.address().to_string()) !=
+                    origin_seeds_.end())
+                        continue;
+                for (int i = 0; i < num_pieces_; i++)
+                        if (p.pieces.get_bit(lt::piece_index_t(i)))
+                                held[static_cast<std::size_t>(i)] = true;
+        }
+        for (int i = 0; i < num_pieces_; i++) {
+                auto &since = orphan_since_[static_cast<std::size_t>(i)];
+                if (st.pieces.get_bit(lt::piece_index_t(i)) || held[static_cast<std::size_t>(i)]) {
+                        since = {};
+                        continue;
+                }
+                if (since == std::chrono::steady_clock::time_point{})
+                        since = now;
+                else if (now - since > std::chrono::milliseconds(1500))
+                        waiting = true;
+        }
+        return waiting;
+}
+
 void ownership::watch(uint64_t total_done, bool downloading)
 {
         auto now = std::chrono::steady_clock::now();
@@ -178,7 +217,7 @@ void ownership::update()
         std::sort(keys.begin(), keys.end());
         keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
         if (keys == owners_) {
-                use_seeders(share_missing());
+                use_seeders(share_missing() || orphan_waiting(peers));
                 return;
         }
         owners_ = keys;
@@ -201,7 +240,7 @@ void ownership::update()
                 mine_[static_cast<std::size_t>(i)] = best_key == self;
         }
         h_.prioritize_pieces(prio);
-        use_seeders(share_missing());
+        use_seeders(share_missing() || orphan_waiting(peers));
 }
 
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <libtorrent/peer_info.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/torrent_handle.hpp>
 
@@ -32,6 +33,7 @@ public:
 private:
         void use_seeders(bool need);
         bool share_missing() const;
+        bool orphan_waiting(std::vector<lt::peer_info> const &peers);
 
         lt::session &ses_;
         lt::torrent_handle h_;
@@ -42,6 +44,7 @@ private:
         std::vector<bool> mine_;                /* pieces this node owns */
         std::vector<std::string> origin_seeds_; /* peers complete when first seen */
         std::vector<std::string> seen_;
+        std::vector<std::chrono::steady_clock::time_point> orphan_since_;     /* per piece; epoch: not orphaned */
         bool seeds_blocked_ = false;
         bool never_release_ = false;
         uint64_t last_done_ = 0;
