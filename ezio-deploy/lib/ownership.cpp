@@ -51,15 +51,14 @@ ownership::ownership(lt::session &ses, lt::torrent_handle h, int num_pieces, std
 {
 }
 
-/* Does this node still lack a piece it owns? */
-bool ownership::share_missing() const
+/* Does this node still lack a piece it owns?  have: its own bitfield. */
+bool ownership::share_missing(lt::typed_bitfield<lt::piece_index_t> const &have) const
 {
-        lt::torrent_status st = h_.status(lt::torrent_handle::query_pieces);
         int owned = 0, missing = 0;
 
         for (int i = 0; i < num_pieces_; i++) {
                 owned += mine_[static_cast<std::size_t>(i)];
-                missing += mine_[static_cast<std::size_t>(i)] && !st.pieces.get_bit(lt::piece_index_t(i));
+                missing += mine_[static_cast<std::size_t>(i)] && !have.get_bit(lt::piece_index_t(i));
         }
         if (debug_)
                 std::fprintf(stderr, "ezio-deploy: own %d pieces, %d missing, owners %zu, origin seeds %zu\n",
@@ -71,30 +70,19 @@ bool ownership::share_missing() const
  * Views of the ownership map can disagree for a moment (a peer not yet
  * settled in one node's view, a node near the slow threshold), and then a
  * piece may be owned by nobody who fetches it.  A piece this node lacks
- * that no connected peer other than an origin seeder holds, for longer than
- * a piece takes to travel, is fetched from the seeder rather than waited
- * for.  Returns whether such a piece exists.
+ * that no connected peer other than an origin seeder holds (held), for
+ * longer than a piece takes to travel, is fetched from the seeder rather
+ * than waited for.  Returns whether such a piece exists.
  */
-bool ownership::orphan_waiting(std::vector<lt::peer_info> const &peers)
+bool ownership::orphan_waiting(lt::typed_bitfield<lt::piece_index_t> const &have, std::vector<bool> const &held)
 {
         auto const now = std::chrono::steady_clock::now();
-        lt::torrent_status st = h_.status(lt::torrent_handle::query_pieces);
-        std::vector<bool> held(static_cast<std::size_t>(num_pieces_), false);
         bool waiting = false;
 
         orphan_since_.resize(static_cast<std::size_t>(num_pieces_));
-        for (auto const &p : peers) {
-                if (p.pieces.size() != num_pieces_ ||
-                    std::find(origin_seeds_.begin(), origin_seeds_.end(), p.ip.address().to_string()) !=
-                    origin_seeds_.end())
-                        continue;
-                for (int i = 0; i < num_pieces_; i++)
-                        if (p.pieces.get_bit(lt::piece_index_t(i)))
-                                held[static_cast<std::size_t>(i)] = true;
-        }
         for (int i = 0; i < num_pieces_; i++) {
                 auto &since = orphan_since_[static_cast<std::size_t>(i)];
-                if (st.pieces.get_bit(lt::piece_index_t(i)) || held[static_cast<std::size_t>(i)]) {
+                if (have.get_bit(lt::piece_index_t(i)) || held[static_cast<std::size_t>(i)]) {
                         since = {};
                         continue;
                 }
@@ -174,6 +162,8 @@ void ownership::update()
         std::vector<lt::peer_info> peers;
         std::vector<std::pair<std::string, int>> nodes;        /* downloading: address, pieces held */
         std::vector<std::string> keys;
+        std::vector<bool> held(static_cast<std::size_t>(num_pieces_), false); /* by a non-origin peer */
+        lt::torrent_status const st = h_.status(lt::torrent_handle::query_pieces);
 
         h_.get_peer_info(peers);
         for (auto const &p : peers) {
@@ -188,8 +178,12 @@ void ownership::update()
                         if (p.flags & lt::peer_info::seed)
                                 origin_seeds_.push_back(a);
                 }
-                if ((p.flags & lt::peer_info::seed) ||
-                    std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end())
+                bool const origin = std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end();
+                if (!origin)
+                        for (int i = 0; i < num_pieces_; i++)
+                                if (p.pieces.get_bit(lt::piece_index_t(i)))
+                                        held[static_cast<std::size_t>(i)] = true;
+                if (origin || (p.flags & lt::peer_info::seed))
                         continue;
                 if (self_key_.empty())
                         self_key_ = p.local_endpoint.address().to_string();
@@ -197,7 +191,7 @@ void ownership::update()
         }
         if (self_key_.empty())
                 return;
-        nodes.emplace_back(self_key_, h_.status({}).num_pieces);
+        nodes.emplace_back(self_key_, st.num_pieces);
 
         /* A node far behind the others (a slow link) owns nothing: the
          * others would wait on its uplink for its share.  Every node sees
@@ -216,8 +210,10 @@ void ownership::update()
                 keys.push_back(self_key_);
         std::sort(keys.begin(), keys.end());
         keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        /* orphans are timed only once this node's own share is in: before,
+         * the others' shares are still on their way by design */
         if (keys == owners_) {
-                use_seeders(share_missing() || orphan_waiting(peers));
+                use_seeders(share_missing(st.pieces) || orphan_waiting(st.pieces, held));
                 return;
         }
         owners_ = keys;
@@ -240,7 +236,7 @@ void ownership::update()
                 mine_[static_cast<std::size_t>(i)] = best_key == self;
         }
         h_.prioritize_pieces(prio);
-        use_seeders(share_missing() || orphan_waiting(peers));
+        use_seeders(share_missing(st.pieces) || orphan_waiting(st.pieces, held));
 }
 
 }

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <libtorrent/peer_info.hpp>
+#include <libtorrent/bitfield.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/torrent_handle.hpp>
 
@@ -32,8 +32,8 @@ public:
 
 private:
         void use_seeders(bool need);
-        bool share_missing() const;
-        bool orphan_waiting(std::vector<lt::peer_info> const &peers);
+        bool share_missing(lt::typed_bitfield<lt::piece_index_t> const &have) const;
+        bool orphan_waiting(lt::typed_bitfield<lt::piece_index_t> const &have, std::vector<bool> const &held);
 
         lt::session &ses_;
         lt::torrent_handle h_;
