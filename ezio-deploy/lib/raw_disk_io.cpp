@@ -81,7 +81,7 @@ public:
 
                 if (!buf) {
                         se = make_error(-ENOMEM, lt::operation_t::alloc_cache_piece);
-                } else if ((e = transfer(false, buf, offset_of(r), r.length)) < 0) {
+                } else if ((e = transfer(false, buf, offset_of(r.piece, r.start), r.length)) < 0) {
                         se = make_error(e, lt::operation_t::file_read);
                         free_disk_buffer(buf);
                         buf = nullptr;
@@ -97,7 +97,7 @@ public:
                          lt::disk_job_flags_t) override
         {
                 lt::storage_error se;
-                int e = transfer(true, const_cast<char *>(buf), offset_of(r), r.length);
+                int e = transfer(true, const_cast<char *>(buf), offset_of(r.piece, r.start), r.length);
 
                 if (e < 0)
                         se = make_error(e, lt::operation_t::file_write);
@@ -126,9 +126,7 @@ public:
                 lt::storage_error se;
                 lt::sha256_hash h;
                 int len = std::min(block_size, files_->piece_size2(piece) - offset);
-                std::uint64_t off = static_cast<std::uint64_t>(static_cast<int>(piece)) *
-                                    static_cast<std::uint64_t>(files_->piece_length()) + static_cast<unsigned>(offset);
-                int e = len > 0 ? transfer(false, hash_buf_.data(), off, len) : -ERANGE;
+                int e = len > 0 ? transfer(false, hash_buf_.data(), offset_of(piece, offset), len) : -ERANGE;
 
                 if (e < 0)
                         se = make_error(e, lt::operation_t::file_read);
@@ -236,10 +234,11 @@ private:
                 return b;
         }
 
-        std::uint64_t offset_of(lt::peer_request const &r) const
+        /* Payload offset of byte start of piece. */
+        std::uint64_t offset_of(lt::piece_index_t piece, int start) const
         {
-                return static_cast<std::uint64_t>(static_cast<int>(r.piece)) *
-                       static_cast<std::uint64_t>(files_->piece_length()) + static_cast<unsigned>(r.start);
+                return static_cast<std::uint64_t>(static_cast<int>(piece)) *
+                       static_cast<std::uint64_t>(files_->piece_length()) + static_cast<unsigned>(start);
         }
 
         /* Move len bytes at payload offset poff; returns 0 or -errno. */
@@ -265,8 +264,7 @@ private:
 
         int hash_piece(lt::piece_index_t piece, lt::sha1_hash *v1, lt::span<lt::sha256_hash> v2)
         {
-                std::uint64_t base = static_cast<std::uint64_t>(static_cast<int>(piece)) *
-                                     static_cast<std::uint64_t>(files_ ? files_->piece_length() : 0);
+                std::uint64_t base = files_ ? offset_of(piece, 0) : 0;
                 int psize = files_ ? files_->piece_size(piece) : 0;
                 int psize2 = v2.empty() ? 0 : files_->piece_size2(piece);
                 int total = std::max(psize, psize2);
