@@ -253,10 +253,13 @@ START_TEST(test_looks_like_disk)
 END_TEST
 
 static const uint64_t piece_cases[][2] = {
-        { 0, 256 * KiB },
-        { 64 * MiB, 256 * KiB },
-        { 2048ull * MiB, 2 * MiB },
-        { 100ull * 1024 * MiB, 16 * MiB },
+        { 0, 64 * KiB },
+        { 64 * MiB, 64 * KiB },
+        { 1024ull * MiB, 64 * KiB },            /* 16384 pieces */
+        { 1024ull * MiB + 1, 128 * KiB },
+        { 2048ull * MiB, 128 * KiB },
+        { 100ull * 1024 * MiB, 8 * MiB },
+        { 1024ull * 1024 * MiB, 16 * MiB },
         { UINT64_MAX, 16 * MiB },
 };
 
