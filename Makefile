@@ -26,12 +26,12 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err bencode layout torrent blockdev status mktorrent
+LIB_C     := err bencode layout torrent blockdev status mktorrent config fetch
 LIB_CXX   := swarm ownership raw_disk_io
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := bencode layout torrent blockdev mktorrent swarm status
+UNIT      := bencode layout torrent blockdev mktorrent swarm status config fetch
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
 .PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench install clean
@@ -101,9 +101,10 @@ bench: deps
 	@tools/bench/ezio-bench $(BENCH_ARGS)
 
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/ezio
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 ezio-deploy/man/ezio-deploy.1 ezio-deploy/man/ezio-mktorrent.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 config/node.yaml.sample $(DESTDIR)$(PREFIX)/share/doc/ezio/
 
 clean:
 	rm -rf build build-asan

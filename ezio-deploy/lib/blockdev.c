@@ -7,10 +7,12 @@
 #include <inttypes.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "blockdev.h"
@@ -80,6 +82,12 @@ int ez_blockdev_open(const char *path, uint64_t need_size, unsigned flags,
         }
         dev->fd = TAKE_FD(fd);
         dev->is_block = S_ISBLK(st.st_mode);
+        if (dev->is_block) {
+                /* the kernel's own word: partitions have a "partition" attribute */
+                char attr[64];
+                snprintf(attr, sizeof(attr), "/sys/dev/block/%u:%u/partition", major(st.st_rdev), minor(st.st_rdev));
+                dev->is_partition = access(attr, F_OK) == 0;
+        }
         dev->created = created;
         dev->size = size;
         *ret = dev;

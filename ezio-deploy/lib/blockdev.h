@@ -29,6 +29,7 @@ enum {
 struct ez_blockdev {
         int fd;
         bool is_block;
+        bool is_partition;      /* a block device that is a partition of another */
         bool created;           /* we created the file: it reads as zeros */
         uint64_t size;          /* current size in bytes */
         char *path;

@@ -1,11 +1,17 @@
 /*
- * status.c - JSON rendering of a status report (see status.h).
+ * status.c - JSON rendering of a status report, and the status file that
+ * holds the latest one (see status.h).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "cleanup.h"
 #include "status.h"
 
 char *ez_status_json(const struct ez_status_report *r)
@@ -28,6 +34,8 @@ char *ez_status_json(const struct ez_status_report *r)
         json_object_object_add(o, "upload_rate", json_object_new_int64((int64_t)r->upload_rate));
         json_object_object_add(o, "peers", json_object_new_int((int)r->peers));
         json_object_object_add(o, "elapsed", json_object_new_double(r->elapsed));
+        if (r->eta >= 0)
+                json_object_object_add(o, "eta", json_object_new_double(r->eta));
         if (r->exit_code >= 0)
                 json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
         if (r->message)
@@ -35,4 +43,39 @@ char *ez_status_json(const struct ez_status_report *r)
         out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         return out;
+}
+
+int ez_status_write_file(const char *path, const char *line, struct ez_err *err)
+{
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -1;
+        size_t len = strlen(line), done = 0;
+
+        if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+                tmp = NULL;
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return ez_err_set(err, -errno, "status file %s: %s", tmp, strerror(errno));
+        while (done <= len) {
+                const char *p = done < len ? line + done : "\n";
+                size_t n = done < len ? len - done : 1;
+                ssize_t w = write(fd, p, n);
+
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0) {
+                        int e = errno;
+                        unlink(tmp);
+                        return ez_err_set(err, -e, "status file %s: %s", tmp, strerror(e));
+                }
+                done += (size_t)w;
+        }
+        if (rename(tmp, path) < 0) {
+                int e = errno;
+                unlink(tmp);
+                return ez_err_set(err, -e, "status file %s: %s", path, strerror(e));
+        }
+        return 0;
 }

@@ -9,6 +9,7 @@
  * every exception.
  */
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -155,6 +156,14 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
         /* a taken port is an error, not a silent move to a random one */
         s.set_bool(lt::settings_pack::listen_system_port_fallback, false);
         s.set_int(lt::settings_pack::max_retry_port_bind, 0);
+        if (cfg->max_connections > 0)
+                s.set_int(lt::settings_pack::connections_limit, cfg->max_connections);
+        if (cfg->upload_rate)
+                s.set_int(lt::settings_pack::upload_rate_limit,
+                          static_cast<int>(std::min<uint64_t>(cfg->upload_rate, INT_MAX)));
+        if (cfg->download_rate)
+                s.set_int(lt::settings_pack::download_rate_limit,
+                          static_cast<int>(std::min<uint64_t>(cfg->download_rate, INT_MAX)));
         return s;
 }
 
@@ -280,6 +289,17 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         return ez::make_raw_disk_io(ioc, target);
                 };
                 s->ses.reset(new lt::session(std::move(params)));
+                if (cfg->upload_rate || cfg->download_rate) {
+                        /* libtorrent exempts LAN addresses from rate limits;
+                         * on a LAN that is every peer, so put them all in
+                         * the global (limited) class */
+                        lt::ip_filter f;
+                        std::uint32_t const global = 1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
+                        f.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
+                        f.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                                   global);
+                        s->ses->set_peer_class_filter(f);
+                }
 
                 lim.max_buffer_size = 128 * 1024 * 1024;
                 lim.max_decode_tokens = 32 * 1024 * 1024;

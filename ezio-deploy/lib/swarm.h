@@ -37,6 +37,9 @@ struct ez_swarm_config {
         size_t n_trackers;
         const char *const *peers;       /* "HOST:PORT" to connect to */
         size_t n_peers;
+        int max_connections;            /* 0: the default */
+        uint64_t upload_rate;           /* bytes/s over all peers, LAN ones too; 0: unlimited */
+        uint64_t download_rate;
 };
 
 enum ez_swarm_state {

@@ -7,6 +7,7 @@
  * swarm, apply the zero ranges, flush, and report.  Every failure is one
  * line on stderr, "ezio-deploy: <what>: <why>", and a documented exit code.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "blockdev.h"
+#include "config.h"
+#include "fetch.h"
 #include "status.h"
 #include "swarm.h"
 #include "torrent.h"
@@ -34,23 +37,12 @@ enum {
         EXIT_INTERRUPTED = 130,
 };
 
-#define MAX_LIST 64
-
 struct options {
-        const char *torrent;
-        const char *target;
-        const char *payload;
-        const char *listen;
-        const char *trackers[MAX_LIST];
-        size_t n_trackers;
-        const char *peers[MAX_LIST];
-        size_t n_peers;
-        bool seed;
-        bool assume_zeroed;
+        struct ez_config c;     /* node.yaml, then the flags over it */
+        const char *config;
         bool quiet;
-        bool json;
-        long seed_after;        /* seconds, 0 = none */
-        long timeout;           /* seconds, 0 = none */
+        bool dry_run;
+        char *token;            /* resolved from c.http.token, token_file or token_env */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -62,14 +54,18 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-        fputs("Usage: ezio-deploy --torrent FILE (--target PATH | --payload FILE) [OPTIONS]\n"
-              "       ezio-deploy --seed --torrent FILE (--target PATH | --payload FILE) [OPTIONS]\n"
+        fputs("Usage: ezio-deploy [--config FILE] --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
+              "       ezio-deploy --seed --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
               "\n"
               "Join the BitTorrent swarm of a disk image and write it straight onto PATH\n"
               "(a block device, or a regular file created or extended to the image's\n"
-              "target size), or serve it from PATH with --seed.\n"
+              "target size), or serve it from PATH with --seed.  Every option below\n"
+              "overrides the key of node.yaml named after it (config/node.yaml.sample).\n"
               "\n"
-              "  -t, --torrent FILE       the image's torrent (native ezio or EZIO format)\n"
+              "  -c, --config FILE        read settings from FILE (YAML) first\n"
+              "  -t, --torrent PATH|URL   the image's torrent (native ezio or EZIO format);\n"
+              "                           http://, https:// or file:// URLs are fetched\n"
+              "      --torrent-sha256 HEX refuse a torrent whose SHA-256 differs\n"
               "  -T, --target PATH        block device or file laid out like the target\n"
               "  -p, --payload FILE       use the torrent's payload file instead of a target\n"
               "                           (what a stock BitTorrent client stores)\n"
@@ -77,19 +73,39 @@ static void usage(FILE *f)
               "  -a, --tracker URL        announce here too (repeatable)\n"
               "  -P, --peer HOST:PORT     connect to this peer (repeatable)\n"
               "  -l, --listen ADDR:PORT   listen address (default 0.0.0.0:6881)\n"
-              "      --seed-after none|SECONDS\n"
-              "                           after a deploy completes, keep serving this long\n"
-              "                           (default none); with --seed: stop after SECONDS\n"
-              "      --assume-zeroed      the target already reads as zeros: skip zero ranges\n"
+              "      --seed-after none|until-done|SECONDS\n"
+              "                           after a deploy completes, keep serving: not at all\n"
+              "                           (default), until the tracker knows no node still\n"
+              "                           downloading, or this long; with --seed: stop after\n"
+              "                           SECONDS\n"
+              "      --seed-timeout SECONDS  stop serving after this long whatever the swarm\n"
+              "                           (default: never)\n"
               "      --timeout SECONDS    give up a deploy not done after SECONDS (default: never)\n"
-              "      --status json        one JSON status object per line on stdout\n"
+              "      --max-connections N  at most N peer connections\n"
+              "      --upload-rate BYTES  at most BYTES per second up (suffixes K, M, G)\n"
+              "      --download-rate BYTES  at most BYTES per second down\n"
+              "      --assume-zeroed      the target already reads as zeros: skip zero ranges\n"
+              "      --force-kind         write a whole-disk image onto a partition or the\n"
+              "                           other way round\n"
+              "      --dry-run            check everything, print the plan, write nothing\n"
+              "      --status json|none   one JSON status object per line on stdout\n"
+              "      --status-file PATH   keep the latest JSON status in PATH (replaced\n"
+              "                           atomically)\n"
+              "      --http-header 'NAME: VALUE'  send this header when fetching (repeatable)\n"
+              "      --http-token-file FILE  send the token in FILE as X-Auth-Token\n"
+              "      --http-token-env VAR    send the token in $VAR as X-Auth-Token\n"
+              "      --ca-file FILE       trust these CA certificates for https://\n"
+              "      --insecure           do not verify TLS certificates\n"
+              "      --http-timeout SECONDS  give up an attempt after SECONDS without data\n"
+              "                           (default 30)\n"
+              "      --http-retries N     retry connection errors and 5xx N times (default 3)\n"
               "  -q, --quiet              no progress line\n"
               "  -h, --help               show this help\n"
               "  -V, --version            show the version\n"
               "\n"
-              "Exit status: 0 done, 1 internal error, 2 usage, 3 torrent unreadable or\n"
-              "invalid, 4 target unusable, 5 swarm failure or timeout, 6 read/write error\n"
-              "on the target, 130 interrupted.\n", f);
+              "Exit status: 0 done, 1 internal error, 2 usage or configuration, 3 torrent\n"
+              "not fetched, unreadable or invalid, 4 target unusable, 5 swarm failure or\n"
+              "timeout, 6 read/write error on the target, 130 interrupted.\n", f);
 }
 
 static int fail(int code, const char *what, const char *why)
@@ -98,115 +114,280 @@ static int fail(int code, const char *what, const char *why)
         return code;
 }
 
-static int parse_seconds(const char *s, bool allow_none, long *ret)
-{
-        char *end;
-        long v;
+enum {
+        OPT_SEED_AFTER = 256, OPT_ASSUME_ZEROED, OPT_TIMEOUT, OPT_STATUS, OPT_STATUS_FILE, OPT_SHA256,
+        OPT_SEED_TIMEOUT, OPT_MAX_CONN, OPT_UP_RATE, OPT_DOWN_RATE, OPT_FORCE_KIND, OPT_DRY_RUN,
+        OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
+};
 
-        if (allow_none && strcmp(s, "none") == 0) {
-                *ret = 0;
-                return 0;
+static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "torrent", required_argument, NULL, 't' },
+        { "torrent-sha256", required_argument, NULL, OPT_SHA256 },
+        { "target", required_argument, NULL, 'T' },
+        { "payload", required_argument, NULL, 'p' },
+        { "seed", no_argument, NULL, 's' },
+        { "tracker", required_argument, NULL, 'a' },
+        { "peer", required_argument, NULL, 'P' },
+        { "listen", required_argument, NULL, 'l' },
+        { "seed-after", required_argument, NULL, OPT_SEED_AFTER },
+        { "seed-timeout", required_argument, NULL, OPT_SEED_TIMEOUT },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "max-connections", required_argument, NULL, OPT_MAX_CONN },
+        { "upload-rate", required_argument, NULL, OPT_UP_RATE },
+        { "download-rate", required_argument, NULL, OPT_DOWN_RATE },
+        { "assume-zeroed", no_argument, NULL, OPT_ASSUME_ZEROED },
+        { "force-kind", no_argument, NULL, OPT_FORCE_KIND },
+        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "status", required_argument, NULL, OPT_STATUS },
+        { "status-file", required_argument, NULL, OPT_STATUS_FILE },
+        { "http-header", required_argument, NULL, OPT_HEADER },
+        { "http-token-file", required_argument, NULL, OPT_TOKEN_FILE },
+        { "http-token-env", required_argument, NULL, OPT_TOKEN_ENV },
+        { "ca-file", required_argument, NULL, OPT_CA_FILE },
+        { "insecure", no_argument, NULL, OPT_INSECURE },
+        { "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
+        { "http-retries", required_argument, NULL, OPT_HTTP_RETRIES },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        {}
+};
+
+static const char shortopts[] = ":c:t:T:p:sa:P:l:qhV";
+
+/* "--name" of the option getopt returned as c, for messages. */
+static const char *flag_name(int c)
+{
+        static char buf[64];
+        const struct option *lo;
+
+        for (lo = longopts; lo->name && lo->val != c; lo++)
+                ;
+        snprintf(buf, sizeof(buf), "--%s", lo->name ? lo->name : "?");
+        return buf;
+}
+
+/* A repeatable flag: the first one replaces what node.yaml listed. */
+static int add_to_list(char **list, size_t *n, bool *from_flags, const char *v, const char *flag)
+{
+        size_t i;
+
+        if (!*from_flags) {
+                for (i = 0; i < *n; i++)
+                        free(list[i]);
+                *n = 0;
+                *from_flags = true;
         }
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < 0 || v > 10L * 365 * 24 * 3600)
-                return -EINVAL;
-        *ret = v;
-        return 0;
+        if (*n == EZ_CONFIG_MAX_LIST)
+                return fail(EXIT_USAGE, flag, "given too many times");
+        list[*n] = strdup(v);
+        if (!list[*n])
+                return fail(EXIT_INTERNAL, flag, "out of memory");
+        (*n)++;
+        return EXIT_OK;
+}
+
+static int set_str(char **field, const char *v, const char *flag)
+{
+        return ez_config_set_str(field, v) < 0 ? fail(EXIT_INTERNAL, flag, "out of memory") : EXIT_OK;
+}
+
+/* One flag onto o->c.  Returns an exit code, EXIT_OK to go on. */
+static int apply_flag(struct options *o, int c, const char *arg, const char *flag, bool lists[3])
+{
+        struct ez_config *k = &o->c;
+
+        switch (c) {
+        case 'c':
+                return EXIT_OK;         /* read before the other flags */
+        case 't':
+                return set_str(&k->torrent, arg, flag);
+        case OPT_SHA256:
+                if (ez_config_check_sha256(arg) < 0)
+                        return fail(EXIT_USAGE, flag, "expected 64 hexadecimal digits");
+                if (set_str(&k->torrent_sha256, arg, flag) != EXIT_OK)
+                        return EXIT_INTERNAL;
+                for (char *p = k->torrent_sha256; *p; p++)
+                        *p = (char)tolower((unsigned char)*p);
+                return EXIT_OK;
+        case 'T':
+                return set_str(&k->target, arg, flag);
+        case 'p':
+                return set_str(&k->payload, arg, flag);
+        case 's':
+                k->mode = EZ_CONFIG_SEED;
+                return EXIT_OK;
+        case 'a':
+                return add_to_list(k->trackers, &k->n_trackers, &lists[0], arg, flag);
+        case 'P':
+                if (ez_config_check_hostport(arg) < 0)
+                        return fail(EXIT_USAGE, flag, "expected HOST:PORT");
+                return add_to_list(k->peers, &k->n_peers, &lists[1], arg, flag);
+        case OPT_HEADER:
+                if (!strchr(arg, ':') || strchr(arg, '\n') || strchr(arg, '\r'))
+                        return fail(EXIT_USAGE, flag, "expected 'NAME: VALUE' on one line");
+                return add_to_list(k->http.headers, &k->http.n_headers, &lists[2], arg, flag);
+        case 'l':
+                if (ez_config_check_hostport(arg) < 0)
+                        return fail(EXIT_USAGE, flag, "expected ADDR:PORT");
+                return set_str(&k->listen, arg, flag);
+        case OPT_SEED_AFTER:
+                if (ez_config_parse_seed_after(arg, &k->seed_after) < 0)
+                        return fail(EXIT_USAGE, flag, "expected 'none', 'until-done' or a number of seconds");
+                return EXIT_OK;
+        case OPT_SEED_TIMEOUT:
+                if (ez_config_parse_seconds(arg, &k->seed_timeout) < 0)
+                        return fail(EXIT_USAGE, flag, "expected a number of seconds");
+                return EXIT_OK;
+        case OPT_TIMEOUT:
+                if (ez_config_parse_seconds(arg, &k->timeout) < 0)
+                        return fail(EXIT_USAGE, flag, "expected a number of seconds");
+                return EXIT_OK;
+        case OPT_HTTP_TIMEOUT:
+                if (ez_config_parse_seconds(arg, &k->http.timeout) < 0)
+                        return fail(EXIT_USAGE, flag, "expected a number of seconds");
+                return EXIT_OK;
+        case OPT_MAX_CONN:
+                if (ez_config_parse_seconds(arg, &k->max_connections) < 0 || k->max_connections < 1 ||
+                    k->max_connections > 65535)
+                        return fail(EXIT_USAGE, flag, "expected a whole number from 1 to 65535");
+                return EXIT_OK;
+        case OPT_HTTP_RETRIES:
+                if (ez_config_parse_seconds(arg, &k->http.retries) < 0 || k->http.retries > 20)
+                        return fail(EXIT_USAGE, flag, "expected a whole number from 0 to 20");
+                return EXIT_OK;
+        case OPT_UP_RATE:
+        case OPT_DOWN_RATE:
+                if (ez_config_parse_size(arg, c == OPT_UP_RATE ? &k->upload_rate : &k->download_rate) < 0)
+                        return fail(EXIT_USAGE, flag, "expected bytes per second (suffixes K, M, G)");
+                return EXIT_OK;
+        case OPT_STATUS:
+                if (strcmp(arg, "json") != 0 && strcmp(arg, "none") != 0)
+                        return fail(EXIT_USAGE, flag, "expected 'json' or 'none'");
+                k->status_json = strcmp(arg, "json") == 0;
+                return EXIT_OK;
+        case OPT_STATUS_FILE:
+                return set_str(&k->status_file, arg, flag);
+        case OPT_TOKEN_FILE:
+        case OPT_TOKEN_ENV:
+                /* a token from the command line replaces node.yaml's, whatever its source */
+                ez_config_set_str(&k->http.token, NULL);
+                ez_config_set_str(&k->http.token_file, NULL);
+                ez_config_set_str(&k->http.token_env, NULL);
+                return set_str(c == OPT_TOKEN_FILE ? &k->http.token_file : &k->http.token_env, arg, flag);
+        case OPT_CA_FILE:
+                return set_str(&k->http.ca_file, arg, flag);
+        case OPT_INSECURE:
+                k->http.insecure = true;
+                return EXIT_OK;
+        case OPT_ASSUME_ZEROED:
+                k->assume_zeroed = true;
+                return EXIT_OK;
+        case OPT_FORCE_KIND:
+                k->force_kind = true;
+                return EXIT_OK;
+        case OPT_DRY_RUN:
+                o->dry_run = true;
+                return EXIT_OK;
+        case 'q':
+                o->quiet = true;
+                return EXIT_OK;
+        default:
+                return fail(EXIT_INTERNAL, flag, "unhandled option");
+        }
+}
+
+/* The token, from at most one of http.token, token_file and token_env. */
+static int resolve_token(struct options *o)
+{
+        const struct ez_config_http *h = &o->c.http;
+        char buf[8192];
+        size_t len;
+        FILE *f;
+
+        if (!!h->token + !!h->token_file + !!h->token_env > 1)
+                return fail(EXIT_USAGE, "http", "give one of token, token_file and token_env");
+        if (h->token_env) {
+                const char *v = getenv(h->token_env);
+
+                if (!v || !*v)
+                        return fail(EXIT_USAGE, "http token", "the environment variable named for it is unset or empty");
+                o->token = strdup(v);
+        } else if (h->token_file) {
+                f = fopen(h->token_file, "re");
+                if (!f) {
+                        fprintf(stderr, "ezio-deploy: http token: cannot open '%s': %s\n", h->token_file,
+                                strerror(errno));
+                        return EXIT_USAGE;
+                }
+                len = fread(buf, 1, sizeof(buf) - 1, f);
+                fclose(f);
+                while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+                        len--;
+                buf[len] = '\0';
+                if (!len || strchr(buf, '\n') || strlen(buf) != len) {
+                        explicit_bzero(buf, sizeof(buf));
+                        return fail(EXIT_USAGE, "http token", "the token file must hold one line");
+                }
+                o->token = strdup(buf);
+                explicit_bzero(buf, sizeof(buf));
+        } else if (h->token) {
+                o->token = strdup(h->token);
+        } else {
+                return EXIT_OK;
+        }
+        return o->token ? EXIT_OK : fail(EXIT_INTERNAL, "http token", "out of memory");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-        enum { OPT_SEED_AFTER = 256, OPT_ASSUME_ZEROED, OPT_TIMEOUT, OPT_STATUS };
-        static const struct option longopts[] = {
-                { "torrent", required_argument, NULL, 't' },
-                { "target", required_argument, NULL, 'T' },
-                { "payload", required_argument, NULL, 'p' },
-                { "seed", no_argument, NULL, 's' },
-                { "tracker", required_argument, NULL, 'a' },
-                { "peer", required_argument, NULL, 'P' },
-                { "listen", required_argument, NULL, 'l' },
-                { "seed-after", required_argument, NULL, OPT_SEED_AFTER },
-                { "assume-zeroed", no_argument, NULL, OPT_ASSUME_ZEROED },
-                { "timeout", required_argument, NULL, OPT_TIMEOUT },
-                { "status", required_argument, NULL, OPT_STATUS },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {}
-        };
-        int c;
+        struct ez_err err = { "" };
+        bool lists[3] = { false, false, false };
+        int c, code;
 
+        /* pass 1: --config, --help, --version */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":t:T:p:sa:P:l:qhV", longopts, NULL)) >= 0) {
-                switch (c) {
-                case 't':
-                        o->torrent = optarg;
-                        break;
-                case 'T':
-                        o->target = optarg;
-                        break;
-                case 'p':
-                        o->payload = optarg;
-                        break;
-                case 's':
-                        o->seed = true;
-                        break;
-                case 'a':
-                        if (o->n_trackers == MAX_LIST)
-                                return fail(EXIT_USAGE, "--tracker", "given too many times");
-                        o->trackers[o->n_trackers++] = optarg;
-                        break;
-                case 'P':
-                        if (o->n_peers == MAX_LIST)
-                                return fail(EXIT_USAGE, "--peer", "given too many times");
-                        o->peers[o->n_peers++] = optarg;
-                        break;
-                case 'l':
-                        if (!strchr(optarg, ':'))
-                                return fail(EXIT_USAGE, "--listen", "expected ADDR:PORT");
-                        o->listen = optarg;
-                        break;
-                case OPT_SEED_AFTER:
-                        if (parse_seconds(optarg, true, &o->seed_after) < 0)
-                                return fail(EXIT_USAGE, "--seed-after", "expected 'none' or a number of seconds");
-                        break;
-                case OPT_TIMEOUT:
-                        if (parse_seconds(optarg, false, &o->timeout) < 0)
-                                return fail(EXIT_USAGE, "--timeout", "expected a number of seconds");
-                        break;
-                case OPT_STATUS:
-                        if (strcmp(optarg, "json") != 0)
-                                return fail(EXIT_USAGE, "--status", "the only format is 'json'");
-                        o->json = true;
-                        break;
-                case OPT_ASSUME_ZEROED:
-                        o->assume_zeroed = true;
-                        break;
-                case 'q':
-                        o->quiet = true;
-                        break;
-                case 'h':
+        while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
+                if (c == 'c')
+                        o->config = optarg;
+                else if (c == 'h') {
                         usage(stdout);
                         exit(EXIT_OK);
-                case 'V':
+                } else if (c == 'V') {
                         printf("ezio-deploy %s (libtorrent-rasterbar %s)\n", EZ_VERSION, ez_swarm_lt_version());
                         exit(EXIT_OK);
-                case ':':
+                }
+        }
+        if (o->config && ez_config_load(o->config, &o->c, &err) < 0) {
+                fprintf(stderr, "ezio-deploy: %s\n", err.msg);
+                return EXIT_USAGE;
+        }
+
+        /* pass 2: every flag over node.yaml */
+        optind = 0;
+        while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
+                if (c == ':') {
                         fprintf(stderr, "ezio-deploy: %s: needs an argument (try --help)\n", argv[optind - 1]);
                         return EXIT_USAGE;
-                default:
+                }
+                if (c == '?') {
                         fprintf(stderr, "ezio-deploy: %s: unknown option (try --help)\n", argv[optind - 1]);
                         return EXIT_USAGE;
                 }
+                code = apply_flag(o, c, optarg, flag_name(c), lists);
+                if (code != EXIT_OK)
+                        return code;
         }
         if (optind < argc)
                 return fail(EXIT_USAGE, argv[optind], "unexpected argument");
-        if (!o->torrent)
+        if (!o->c.torrent)
                 return fail(EXIT_USAGE, "--torrent", "is required");
-        if (!o->target == !o->payload)
+        if (!o->c.target == !o->c.payload)
                 return fail(EXIT_USAGE, "--target/--payload", "give exactly one of them");
-        return EXIT_OK;
+        if (o->c.mode == EZ_CONFIG_SEED && o->c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE)
+                return fail(EXIT_USAGE, "--seed-after", "'until-done' is for a deploy; a seeder stops after SECONDS");
+        return resolve_token(o);
 }
 
 static double now_s(void)
@@ -226,34 +407,63 @@ static const char *phase_of(const struct ez_swarm_status *st, bool seed, bool do
         return "download";
 }
 
-static void report(const struct options *o, const struct ez_torrent *t, const char *where,
-                   const char *phase, const struct ez_swarm_status *st, double elapsed,
-                   int exit_code, const char *message)
+/* What the reports say; t is NULL before the torrent is in. */
+struct reporter {
+        const struct options *o;
+        const struct ez_torrent *t;
+        const char *where;
+        double start;
+        bool file_failed;       /* warned once */
+};
+
+static void report(struct reporter *rp, const char *phase, const struct ez_swarm_status *st, int exit_code,
+                   const char *message)
 {
+        const struct options *o = rp->o;
+        double elapsed = now_s() - rp->start;
         struct ez_status_report r = {
-                .phase = phase, .target = where, .info_hash = t->info_hash_hex,
+                .phase = phase, .target = rp->where, .info_hash = rp->t ? rp->t->info_hash_hex : NULL,
                 .bytes_done = st->total_done, .bytes_total = st->total_wanted,
                 .downloaded = st->downloaded, .uploaded = st->uploaded,
                 .download_rate = st->download_rate, .upload_rate = st->upload_rate,
                 .peers = st->peers, .elapsed = elapsed, .exit_code = exit_code, .message = message,
+                .eta = -1,
         };
+        struct ez_err err = { "" };
         char *line;
 
-        if (o->json) {
+        if (strcmp(phase, "download") == 0 && st->download_rate && st->total_wanted >= st->total_done)
+                r.eta = (double)(st->total_wanted - st->total_done) / (double)st->download_rate;
+        if (o->c.status_json || o->c.status_file) {
                 line = ez_status_json(&r);
-                if (line) {
+                if (line && o->c.status_json) {
                         puts(line);
                         fflush(stdout);
-                        free(line);
                 }
+                if (line && o->c.status_file && ez_status_write_file(o->c.status_file, line, &err) < 0 &&
+                    !rp->file_failed) {
+                        fprintf(stderr, "ezio-deploy: warning: %s\n", err.msg);
+                        rp->file_failed = true;
+                }
+                free(line);
         }
         if (!o->quiet && isatty(STDERR_FILENO) && exit_code < 0) {
                 double pct = st->total_wanted ? 100.0 * (double)st->total_done / (double)st->total_wanted : 0;
 
                 fprintf(stderr, "\r%-8s %5.1f%%  %7.1f MB/s down  %7.1f MB/s up  %3u peers ",
                         phase, pct, (double)st->download_rate / 1e6, (double)st->upload_rate / 1e6, st->peers);
+                if (r.eta >= 0)
+                        fprintf(stderr, " %4.0f s left ", r.eta);
                 fflush(stderr);
         }
+}
+
+/* Report the failure, print its line, return its code. */
+static int give_up(struct reporter *rp, const struct ez_swarm_status *st, int code, const char *what, const char *why)
+{
+        fail(code, what, why);
+        report(rp, "error", st, code, why);
+        return code;
 }
 
 /* Make every zero range of the layout read as zeros, then flush. */
@@ -270,9 +480,83 @@ static int finish_target(struct ez_blockdev *dev, const struct ez_layout *l, boo
         return ez_blockdev_sync(dev, err);
 }
 
+/* The torrent from a path or a URL, checked against torrent_sha256. */
+static int load_torrent(const struct options *o, struct ez_torrent **ret, struct ez_err *err)
+{
+        const struct ez_config *c = &o->c;
+        struct ez_fetch_opts fo = {
+                .headers = c->http.headers, .n_headers = c->http.n_headers, .token = o->token,
+                .ca_file = c->http.ca_file, .insecure = c->http.insecure,
+                .connect_timeout = c->http.connect_timeout, .stall_timeout = c->http.timeout,
+                .retries = c->http.retries, .max_size = c->http.max_size,
+        };
+        const char *shown = c->torrent;
+        char redacted[512], hex[65];
+        void *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        if (ez_fetch_is_url(c->torrent)) {
+                ez_fetch_redact(c->torrent, redacted, sizeof(redacted));
+                shown = redacted;
+                r = ez_fetch(c->torrent, &fo, &buf, &len, err);
+                if (r < 0)
+                        return r;
+                if (c->torrent_sha256 && (ez_fetch_sha256_hex(buf, len, hex) < 0 || strcmp(hex, c->torrent_sha256))) {
+                        free(buf);
+                        return ez_err_set(err, -EBADMSG, "%s: SHA-256 %s, expected %s", shown, hex,
+                                          c->torrent_sha256);
+                }
+                r = ez_torrent_parse(buf, len, ret, err);
+                free(buf);
+                return r < 0 ? ez_err_prefix(err, r, "%s", shown) : r;
+        }
+        r = ez_torrent_load(c->torrent, ret, err);
+        if (r < 0)
+                return r;
+        if (c->torrent_sha256 &&
+            (ez_fetch_sha256_hex((*ret)->raw, (*ret)->raw_len, hex) < 0 || strcmp(hex, c->torrent_sha256))) {
+                ez_torrent_free(*ret);
+                *ret = NULL;
+                return ez_err_set(err, -EBADMSG, "%s: SHA-256 %s, expected %s", shown, hex, c->torrent_sha256);
+        }
+        return 0;
+}
+
+static void print_plan(const struct options *o, const struct ez_torrent *t, const struct ez_layout *l,
+                       const struct ez_blockdev *dev, const char *where)
+{
+        const struct ez_config *c = &o->c;
+        uint64_t zero = 0;
+        size_t i;
+
+        for (i = 0; i < l->n_zero; i++)
+                zero += l->zero[i].len;
+        printf("plan: %s '%s'\n", c->mode == EZ_CONFIG_SEED ? "seed from" : "deploy onto", where);
+        if (dev)
+                printf("  target: %s, %" PRIu64 " bytes%s\n", dev->is_block ? "block device" : "regular file",
+                       dev->size, !dev->is_block && dev->size < l->target_size ? " (would be extended)" : "");
+        else
+                printf("  target: regular file, would be created\n");
+        printf("  image: %s, %s format, %" PRIu64 " bytes, info hash %s\n", ez_layout_kind_name(l->kind),
+               t->native ? "ezio" : "EZIO", l->target_size, t->info_hash_hex);
+        printf("  extents: %zu, %" PRIu64 " bytes to %s\n", l->n_data, l->payload_len,
+               c->mode == EZ_CONFIG_SEED ? "serve" : "write");
+        printf("  zero ranges: %zu, %" PRIu64 " bytes%s\n", l->n_zero, zero,
+               c->mode == EZ_CONFIG_SEED ? "" : c->assume_zeroed ? " (assumed zero, skipped)" : " to zero");
+        for (i = 0; i < t->n_trackers; i++)
+                printf("  tracker: %s (torrent)\n", t->trackers[i]);
+        for (i = 0; i < c->n_trackers; i++)
+                printf("  tracker: %s\n", c->trackers[i]);
+        for (i = 0; i < c->n_peers; i++)
+                printf("  peer: %s\n", c->peers[i]);
+        printf("  listen: %s\n", c->listen ? c->listen : "0.0.0.0:6881");
+        printf("  nothing written (--dry-run)\n");
+}
+
 int main(int argc, char **argv)
 {
-        struct options o = { .listen = NULL };
+        struct options o = { .config = NULL };
         struct ez_torrent *t = NULL;
         struct ez_layout *payload_layout = NULL;
         const struct ez_layout *layout;
@@ -280,53 +564,82 @@ int main(int argc, char **argv)
         struct ez_swarm *swarm = NULL;
         struct ez_swarm_status st = { 0 };
         struct ez_err err = { "" };
-        const char *where;
-        double start, done_at = 0;
-        bool done = false;
+        struct reporter rp = { .o = &o };
+        double done_at = 0, last_scrape = 0;
+        bool done = false, seed;
         int code, r;
         struct sigaction sa = { .sa_handler = on_signal };
 
+        ez_config_init(&o.c);
         code = parse_options(argc, argv, &o);
         if (code != EXIT_OK)
-                return code;
-        where = o.target ? o.target : o.payload;
-        start = now_s();
+                goto out;
+        seed = o.c.mode == EZ_CONFIG_SEED;
+        rp.where = o.c.target ? o.c.target : o.c.payload;
+        rp.start = now_s();
 
         /* 1. the torrent and its layout */
-        r = ez_torrent_load(o.torrent, &t, &err);
+        if (ez_fetch_is_url(o.c.torrent))
+                report(&rp, "fetch", &st, -1, NULL);
+        r = load_torrent(&o, &t, &err);
         if (r < 0) {
-                code = fail(EXIT_TORRENT, "torrent", err.msg);
+                code = give_up(&rp, &st, EXIT_TORRENT, "torrent", err.msg);
                 goto out;
         }
+        rp.t = t;
         layout = t->layout;
-        if (o.payload) {
+        if (o.c.payload) {
                 r = ez_torrent_payload_layout(t, &payload_layout, &err);
                 if (r < 0) {
-                        code = fail(EXIT_TORRENT, o.torrent, err.msg);
+                        code = give_up(&rp, &st, EXIT_TORRENT, "torrent", err.msg);
                         goto out;
                 }
                 layout = payload_layout;
+        }
+        st.total_wanted = t->total_length;
+        if (o.c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE && t->n_trackers + o.c.n_trackers == 0) {
+                code = give_up(&rp, &st, EXIT_USAGE, "--seed-after",
+                               "'until-done' asks a tracker, and neither the torrent nor the options name one");
+                goto out;
         }
 
         /* expert settings are part of the plan too */
         r = ez_swarm_check_env(&err);
         if (r < 0) {
-                code = fail(EXIT_SWARM, "swarm", err.msg);
+                code = give_up(&rp, &st, EXIT_SWARM, "swarm", err.msg);
                 goto out;
         }
 
         /* 2. the target: exists or can be created, large enough, not in use */
-        r = ez_blockdev_open(where, layout->target_size,
-                             o.seed ? 0 : EZ_BLOCKDEV_WRITE | EZ_BLOCKDEV_CREATE, &dev, &err);
-        if (r < 0) {
-                code = fail(EXIT_TARGET, "target", err.msg);
+        r = ez_blockdev_open(rp.where, layout->target_size,
+                             seed ? 0 : EZ_BLOCKDEV_WRITE | (o.dry_run ? 0 : EZ_BLOCKDEV_CREATE), &dev, &err);
+        if (r == -ENOENT && o.dry_run && !seed) {
+                dev = NULL;     /* would be created */
+        } else if (r < 0) {
+                code = give_up(&rp, &st, EXIT_TARGET, "target", err.msg);
+                goto out;
+        }
+        /* a disk image belongs on a whole disk, a partition image on a partition */
+        if (dev && dev->is_block && !o.c.payload && !o.c.force_kind &&
+            (layout->kind == EZ_LAYOUT_DISK) == dev->is_partition) {
+                char why[512];
+
+                snprintf(why, sizeof(why), "'%s' is a %s and the image is a %s image (--force-kind to write it anyway)",
+                         rp.where, dev->is_partition ? "partition" : "whole disk",
+                         layout->kind == EZ_LAYOUT_DISK ? "whole-disk" : "partition");
+                code = give_up(&rp, &st, EXIT_TARGET, "target", why);
+                goto out;
+        }
+        if (o.dry_run) {
+                print_plan(&o, t, layout, dev, rp.where);
+                code = EXIT_OK;
                 goto out;
         }
         /* the plan is valid: from here on the target may change */
-        if (!o.seed) {
+        if (!seed) {
                 r = ez_blockdev_extend(dev, layout->target_size, &err);
                 if (r < 0) {
-                        code = fail(EXIT_TARGET, "target", err.msg);
+                        code = give_up(&rp, &st, EXIT_TARGET, "target", err.msg);
                         goto out;
                 }
         }
@@ -341,15 +654,17 @@ int main(int argc, char **argv)
                 struct ez_swarm_config cfg = {
                         .torrent = t->raw, .torrent_len = t->raw_len,
                         .layout = layout, .fd = dev->fd,
-                        .seed = o.seed, .fresh = dev->created,
-                        .listen = o.listen,
-                        .trackers = o.trackers, .n_trackers = o.n_trackers,
-                        .peers = o.peers, .n_peers = o.n_peers,
+                        .seed = seed, .fresh = dev->created,
+                        .listen = o.c.listen,
+                        .trackers = (const char *const *)o.c.trackers, .n_trackers = o.c.n_trackers,
+                        .peers = (const char *const *)o.c.peers, .n_peers = o.c.n_peers,
+                        .max_connections = (int)o.c.max_connections,
+                        .upload_rate = o.c.upload_rate, .download_rate = o.c.download_rate,
                 };
 
                 r = ez_swarm_start(&cfg, &swarm, &err);
                 if (r < 0) {
-                        code = fail(EXIT_SWARM, "swarm", err.msg);
+                        code = give_up(&rp, &st, EXIT_SWARM, "swarm", err.msg);
                         goto out;
                 }
         }
@@ -360,62 +675,81 @@ int main(int argc, char **argv)
                 r = ez_swarm_poll(swarm, 250, &st, &err);
                 t_now = now_s();
                 if (r < 0) {
-                        code = r == -EIO ? fail(EXIT_IO, where, err.msg) : fail(EXIT_SWARM, "swarm", err.msg);
-                        report(&o, t, where, "error", &st, t_now - start, code, err.msg);
+                        code = give_up(&rp, &st, r == -EIO ? EXIT_IO : EXIT_SWARM, r == -EIO ? rp.where : "swarm",
+                                       err.msg);
                         goto out;
                 }
                 if (interrupted) {
-                        if (o.seed || done) {
+                        if (seed || done) {
                                 code = EXIT_OK;
                         } else {
-                                code = fail(EXIT_INTERRUPTED, where, "interrupted before the image was complete");
-                                report(&o, t, where, "error", &st, t_now - start, code, "interrupted");
+                                /* what is written stays: flush it, a restart hashes it and
+                                 * fetches only the rest */
+                                ez_swarm_free(swarm);
+                                swarm = NULL;
+                                ez_blockdev_sync(dev, NULL);
+                                code = give_up(&rp, &st, EXIT_INTERRUPTED, rp.where,
+                                               "interrupted before the image was complete");
                         }
                         break;
                 }
-                if (!o.seed && !done && st.state == EZ_SWARM_SEEDING) {
+                if (!seed && !done && st.state == EZ_SWARM_SEEDING) {
                         /* every piece verified: zero ranges, flush */
-                        report(&o, t, where, "zero", &st, t_now - start, -1, NULL);
-                        r = finish_target(dev, layout, o.assume_zeroed || dev->created || o.payload, &err);
+                        report(&rp, "zero", &st, -1, NULL);
+                        r = finish_target(dev, layout, o.c.assume_zeroed || dev->created || o.c.payload, &err);
                         if (r < 0) {
-                                code = fail(EXIT_IO, where, err.msg);
-                                report(&o, t, where, "error", &st, t_now - start, code, err.msg);
+                                code = give_up(&rp, &st, EXIT_IO, rp.where, err.msg);
                                 goto out;
                         }
                         done = true;
                         done_at = now_s();
                         if (!o.quiet) {
-                                double secs = done_at - start;
+                                double secs = done_at - rp.start;
 
                                 if (isatty(STDERR_FILENO))
                                         fputc('\n', stderr);
                                 fprintf(stderr, "ezio-deploy: %s: done: %" PRIu64 " bytes verified on target, %" PRIu64
                                         " downloaded, %.2f s, %.1f MB/s, verified\n",
-                                        where, st.total_wanted, st.downloaded, secs,
+                                        rp.where, st.total_wanted, st.downloaded, secs,
                                         secs > 0 ? (double)st.total_wanted / secs / 1e6 : 0.0);
                         }
                 }
-                if (done && t_now - done_at >= (double)o.seed_after) {
-                        code = EXIT_OK;
-                        break;
+                if (done) {
+                        double serving = t_now - done_at;
+
+                        if (o.c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE) {
+                                /* until the tracker knows no node still downloading */
+                                if (serving > 1 && st.incomplete_in_swarm == 0)
+                                        break;
+                                if (t_now - last_scrape >= 5) {
+                                        ez_swarm_scrape(swarm);
+                                        last_scrape = t_now;
+                                }
+                        } else if (serving >= (double)o.c.seed_after) {
+                                break;
+                        }
+                        if (o.c.seed_timeout && serving >= (double)o.c.seed_timeout)
+                                break;
                 }
-                if (o.seed && o.seed_after && t_now - start >= (double)o.seed_after) {
-                        code = EXIT_OK;
+                if (seed && ((o.c.seed_after > 0 && t_now - rp.start >= (double)o.c.seed_after) ||
+                             (o.c.seed_timeout && t_now - rp.start >= (double)o.c.seed_timeout)))
                         break;
-                }
-                if (!o.seed && !done && o.timeout && t_now - start >= (double)o.timeout) {
-                        code = fail(EXIT_SWARM, where, "timed out before the image was complete");
-                        report(&o, t, where, "error", &st, t_now - start, code, "timeout");
+                if (!seed && !done && o.c.timeout && t_now - rp.start >= (double)o.c.timeout) {
+                        code = give_up(&rp, &st, EXIT_SWARM, rp.where, "timed out before the image was complete");
                         goto out;
                 }
-                report(&o, t, where, phase_of(&st, o.seed, done), &st, t_now - start, -1, NULL);
+                report(&rp, phase_of(&st, seed, done), &st, -1, NULL);
         }
         if (code == EXIT_OK)
-                report(&o, t, where, "done", &st, now_s() - start, EXIT_OK, NULL);
+                report(&rp, "done", &st, EXIT_OK, NULL);
 out:
         ez_swarm_free(swarm);
         ez_blockdev_close(dev);
         ez_layout_free(payload_layout);
         ez_torrent_free(t);
+        if (o.token)
+                explicit_bzero(o.token, strlen(o.token));
+        free(o.token);
+        ez_config_free(&o.c);
         return code;
 }

@@ -56,6 +56,24 @@ check() {
         if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
+# expect CODE PATTERN DESC CMD...: CMD exits CODE and its stderr is one
+# line matching PATTERN (stdout in out.txt, stderr in err.txt)
+expect() {
+        local code=$1 pat=$2 desc=$3 rc
+        shift 3
+        "$@" > out.txt 2> err.txt
+        rc=$?
+        if [ $rc -ne "$code" ]; then
+                not_ok "$desc: exit $rc, expected $code"
+                cat err.txt
+        elif ! grep -qE "$pat" err.txt || [ "$(wc -l < err.txt)" -ne 1 ]; then
+                not_ok "$desc: stderr does not match '$pat'"
+                cat err.txt
+        else
+                ok "$desc"
+        fi
+}
+
 # wait_port HOST PORT: until something listens there (10 s at most)
 wait_port() {
         for _ in $(seq 100); do

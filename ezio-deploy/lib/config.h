@@ -1,0 +1,103 @@
+/*
+ * config.h - one node's deploy settings: node.yaml, parsed with libyaml
+ * into one validated struct.
+ *
+ * Every key has a command-line flag that overrides it (ezio-deploy.c); the
+ * keys are documented in config/node.yaml.sample.  A bad file is refused
+ * whole, with "FILE:LINE:COL: what is wrong", before anything is fetched
+ * or written.
+ */
+#ifndef EZ_CONFIG_H
+#define EZ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ez_config_mode {
+        EZ_CONFIG_DEPLOY = 0,
+        EZ_CONFIG_SEED = 1,
+};
+
+/* seed_after values besides a number of seconds (> 0) */
+#define EZ_CONFIG_SEED_NONE 0L
+#define EZ_CONFIG_SEED_UNTIL_DONE (-1L)
+
+#define EZ_CONFIG_MAX_LIST 64
+
+struct ez_config_http {
+        char *headers[EZ_CONFIG_MAX_LIST];      /* "Name: value" */
+        size_t n_headers;
+        char *token;            /* sent as X-Auth-Token; never logged */
+        char *token_file;       /* read at fetch time */
+        char *token_env;        /* name of an environment variable */
+        char *ca_file;
+        bool insecure;          /* no TLS verification: only if written */
+        long connect_timeout;   /* seconds */
+        long timeout;           /* seconds without progress: stalled */
+        long retries;
+        uint64_t max_size;      /* bytes */
+};
+
+struct ez_config {
+        char *torrent;          /* path or URL */
+        char *torrent_sha256;   /* 64 lowercase hex digits, or NULL */
+        char *target;
+        char *payload;
+        enum ez_config_mode mode;
+        char *trackers[EZ_CONFIG_MAX_LIST];
+        size_t n_trackers;
+        char *peers[EZ_CONFIG_MAX_LIST];
+        size_t n_peers;
+        char *listen;           /* ADDR:PORT */
+        long seed_after;        /* seconds, or EZ_CONFIG_SEED_* */
+        long seed_timeout;      /* seconds, 0: none */
+        long timeout;           /* seconds, 0: none */
+        long max_connections;   /* 0: libtorrent's default */
+        uint64_t upload_rate;   /* bytes/s, 0: unlimited */
+        uint64_t download_rate;
+        bool status_json;
+        char *status_file;
+        bool assume_zeroed;
+        bool force_kind;
+        struct ez_config_http http;
+};
+
+/* Fill c with the defaults.  Call before ez_config_load() or instead. */
+void ez_config_init(struct ez_config *c);
+
+/*
+ * Load the YAML file at path over c (keys present replace what c holds).
+ * Returns 0, or -EINVAL with "PATH:LINE:COL: what is wrong" in err
+ * (-errno if the file cannot be read); c then holds a mix of old and new
+ * values and is only fit for ez_config_free().
+ */
+int ez_config_load(const char *path, struct ez_config *c, struct ez_err *err);
+
+/* Same from a buffer; name is what error messages call it. */
+int ez_config_parse(const char *name, const char *text, size_t len, struct ez_config *c, struct ez_err *err);
+
+/* Replace *field with a copy of value (NULL clears it).  Returns 0 or -ENOMEM. */
+int ez_config_set_str(char **field, const char *value);
+
+/* Parsers shared with the command line.  Each returns 0 or -EINVAL. */
+int ez_config_parse_seconds(const char *s, long *ret);           /* 0 .. 10 years */
+int ez_config_parse_seed_after(const char *s, long *ret);        /* none | until-done | seconds */
+int ez_config_parse_size(const char *s, uint64_t *ret);          /* N, NK, NM, NG (powers of 1000) */
+int ez_config_check_sha256(const char *s);                       /* 64 hex digits */
+int ez_config_check_hostport(const char *s);                     /* HOST:PORT, [V6]:PORT */
+
+/* Free every string c holds and reset it to the defaults.  Accepts NULL. */
+void ez_config_free(struct ez_config *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

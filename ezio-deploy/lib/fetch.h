@@ -1,0 +1,60 @@
+/*
+ * fetch.h - get a small file (the torrent) from where images live:
+ * http://, https:// (Swift with an X-Auth-Token or a temp URL is plain
+ * HTTPS to us) or file://, with libcurl.
+ */
+#ifndef EZ_FETCH_H
+#define EZ_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ez_fetch_opts {
+        char *const *headers;   /* "Name: value" each */
+        size_t n_headers;
+        const char *token;      /* sent as X-Auth-Token, never shown */
+        const char *ca_file;    /* NULL: the system's CA store */
+        bool insecure;          /* no TLS verification */
+        long connect_timeout;   /* seconds; 0: libcurl's default */
+        long stall_timeout;     /* seconds without a byte: give up the attempt; 0: never */
+        long retries;           /* further attempts after a connection error or a 5xx */
+        unsigned backoff_ms;    /* before the first retry, doubling, at most 30 s; 0: 1000 */
+        uint64_t max_size;      /* bytes; larger bodies are refused; 0: no cap */
+};
+
+/* Whether s names a URL (scheme://...) rather than a local path. */
+bool ez_fetch_is_url(const char *s);
+
+/*
+ * Copy url into out (size n) without what may be secret in it: the user
+ * information and the query string (a Swift temp URL's signature).
+ */
+void ez_fetch_redact(const char *url, char *out, size_t n);
+
+/*
+ * Fetch url into a new heap buffer (*ret_buf, free() it; NUL-terminated
+ * one byte past *ret_len).  Retries connection errors, stalls and 5xx
+ * answers up to o->retries times with exponential backoff, never a 4xx.
+ * A redirect must keep the scheme (no https -> http, nothing to file://).
+ * Returns 0, or a negative errno with the reason in err (the URL in it
+ * redacted): -ENOENT (404 or no such file), -EACCES (401, 403), -EFBIG
+ * (over max_size), -ETIMEDOUT (connect or stall), -EPROTO (a redirect
+ * that changes the scheme, a TLS failure), -EIO otherwise.
+ */
+int ez_fetch(const char *url, const struct ez_fetch_opts *o, void **ret_buf, size_t *ret_len, struct ez_err *err);
+
+/* SHA-256 of buf as 64 lowercase hex digits into hex[65].  Returns 0 or -EIO. */
+int ez_fetch_sha256_hex(const void *buf, size_t len, char hex[65]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

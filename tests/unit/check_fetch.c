@@ -1,0 +1,169 @@
+/*
+ * check_fetch.c - what fetch.c decides without a server: which strings
+ * are URLs, what of a URL may be shown, file:// through the real libcurl
+ * (found, missing, too large), schemes refused, and the SHA-256 the
+ * torrent is checked against.  HTTP(S) is tested against real servers in
+ * tests/integration/test-fetch.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "fetch.h"
+#include "testutil.h"
+
+struct url_case {
+        const char *s;
+        bool url;
+};
+
+static const struct url_case url_cases[] = {
+        { "http://h/x.torrent", true }, { "https://h/x", true }, { "file:///srv/x.torrent", true },
+        { "HTTPS://H/X", true }, { "svn+ssh://h/x", true }, { "/srv/x.torrent", false },
+        { "x.torrent", false }, { "./http://x", false }, { "c:/x", false }, { "://x", false },
+        { "1http://x", false }, { "", false }, { "http:/x", false },
+};
+
+START_TEST(test_is_url)
+{
+        ck_assert_int_eq(ez_fetch_is_url(url_cases[_i].s), url_cases[_i].url);
+}
+END_TEST
+
+struct redact_case {
+        const char *url, *shown;
+};
+
+static const struct redact_case redact_cases[] = {
+        { "https://swift.example/v1/AUTH_a/c/o.torrent", "https://swift.example/v1/AUTH_a/c/o.torrent" },
+        { "https://swift.example/v1/AUTH_a/c/o?temp_url_sig=abcdef&temp_url_expires=99",
+          "https://swift.example/v1/AUTH_a/c/o?..." },
+        { "http://user:pass@h:8080/x.torrent", "http://h:8080/x.torrent" },
+        { "http://user:pass@h/x?sig=1#frag", "http://h/x?..." },
+        { "http://h/x#frag", "http://h/x?..." },
+        { "http://h/a@b", "http://h/a@b" },
+        { "file:///srv/x.torrent", "file:///srv/x.torrent" },
+        { "not a url", "not a url" },
+};
+
+START_TEST(test_redact)
+{
+        char out[256];
+
+        ez_fetch_redact(redact_cases[_i].url, out, sizeof(out));
+        ck_assert_str_eq(out, redact_cases[_i].shown);
+}
+END_TEST
+
+START_TEST(test_redact_small)
+{
+        char out[8];
+
+        ez_fetch_redact("https://swift.example/v1/AUTH_a/c/o?sig=1", out, sizeof(out));
+        ck_assert_str_eq(out, "https:/");
+        ez_fetch_redact("x", out, 0);   /* no room: nothing written, no crash */
+}
+END_TEST
+
+START_TEST(test_file_url)
+{
+        char *dir = tu_mkdtemp();
+        char *path = tu_path(dir, "x.torrent");
+        char *url = NULL, *missing = NULL;
+        struct ez_fetch_opts o = { .max_size = 1000 };
+        struct ez_err err = { "" };
+        void *buf = NULL;
+        size_t len = 7;
+
+        tu_fill(path, 'a', 1000, 0);
+        ck_assert_int_ge(asprintf(&url, "file://%s", path), 0);
+        ck_assert_int_eq(ez_fetch(url, &o, &buf, &len, &err), 0);
+        ck_assert_uint_eq(len, 1000);
+        ck_assert_int_eq(((char *)buf)[999], 'a');
+        ck_assert_int_eq(((char *)buf)[1000], '\0');
+        free(buf);
+        buf = NULL;
+
+        /* one byte over the cap: refused, output untouched */
+        tu_fill(path, 'a', 1, 1000);
+        len = 7;
+        ck_assert_int_eq(ez_fetch(url, &o, &buf, &len, &err), -EFBIG);
+        ck_assert_ptr_null(buf);
+        ck_assert_uint_eq(len, 7);
+        ck_assert_ptr_nonnull(strstr(err.msg, "larger than 1000 bytes"));
+
+        ck_assert_int_ge(asprintf(&missing, "file://%s/absent.torrent", dir), 0);
+        ck_assert_int_eq(ez_fetch(missing, &o, &buf, &len, &err), -ENOENT);
+        ck_assert_ptr_nonnull(strstr(err.msg, "absent.torrent"));
+
+        free(missing);
+        free(url);
+        free(path);
+        tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_schemes_refused)
+{
+        static const char *urls[] = { "ftp://h/x.torrent", "gopher://h/x", "dict://h/x", "scp://h/x" };
+        struct ez_err err = { "" };
+        void *buf = NULL;
+        size_t len = 0;
+
+        ck_assert_int_eq(ez_fetch(urls[_i], NULL, &buf, &len, &err), -EPROTO);
+        ck_assert_ptr_nonnull(strstr(err.msg, "only http://, https:// and file:// URLs"));
+        ck_assert_ptr_null(buf);
+}
+END_TEST
+
+/* Nothing listens on port 1 of loopback: a connection error, retried
+ * o.retries times, and said so. */
+START_TEST(test_refused_connection_retried)
+{
+        struct ez_fetch_opts o = { .retries = 2, .backoff_ms = 10, .connect_timeout = 2 };
+        struct ez_err err = { "" };
+        void *buf = NULL;
+        size_t len = 0;
+
+        ck_assert_int_eq(ez_fetch("http://127.0.0.1:1/x.torrent", &o, &buf, &len, &err), -EIO);
+        ck_assert_msg(strncmp(err.msg, "after 3 attempts: http://127.0.0.1:1/x.torrent: ", 48) == 0, "%s", err.msg);
+}
+END_TEST
+
+struct sha_case {
+        const char *in, *hex;
+};
+
+static const struct sha_case sha_cases[] = {
+        { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+        { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+};
+
+START_TEST(test_sha256)
+{
+        char hex[65];
+
+        ck_assert_int_eq(ez_fetch_sha256_hex(sha_cases[_i].in, strlen(sha_cases[_i].in), hex), 0);
+        ck_assert_str_eq(hex, sha_cases[_i].hex);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+        Suite *s = suite_create("fetch");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_loop_test(tc, test_is_url, 0, EZ_ARRAY_LEN(url_cases));
+        tcase_add_loop_test(tc, test_redact, 0, EZ_ARRAY_LEN(redact_cases));
+        tcase_add_test(tc, test_redact_small);
+        tcase_add_test(tc, test_file_url);
+        tcase_add_loop_test(tc, test_schemes_refused, 0, 4);
+        tcase_add_test(tc, test_refused_connection_retried);
+        tcase_add_loop_test(tc, test_sha256, 0, EZ_ARRAY_LEN(sha_cases));
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return tu_run(suite());
+}
