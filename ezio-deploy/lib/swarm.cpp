@@ -12,6 +12,7 @@
 #include <climits>
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -53,6 +54,7 @@ struct ez_swarm {
         std::chrono::steady_clock::time_point last_trace;
         std::vector<uint8_t> sent;      /* debug: times each block was uploaded */
         uint64_t sent_again = 0;        /* debug: uploads of a block sent before */
+        std::map<std::string, uint64_t> again_to;       /* debug: the same, per peer */
 };
 
 namespace {
@@ -222,8 +224,10 @@ void poll_alerts(ez_swarm *s)
                                               static_cast<std::size_t>(bu->block_index);
                         if (s->sent.size() <= k)
                                 s->sent.resize(k + 1024);
-                        if (s->sent[k]++)
+                        if (s->sent[k]++) {
                                 s->sent_again++;
+                                s->again_to[bu->endpoint.address().to_string()]++;
+                        }
                         continue;
                 }
                 if (s->debug)
@@ -411,6 +415,12 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                                        std::to_string(p.up_speed / 1000) + " q" + std::to_string(p.download_queue_length) +
                                        "/" + std::to_string(p.upload_queue_length);
                         std::fprintf(stderr, "ezio-deploy: trace: peers%s\n", per.c_str());
+                        if (!s->again_to.empty()) {
+                                std::string a;
+                                for (auto const &e : s->again_to)
+                                        a += " " + e.first + " " + std::to_string(e.second);
+                                std::fprintf(stderr, "ezio-deploy: trace: sent again to%s\n", a.c_str());
+                        }
                         s->last_trace = now;
                 }
                 if (s->own && o.state == EZ_SWARM_DOWNLOADING &&
