@@ -47,51 +47,8 @@ uint64_t key_hash(std::string const &k)
 
 ownership::ownership(lt::session &ses, lt::torrent_handle h, int num_pieces, std::string self_key, bool debug)
         : ses_(ses), h_(std::move(h)), num_pieces_(num_pieces), self_key_(std::move(self_key)), debug_(debug),
-          mine_(static_cast<std::size_t>(num_pieces), true), last_progress_(std::chrono::steady_clock::now())
+          last_progress_(std::chrono::steady_clock::now())
 {
-}
-
-/* Does this node still lack a piece it owns?  have: its own bitfield. */
-bool ownership::share_missing(lt::typed_bitfield<lt::piece_index_t> const &have) const
-{
-        int owned = 0, missing = 0;
-
-        for (int i = 0; i < num_pieces_; i++) {
-                owned += mine_[static_cast<std::size_t>(i)];
-                missing += mine_[static_cast<std::size_t>(i)] && !have.get_bit(lt::piece_index_t(i));
-        }
-        if (debug_)
-                std::fprintf(stderr, "ezio-deploy: own %d pieces, %d missing, owners %zu, origin seeds %zu\n",
-                             owned, missing, owners_.size(), origin_seeds_.size());
-        return missing > 0;
-}
-
-/*
- * Views of the ownership map can disagree for a moment (a peer not yet
- * settled in one node's view, a node near the slow threshold), and then a
- * piece may be owned by nobody who fetches it.  A piece this node lacks
- * that no connected peer other than an origin seeder holds (held), for
- * longer than a piece takes to travel, is fetched from the seeder rather
- * than waited for.  Returns whether such a piece exists.
- */
-bool ownership::orphan_waiting(lt::typed_bitfield<lt::piece_index_t> const &have, std::vector<bool> const &held)
-{
-        auto const now = std::chrono::steady_clock::now();
-        bool waiting = false;
-
-        orphan_since_.resize(static_cast<std::size_t>(num_pieces_));
-        for (int i = 0; i < num_pieces_; i++) {
-                auto &since = orphan_since_[static_cast<std::size_t>(i)];
-                if (have.get_bit(lt::piece_index_t(i)) || held[static_cast<std::size_t>(i)]) {
-                        since = {};
-                        continue;
-                }
-                if (since == std::chrono::steady_clock::time_point{})
-                        since = now;
-                else if (now - since > std::chrono::milliseconds(1500))
-                        waiting = true;
-        }
-        return waiting;
 }
 
 void ownership::watch(uint64_t total_done, bool downloading)
@@ -142,27 +99,90 @@ void ownership::use_seeders(bool need)
                 std::fprintf(stderr, "ezio-deploy: %s the origin seeders\n", need ? "using" : "releasing");
 }
 
+/* The rendezvous-hash winner for piece among keys (hashed node keys). */
+static std::size_t rendezvous(std::vector<uint64_t> const &kh, uint64_t piece)
+{
+        std::size_t best_i = 0;
+        uint64_t best = 0;
+
+        for (std::size_t j = 0; j < kh.size(); j++) {
+                uint64_t v = mix64(kh[j] ^ mix64(piece));
+                if (v >= best) {
+                        best = v;
+                        best_i = j;
+                }
+        }
+        return best_i;
+}
+
+/* Piece ownership over keys (sorted, unique): rendezvous hashing of (node
+ * address, piece), so that a change of the set moves only the pieces of
+ * the nodes that came or went. */
+void ownership::assign(std::vector<std::string> const &keys)
+{
+        std::vector<uint64_t> kh;
+
+        owners_ = keys;
+        for (auto const &k : keys)
+                kh.push_back(key_hash(k));
+        owner_.assign(static_cast<std::size_t>(num_pieces_), 0);
+        for (int i = 0; i < num_pieces_; i++)
+                owner_[static_cast<std::size_t>(i)] = static_cast<int>(rendezvous(kh, static_cast<uint64_t>(i)));
+        self_index_ = static_cast<int>(std::find(keys.begin(), keys.end(), self_key_) - keys.begin());
+        if (self_index_ == static_cast<int>(keys.size()))
+                self_index_ = -1;
+}
+
 /*
- * Piece ownership: which downloading node fetches which piece from the
- * seeder.  Every node computes the same map without talking to the others:
- * rendezvous hashing of (node address, piece) over the set of nodes still
- * downloading, as each sees it (on a LAN every node is connected to every
- * other, so the views agree).  A node gives its own pieces the top
- * priority and the others the lowest, so it asks the seeder for its share
- * first and takes the rest from the owners as they announce them.  The
- * seeder then sends each piece about once and the nodes' uplinks carry the
- * rest: the "each piece to one node first, then let the nodes trade"
- * schedule that reaches the bound S/R, instead of every node pulling
- * whatever is rarest from the seeder and colliding on pieces still in
- * flight.  Priorities only order the picking: nothing is ever refused, so
- * a node that leaves costs time, not correctness.
+ * The schedule.  Every node computes the same plan from the same facts
+ * (the set of downloading nodes and their bitfields, which on a LAN every
+ * node sees alike) without talking to the others, and steers libtorrent's
+ * picker with piece priorities:
+ *
+ *  - Ownership: every piece has one owner among the downloading nodes
+ *    (rendezvous hashing), and only the owner asks the seeder for it; the
+ *    others take it from the owner once it is announced.  The seeder sends
+ *    each piece about once and the nodes' uplinks carry the rest: the
+ *    "each piece to one node first, then let the nodes trade" schedule
+ *    that reaches the bound S/R.  Stock rarest-first misses it because
+ *    pieces in flight to other nodes look as rare as untouched ones.
+ *
+ *  - Order: an owner asks for its fresh pieces (held by no node yet) in
+ *    ascending index order, a window at a time, so every other node knows
+ *    which of them are in flight: the lowest ones.
+ *
+ *  - Stealing: the seeder's uplink is never split evenly between TCP
+ *    flows, so some shares are in long before others.  A node with at
+ *    most one window of its own share left is a stealer: it takes fresh
+ *    pieces from the top end of the shares still being fetched, beyond
+ *    one window from their owner's front, split among the stealers by
+ *    rendezvous hashing so that no two stealers take the same piece.
+ *    This keeps a flow from the seeder to every node until the seeder has
+ *    nothing new to send (a flow into a node whose downlink carries peer
+ *    traffic gets only its share of that downlink, so fewer flows would
+ *    leave the seeder's uplink idle), and it spreads the last pieces over
+ *    every node's uplink instead of one.
+ *
+ *    An owner whose share stops moving for 1.5 s (views that disagree for
+ *    a moment, an owner gone) has its whole share open to the stealers.
+ *    Both were tried before the request queues were short and gave
+ *    nothing; with short queues they are worth 2-4 % at N = 8 and 16
+ *    (docs/benchmarks.md).
+ *
+ *  - Release: a node with nothing to ask the seeder for stops using it
+ *    (an IP filter), so that the seeder's uplink goes to the nodes still
+ *    fetching, and whatever it lacks comes from its peers.
+ *
+ * Priorities only order the picking: nothing is ever refused, so a node
+ * that leaves or misbehaves costs time, never correctness.
  */
 void ownership::update()
 {
         std::vector<lt::peer_info> peers;
         std::vector<std::pair<std::string, int>> nodes;        /* downloading: address, pieces held */
         std::vector<std::string> keys;
-        std::vector<bool> held(static_cast<std::size_t>(num_pieces_), false); /* by a non-origin peer */
+        std::size_t const np = static_cast<std::size_t>(num_pieces_);
+        std::vector<bool> fresh(np, true);     /* held by no node */
         lt::torrent_status const st = h_.status(lt::torrent_handle::query_pieces);
 
         h_.get_peer_info(peers);
@@ -178,12 +198,12 @@ void ownership::update()
                         if (p.flags & lt::peer_info::seed)
                                 origin_seeds_.push_back(a);
                 }
-                bool const origin = std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end();
-                if (!origin)
-                        for (int i = 0; i < num_pieces_; i++)
-                                if (p.pieces.get_bit(lt::piece_index_t(i)))
-                                        held[static_cast<std::size_t>(i)] = true;
-                if (origin || (p.flags & lt::peer_info::seed))
+                if (std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end())
+                        continue;
+                for (std::size_t i = 0; i < np; i++)
+                        if (p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
+                                fresh[i] = false;
+                if (p.flags & lt::peer_info::seed)
                         continue;
                 if (self_key_.empty())
                         self_key_ = p.local_endpoint.address().to_string();
@@ -191,6 +211,9 @@ void ownership::update()
         }
         if (self_key_.empty())
                 return;
+        for (std::size_t i = 0; i < np; i++)
+                if (st.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
+                        fresh[i] = false;
         nodes.emplace_back(self_key_, st.num_pieces);
 
         /* A node far behind the others (a slow link) owns nothing: the
@@ -210,33 +233,97 @@ void ownership::update()
                 keys.push_back(self_key_);
         std::sort(keys.begin(), keys.end());
         keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-        /* orphans are timed only once this node's own share is in: before,
-         * the others' shares are still on their way by design */
-        if (keys == owners_) {
-                use_seeders(share_missing(st.pieces) || orphan_waiting(st.pieces, held));
-                return;
+        if (keys != owners_) {
+                assign(keys);
+                moved_.clear();
+                left_.clear();
         }
-        owners_ = keys;
 
-        std::vector<uint64_t> kh;
-        for (auto const &k : keys)
-                kh.push_back(key_hash(k));
-        uint64_t self = key_hash(self_key_);
-        std::vector<lt::download_priority_t> prio(static_cast<std::size_t>(num_pieces_));
-        for (int i = 0; i < num_pieces_; i++) {
-                uint64_t best = 0, best_key = 0;
-                for (uint64_t k : kh) {
-                        uint64_t v = mix64(k ^ mix64(static_cast<uint64_t>(i)));
-                        if (v >= best) {
-                                best = v;
-                                best_key = k;
-                        }
+        /* every owner's fresh pieces, ascending: its front is in flight */
+        std::vector<std::vector<int>> share(owners_.size());
+        for (std::size_t i = 0; i < np; i++)
+                if (fresh[i])
+                        share[static_cast<std::size_t>(owner_[i])].push_back(static_cast<int>(i));
+
+        /* stealers: owners with at most a window of their share left */
+        std::size_t const w = static_cast<std::size_t>(window);
+        std::vector<std::size_t> stealers;
+        std::vector<uint64_t> sh;
+        for (std::size_t k = 0; k < owners_.size(); k++)
+                if (share[k].size() <= w) {
+                        stealers.push_back(k);
+                        sh.push_back(key_hash(owners_[k]));
                 }
-                prio[static_cast<std::size_t>(i)] = best_key == self ? lt::top_priority : lt::low_priority;
-                mine_[static_cast<std::size_t>(i)] = best_key == self;
+
+        /* An owner whose share has not moved for longer than a piece takes
+         * to travel is not fetching it (views of the schedule can disagree
+         * for a moment, or it left): its whole share is open to stealers. */
+        auto const now = std::chrono::steady_clock::now();
+        moved_.resize(owners_.size(), now);
+        left_.resize(owners_.size(), SIZE_MAX);
+        std::vector<std::size_t> front(owners_.size(), w);
+        std::vector<std::size_t> order;
+        for (std::size_t k = 0; k < owners_.size(); k++) {
+                if (share[k].size() != left_[k]) {
+                        left_[k] = share[k].size();
+                        moved_[k] = now;
+                } else if (now - moved_[k] > std::chrono::milliseconds(1500)) {
+                        front[k] = 0;
+                }
+                if (share[k].size() > front[k])
+                        order.push_back(k);
         }
-        h_.prioritize_pieces(prio);
-        use_seeders(share_missing(st.pieces) || orphan_waiting(st.pieces, held));
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+                return share[a].size() > share[b].size();
+        });
+        /* what each stealer takes: the longest shares first, each from its
+         * top end down to one window above its owner's front, every piece
+         * to the stealer rendezvous hashing names, up to two windows in all */
+        std::vector<int> taker(np, -1);        /* per piece: the stealer (index into owners_) */
+        for (std::size_t j = 0; j < stealers.size(); j++) {
+                std::size_t const k0 = stealers[j];
+                std::size_t room = 2 * w - share[k0].size();
+                for (std::size_t k : order)
+                        for (std::size_t i = share[k].size(); i-- > front[k] && room > 0;) {
+                                std::size_t const piece = static_cast<std::size_t>(share[k][i]);
+                                if (rendezvous(sh, piece) == j) {
+                                        taker[piece] = static_cast<int>(k0);
+                                        room--;
+                                }
+                        }
+        }
+
+        /* this node asks for the front of its share (what no stealer
+         * took), and for what it took as a stealer */
+        std::vector<int> ask;
+        bool stealing = false;
+        if (self_index_ >= 0) {
+                for (int piece : share[static_cast<std::size_t>(self_index_)])
+                        if (ask.size() < w && taker[static_cast<std::size_t>(piece)] < 0)
+                                ask.push_back(piece);
+                for (std::size_t i = 0; i < np; i++)
+                        if (taker[i] == self_index_) {
+                                ask.push_back(static_cast<int>(i));
+                                stealing = true;
+                        }
+        }
+
+        std::vector<lt::download_priority_t> prio(np, lt::low_priority);
+        for (std::size_t i = 0; i < np; i++)
+                if (owner_[i] == self_index_ && fresh[i])
+                        prio[i] = lt::download_priority_t(6);   /* own, beyond the window */
+        for (int piece : ask)
+                prio[static_cast<std::size_t>(piece)] = lt::top_priority;
+        if (prio != prio_) {
+                h_.prioritize_pieces(prio);
+                prio_ = prio;
+        }
+        if (debug_)
+                std::fprintf(stderr, "ezio-deploy: fresh %zu, owners %zu, own fresh %ld, asking %zu%s, stealers %zu, origin seeds %zu\n",
+                             static_cast<std::size_t>(std::count(fresh.begin(), fresh.end(), true)),
+                             owners_.size(), self_index_ >= 0 ? static_cast<long>(share[static_cast<std::size_t>(self_index_)].size()) : -1L,
+                             ask.size(), stealing ? " (stealing)" : "", stealers.size(), origin_seeds_.size());
+        use_seeders(!ask.empty());
 }
 
 }

@@ -32,19 +32,24 @@ public:
 
 private:
         void use_seeders(bool need);
-        bool share_missing(lt::typed_bitfield<lt::piece_index_t> const &have) const;
-        bool orphan_waiting(lt::typed_bitfield<lt::piece_index_t> const &have, std::vector<bool> const &held);
+        void assign(std::vector<std::string> const &keys);
+
+        /* pieces a node asks the seeder for at once, in a known order */
+        static constexpr int window = 8;
 
         lt::session &ses_;
         lt::torrent_handle h_;
         int num_pieces_;
         std::string self_key_;
         bool debug_;
-        std::vector<std::string> owners_;       /* addresses the map was made for */
-        std::vector<bool> mine_;                /* pieces this node owns */
+        std::vector<std::string> owners_;       /* addresses the map was made for, sorted */
+        std::vector<int> owner_;                /* per piece: index into owners_ */
+        int self_index_ = -1;                   /* this node in owners_, or -1 */
+        std::vector<lt::download_priority_t> prio_;     /* as last set */
         std::vector<std::string> origin_seeds_; /* peers complete when first seen */
         std::vector<std::string> seen_;
-        std::vector<std::chrono::steady_clock::time_point> orphan_since_;     /* per piece; epoch: not orphaned */
+        std::vector<std::size_t> left_;         /* per owner: fresh pieces in its share at the last change */
+        std::vector<std::chrono::steady_clock::time_point> moved_;     /* per owner: when that changed */
         bool seeds_blocked_ = false;
         bool never_release_ = false;
         uint64_t last_done_ = 0;
