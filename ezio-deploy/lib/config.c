@@ -222,6 +222,16 @@ int ez_config_parse_seconds(const char *s, long *ret)
         return 0;
 }
 
+int ez_config_parse_count(const char *s, long min, long max, long *ret)
+{
+        long v;
+
+        if (ez_config_parse_seconds(s, &v) < 0 || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 int ez_config_parse_seed_after(const char *s, long *ret)
 {
         if (strcmp(s, "none") == 0) {
@@ -297,6 +307,32 @@ int ez_config_check_hostport(const char *s)
         port = strtol(colon + 1, &end, 10);
         if (errno || *end || port < 0 || port > 65535)
                 return -EINVAL;
+        return 0;
+}
+
+void ez_config_clear_list(char **list, size_t *n)
+{
+        size_t i;
+
+        for (i = 0; i < *n; i++) {
+                free(list[i]);
+                list[i] = NULL;
+        }
+        *n = 0;
+}
+
+int ez_config_set_sha256(char **field, const char *value)
+{
+        char *p;
+        int r;
+
+        if (ez_config_check_sha256(value) < 0)
+                return -EINVAL;
+        r = ez_config_set_str(field, value);
+        if (r < 0)
+                return r;
+        for (p = *field; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
         return 0;
 }
 
@@ -427,11 +463,7 @@ static int set_list(const struct ctx *x, const struct ynode *y, const char *path
                 return bad(x, y, path, "expected a list");
         if (y->n > EZ_CONFIG_MAX_LIST)
                 return bad(x, y, path, "more than 64 entries");
-        for (i = 0; i < *count; i++) {
-                free(list[i]);
-                list[i] = NULL;
-        }
-        *count = 0;
+        ez_config_clear_list(list, count);
         for (i = 0; i < y->n; i++) {
                 const struct ynode *item = y->kids[i];
 
@@ -456,11 +488,7 @@ static int set_headers(const struct ctx *x, const struct ynode *y, const char *p
                 return bad(x, y, path, "expected a mapping of header names to values");
         if (y->n / 2 > EZ_CONFIG_MAX_LIST)
                 return bad(x, y, path, "more than 64 headers");
-        for (i = 0; i < *count; i++) {
-                free(list[i]);
-                list[i] = NULL;
-        }
-        *count = 0;
+        ez_config_clear_list(list, count);
         for (i = 0; i + 1 < y->n; i += 2) {
                 const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
                 int r;
@@ -516,11 +544,10 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
         case K_SECRET:
                 break;
         case K_SHA256:
-                if (ez_config_check_sha256(y->value) < 0)
+                r = ez_config_set_sha256((char **)(base + k->off), y->value);
+                if (r == -EINVAL)
                         return bad(x, y, path, "expected 64 hexadecimal digits");
-                for (char *p = y->value; *p; p++)
-                        *p = (char)tolower((unsigned char)*p);
-                break;
+                return r < 0 ? ez_err_set(x->err, r, "out of memory") : 0;
         case K_HOSTPORT:
                 if (ez_config_check_hostport(y->value) < 0)
                         return bad(x, y, path, "expected ADDR:PORT");
@@ -542,11 +569,11 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                         return bad(x, y, path, "expected a number of seconds, from 0 to 10 years");
                 return 0;
         case K_CONNECTIONS:
-                if (ez_config_parse_seconds(y->value, lp) < 0 || *lp < 1 || *lp > 65535)
+                if (ez_config_parse_count(y->value, 1, 65535, lp) < 0)
                         return bad(x, y, path, "expected a whole number from 1 to 65535");
                 return 0;
         case K_RETRIES:
-                if (ez_config_parse_seconds(y->value, lp) < 0 || *lp > 20)
+                if (ez_config_parse_count(y->value, 0, 20, lp) < 0)
                         return bad(x, y, path, "expected a whole number from 0 to 20");
                 return 0;
         case K_SIZE:
@@ -661,14 +688,6 @@ int ez_config_load(const char *path, struct ez_config *c, struct ez_err *err)
         return ez_config_parse(path, buf, len, c, err);
 }
 
-static void free_list(char **list, size_t n)
-{
-        size_t i;
-
-        for (i = 0; i < n; i++)
-                free(list[i]);
-}
-
 void ez_config_free(struct ez_config *c)
 {
         if (!c)
@@ -677,11 +696,11 @@ void ez_config_free(struct ez_config *c)
         free(c->torrent_sha256);
         free(c->target);
         free(c->payload);
-        free_list(c->trackers, c->n_trackers);
-        free_list(c->peers, c->n_peers);
+        ez_config_clear_list(c->trackers, &c->n_trackers);
+        ez_config_clear_list(c->peers, &c->n_peers);
         free(c->listen);
         free(c->status_file);
-        free_list(c->http.headers, c->http.n_headers);
+        ez_config_clear_list(c->http.headers, &c->http.n_headers);
         if (c->http.token)
                 explicit_bzero(c->http.token, strlen(c->http.token));
         free(c->http.token);

@@ -86,8 +86,16 @@ int ez_config_parse(const char *name, const char *text, size_t len, struct ez_co
 /* Replace *field with a copy of value (NULL clears it).  Returns 0 or -ENOMEM. */
 int ez_config_set_str(char **field, const char *value);
 
+/* Replace *field with value, 64 hex digits, lowercased.  Returns 0,
+ * -EINVAL (not 64 hex digits; *field untouched) or -ENOMEM. */
+int ez_config_set_sha256(char **field, const char *value);
+
+/* Free the n strings of list and set n to 0. */
+void ez_config_clear_list(char **list, size_t *n);
+
 /* Parsers shared with the command line.  Each returns 0 or -EINVAL. */
 int ez_config_parse_seconds(const char *s, long *ret);           /* 0 .. 10 years */
+int ez_config_parse_count(const char *s, long min, long max, long *ret);  /* min .. max */
 int ez_config_parse_seed_after(const char *s, long *ret);        /* none | until-done | seconds */
 int ez_config_parse_size(const char *s, uint64_t *ret);          /* N, NK, NM, NG (powers of 1000) */
 int ez_config_check_sha256(const char *s);                       /* 64 hex digits */

@@ -451,6 +451,7 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
 extern "C" void ez_swarm_scrape(struct ez_swarm *s)
 {
         try {
+                s->incomplete = UINT32_MAX;     /* unknown until this scrape is answered */
                 s->h.scrape_tracker();
         } catch (...) {
         }

@@ -7,7 +7,6 @@
  * swarm, apply the zero ranges, flush, and report.  Every failure is one
  * line on stderr, "ezio-deploy: <what>: <why>", and a documented exit code.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -171,12 +170,8 @@ static const char *flag_name(int c)
 /* A repeatable flag: the first one replaces what node.yaml listed. */
 static int add_to_list(char **list, size_t *n, bool *from_flags, const char *v, const char *flag)
 {
-        size_t i;
-
         if (!*from_flags) {
-                for (i = 0; i < *n; i++)
-                        free(list[i]);
-                *n = 0;
+                ez_config_clear_list(list, n);
                 *from_flags = true;
         }
         if (*n == EZ_CONFIG_MAX_LIST)
@@ -204,13 +199,14 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
         case 't':
                 return set_str(&k->torrent, arg, flag);
         case OPT_SHA256:
-                if (ez_config_check_sha256(arg) < 0)
+                switch (ez_config_set_sha256(&k->torrent_sha256, arg)) {
+                case 0:
+                        return EXIT_OK;
+                case -EINVAL:
                         return fail(EXIT_USAGE, flag, "expected 64 hexadecimal digits");
-                if (set_str(&k->torrent_sha256, arg, flag) != EXIT_OK)
-                        return EXIT_INTERNAL;
-                for (char *p = k->torrent_sha256; *p; p++)
-                        *p = (char)tolower((unsigned char)*p);
-                return EXIT_OK;
+                default:
+                        return fail(EXIT_INTERNAL, flag, "out of memory");
+                }
         case 'T':
                 return set_str(&k->target, arg, flag);
         case 'p':
@@ -249,12 +245,11 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                         return fail(EXIT_USAGE, flag, "expected a number of seconds");
                 return EXIT_OK;
         case OPT_MAX_CONN:
-                if (ez_config_parse_seconds(arg, &k->max_connections) < 0 || k->max_connections < 1 ||
-                    k->max_connections > 65535)
+                if (ez_config_parse_count(arg, 1, 65535, &k->max_connections) < 0)
                         return fail(EXIT_USAGE, flag, "expected a whole number from 1 to 65535");
                 return EXIT_OK;
         case OPT_HTTP_RETRIES:
-                if (ez_config_parse_seconds(arg, &k->http.retries) < 0 || k->http.retries > 20)
+                if (ez_config_parse_count(arg, 0, 20, &k->http.retries) < 0)
                         return fail(EXIT_USAGE, flag, "expected a whole number from 0 to 20");
                 return EXIT_OK;
         case OPT_UP_RATE:
@@ -481,6 +476,20 @@ static int finish_target(struct ez_blockdev *dev, const struct ez_layout *l, boo
 }
 
 /* The torrent from a path or a URL, checked against torrent_sha256. */
+/* 0 if want is NULL or the SHA-256 of buf, else -EBADMSG with both in err. */
+static int check_sha256(const void *buf, size_t len, const char *want, const char *shown, struct ez_err *err)
+{
+        char hex[65];
+
+        if (!want)
+                return 0;
+        if (ez_fetch_sha256_hex(buf, len, hex) < 0)
+                return ez_err_set(err, -EIO, "%s: cannot compute its SHA-256", shown);
+        if (strcmp(hex, want) != 0)
+                return ez_err_set(err, -EBADMSG, "%s: SHA-256 %s, expected %s", shown, hex, want);
+        return 0;
+}
+
 static int load_torrent(const struct options *o, struct ez_torrent **ret, struct ez_err *err)
 {
         const struct ez_config *c = &o->c;
@@ -490,37 +499,35 @@ static int load_torrent(const struct options *o, struct ez_torrent **ret, struct
                 .connect_timeout = c->http.connect_timeout, .stall_timeout = c->http.timeout,
                 .retries = c->http.retries, .max_size = c->http.max_size,
         };
-        const char *shown = c->torrent;
-        char redacted[512], hex[65];
+        char shown[512];
         void *buf = NULL;
         size_t len = 0;
         int r;
 
         if (ez_fetch_is_url(c->torrent)) {
-                ez_fetch_redact(c->torrent, redacted, sizeof(redacted));
-                shown = redacted;
+                /* a fetched torrent is checked before it is even parsed */
+                ez_fetch_redact(c->torrent, shown, sizeof(shown));
                 r = ez_fetch(c->torrent, &fo, &buf, &len, err);
                 if (r < 0)
                         return r;
-                if (c->torrent_sha256 && (ez_fetch_sha256_hex(buf, len, hex) < 0 || strcmp(hex, c->torrent_sha256))) {
-                        free(buf);
-                        return ez_err_set(err, -EBADMSG, "%s: SHA-256 %s, expected %s", shown, hex,
-                                          c->torrent_sha256);
+                r = check_sha256(buf, len, c->torrent_sha256, shown, err);
+                if (r == 0) {
+                        r = ez_torrent_parse(buf, len, ret, err);
+                        if (r < 0)
+                                ez_err_prefix(err, r, "%s", shown);
                 }
-                r = ez_torrent_parse(buf, len, ret, err);
                 free(buf);
-                return r < 0 ? ez_err_prefix(err, r, "%s", shown) : r;
+                return r;
         }
         r = ez_torrent_load(c->torrent, ret, err);
         if (r < 0)
                 return r;
-        if (c->torrent_sha256 &&
-            (ez_fetch_sha256_hex((*ret)->raw, (*ret)->raw_len, hex) < 0 || strcmp(hex, c->torrent_sha256))) {
+        r = check_sha256((*ret)->raw, (*ret)->raw_len, c->torrent_sha256, c->torrent, err);
+        if (r < 0) {
                 ez_torrent_free(*ret);
                 *ret = NULL;
-                return ez_err_set(err, -EBADMSG, "%s: SHA-256 %s, expected %s", shown, hex, c->torrent_sha256);
         }
-        return 0;
+        return r;
 }
 
 static void print_plan(const struct options *o, const struct ez_torrent *t, const struct ez_layout *l,
@@ -566,6 +573,7 @@ int main(int argc, char **argv)
         struct ez_err err = { "" };
         struct reporter rp = { .o = &o };
         double done_at = 0, last_scrape = 0;
+        int quiet_scrapes = 0;  /* answers in a row with no node downloading */
         bool done = false, seed;
         int code, r;
         struct sigaction sa = { .sa_handler = on_signal };
@@ -718,10 +726,13 @@ int main(int argc, char **argv)
                         double serving = t_now - done_at;
 
                         if (o.c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE) {
-                                /* until the tracker knows no node still downloading */
-                                if (serving > 1 && st.incomplete_in_swarm == 0)
-                                        break;
+                                /* until the tracker knows no node still downloading, twice
+                                 * running, 5 s apart: a node that started with this one
+                                 * may not have announced yet at the first answer */
                                 if (t_now - last_scrape >= 5) {
+                                        quiet_scrapes = st.incomplete_in_swarm == 0 ? quiet_scrapes + 1 : 0;
+                                        if (quiet_scrapes >= 2)
+                                                break;
                                         ez_swarm_scrape(swarm);
                                         last_scrape = t_now;
                                 }
