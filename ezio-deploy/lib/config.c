@@ -245,6 +245,37 @@ int ez_config_parse_seed_after(const char *s, long *ret)
         return ez_config_parse_seconds(s, ret);
 }
 
+/* The index of s in names (NULL-terminated), or -EINVAL. */
+static int word_index(const char *s, const char *const *names)
+{
+        for (int i = 0; names[i]; i++)
+                if (strcmp(s, names[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+int ez_config_parse_mode(const char *s, enum ez_config_mode *ret)
+{
+        static const char *const names[] = { "deploy", "seed", "verify", NULL };
+        int i = word_index(s, names);
+
+        if (i < 0)
+                return i;
+        *ret = (enum ez_config_mode)i;
+        return 0;
+}
+
+int ez_config_parse_verify(const char *s, enum ez_config_verify *ret)
+{
+        static const char *const names[] = { "data", "none", "full", NULL };
+        int i = word_index(s, names);
+
+        if (i < 0)
+                return i;
+        *ret = (enum ez_config_verify)i;
+        return 0;
+}
+
 int ez_config_parse_size(const char *s, uint64_t *ret)
 {
         char *end;
@@ -358,6 +389,7 @@ enum ktype {
         K_SECRET,       /* char *, never echoed */
         K_SHA256,       /* char *, lowercased */
         K_MODE,         /* enum ez_config_mode */
+        K_VERIFY,       /* enum ez_config_verify */
         K_LIST,         /* char *[EZ_CONFIG_MAX_LIST] + size_t count */
         K_PEERS,        /* the same, HOST:PORT each */
         K_HOSTPORT,     /* char *, HOST:PORT */
@@ -426,6 +458,7 @@ static const struct key root_keys[] = {
         { "http", K_SECTION, 0, 0, http_keys },
         { "assume_zeroed", K_BOOL, F(assume_zeroed), 0, NULL },
         { "force_kind", K_BOOL, F(force_kind), 0, NULL },
+        { "verify", K_VERIFY, F(verify), 0, NULL },
         {}
 };
 
@@ -553,12 +586,12 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                         return bad(x, y, path, "expected ADDR:PORT");
                 break;
         case K_MODE:
-                if (strcmp(y->value, "deploy") == 0)
-                        *(enum ez_config_mode *)(base + k->off) = EZ_CONFIG_DEPLOY;
-                else if (strcmp(y->value, "seed") == 0)
-                        *(enum ez_config_mode *)(base + k->off) = EZ_CONFIG_SEED;
-                else
-                        return bad(x, y, path, "expected 'deploy' or 'seed'");
+                if (ez_config_parse_mode(y->value, (enum ez_config_mode *)(base + k->off)) < 0)
+                        return bad(x, y, path, "expected 'deploy', 'seed' or 'verify'");
+                return 0;
+        case K_VERIFY:
+                if (ez_config_parse_verify(y->value, (enum ez_config_verify *)(base + k->off)) < 0)
+                        return bad(x, y, path, "expected 'none', 'data' or 'full'");
                 return 0;
         case K_SEED_AFTER:
                 if (ez_config_parse_seed_after(y->value, lp) < 0)

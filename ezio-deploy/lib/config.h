@@ -23,6 +23,14 @@ extern "C" {
 enum ez_config_mode {
         EZ_CONFIG_DEPLOY = 0,
         EZ_CONFIG_SEED = 1,
+        EZ_CONFIG_VERIFY = 2,           /* check the target against the torrent, no network */
+};
+
+/* What the verify phase reads back once the image is written. */
+enum ez_config_verify {
+        EZ_CONFIG_VERIFY_DATA = 0,      /* every piece, hashed (the default) */
+        EZ_CONFIG_VERIFY_NONE = 1,
+        EZ_CONFIG_VERIFY_FULL = 2,      /* the pieces, and every zero range read as zeros */
 };
 
 /* seed_after values besides a number of seconds (> 0) */
@@ -66,6 +74,7 @@ struct ez_config {
         char *status_file;
         bool assume_zeroed;
         bool force_kind;
+        enum ez_config_verify verify;
         struct ez_config_http http;
 };
 
@@ -97,6 +106,8 @@ void ez_config_clear_list(char **list, size_t *n);
 int ez_config_parse_seconds(const char *s, long *ret);           /* 0 .. 10 years */
 int ez_config_parse_count(const char *s, long min, long max, long *ret);  /* min .. max */
 int ez_config_parse_seed_after(const char *s, long *ret);        /* none | until-done | seconds */
+int ez_config_parse_mode(const char *s, enum ez_config_mode *ret);       /* deploy | seed | verify */
+int ez_config_parse_verify(const char *s, enum ez_config_verify *ret);   /* none | data | full */
 int ez_config_parse_size(const char *s, uint64_t *ret);          /* N, NK, NM, NG (powers of 1000) */
 int ez_config_check_sha256(const char *s);                       /* 64 hex digits */
 int ez_config_check_hostport(const char *s);                     /* HOST:PORT, [V6]:PORT */

@@ -325,6 +325,7 @@ int ez_torrent_parse(const void *buf, size_t len, struct ez_torrent **ret, struc
                                t->num_pieces, t->total_length);
                 goto fail;
         }
+        t->pieces = (const uint8_t *)pieces->str;
         r = parse_trackers(t, d, root);
         if (r < 0) {
                 ez_err_set(err, r, "out of memory");

@@ -37,6 +37,7 @@ struct ez_torrent {
         char *name;
         uint64_t piece_length;
         uint64_t num_pieces;
+        const uint8_t *pieces;          /* num_pieces SHA-1 hashes, inside raw */
         uint64_t total_length;          /* payload bytes */
         size_t n_files;
         bool is_private;

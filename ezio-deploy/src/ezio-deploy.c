@@ -24,6 +24,7 @@
 #include "status.h"
 #include "swarm.h"
 #include "torrent.h"
+#include "verify.h"
 
 enum {
         EXIT_OK = 0,
@@ -33,6 +34,7 @@ enum {
         EXIT_TARGET = 4,
         EXIT_SWARM = 5,
         EXIT_IO = 6,
+        EXIT_VERIFY = 7,
         EXIT_INTERRUPTED = 130,
 };
 
@@ -55,11 +57,14 @@ static void usage(FILE *f)
 {
         fputs("Usage: ezio-deploy [--config FILE] --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
               "       ezio-deploy --seed --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
+              "       ezio-deploy --verify-only --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
               "\n"
               "Join the BitTorrent swarm of a disk image and write it straight onto PATH\n"
               "(a block device, or a regular file created or extended to the image's\n"
-              "target size), or serve it from PATH with --seed.  Every option below\n"
-              "overrides the key of node.yaml named after it (config/node.yaml.sample).\n"
+              "target size), read it back and check it, or serve it from PATH with\n"
+              "--seed, or only check PATH against the torrent with --verify-only.  Every\n"
+              "option below overrides the key of node.yaml named after it\n"
+              "(config/node.yaml.sample).\n"
               "\n"
               "  -c, --config FILE        read settings from FILE (YAML) first\n"
               "  -t, --torrent PATH|URL   the image's torrent (native ezio or EZIO format);\n"
@@ -69,6 +74,7 @@ static void usage(FILE *f)
               "  -p, --payload FILE       use the torrent's payload file instead of a target\n"
               "                           (what a stock BitTorrent client stores)\n"
               "  -s, --seed               serve existing data; do not download\n"
+              "      --verify-only        check PATH against the torrent; no swarm, no writes\n"
               "  -a, --tracker URL        announce here too (repeatable)\n"
               "  -P, --peer HOST:PORT     connect to this peer (repeatable)\n"
               "  -l, --listen ADDR:PORT   listen address (default 0.0.0.0:6881)\n"
@@ -86,6 +92,9 @@ static void usage(FILE *f)
               "      --assume-zeroed      the target already reads as zeros: skip zero ranges\n"
               "      --force-kind         write a whole-disk image onto a partition or the\n"
               "                           other way round\n"
+              "      --verify data|full|none  once written, flush, drop the cache and read\n"
+              "                           back: every piece (data, the default), also every\n"
+              "                           zero range (full), or nothing\n"
               "      --dry-run            check everything, print the plan, write nothing\n"
               "      --status json|none   one JSON status object per line on stdout\n"
               "      --status-file PATH   keep the latest JSON status in PATH (replaced\n"
@@ -104,7 +113,8 @@ static void usage(FILE *f)
               "\n"
               "Exit status: 0 done, 1 internal error, 2 usage or configuration, 3 torrent\n"
               "not fetched, unreadable or invalid, 4 target unusable, 5 swarm failure or\n"
-              "timeout, 6 read/write error on the target, 130 interrupted.\n", f);
+              "timeout, 6 read/write error on the target, 7 the target reads back different\n"
+              "from the image, 130 interrupted.\n", f);
 }
 
 static int fail(int code, const char *what, const char *why)
@@ -116,7 +126,7 @@ static int fail(int code, const char *what, const char *why)
 enum {
         OPT_SEED_AFTER = 256, OPT_ASSUME_ZEROED, OPT_TIMEOUT, OPT_STATUS, OPT_STATUS_FILE, OPT_SHA256,
         OPT_SEED_TIMEOUT, OPT_MAX_CONN, OPT_UP_RATE, OPT_DOWN_RATE, OPT_FORCE_KIND, OPT_DRY_RUN,
-        OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
+        OPT_VERIFY, OPT_VERIFY_ONLY, OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
 };
 
 static const struct option longopts[] = {
@@ -138,6 +148,8 @@ static const struct option longopts[] = {
         { "assume-zeroed", no_argument, NULL, OPT_ASSUME_ZEROED },
         { "force-kind", no_argument, NULL, OPT_FORCE_KIND },
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "verify", required_argument, NULL, OPT_VERIFY },
+        { "verify-only", no_argument, NULL, OPT_VERIFY_ONLY },
         { "status", required_argument, NULL, OPT_STATUS },
         { "status-file", required_argument, NULL, OPT_STATUS_FILE },
         { "http-header", required_argument, NULL, OPT_HEADER },
@@ -285,6 +297,13 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
         case OPT_DRY_RUN:
                 o->dry_run = true;
                 return EXIT_OK;
+        case OPT_VERIFY:
+                if (ez_config_parse_verify(arg, &k->verify) < 0)
+                        return fail(EXIT_USAGE, flag, "expected 'data', 'full' or 'none'");
+                return EXIT_OK;
+        case OPT_VERIFY_ONLY:
+                k->mode = EZ_CONFIG_VERIFY;
+                return EXIT_OK;
         case 'q':
                 o->quiet = true;
                 return EXIT_OK;
@@ -380,6 +399,8 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return fail(EXIT_USAGE, "--torrent", "is required");
         if (!o->c.target == !o->c.payload)
                 return fail(EXIT_USAGE, "--target/--payload", "give exactly one of them");
+        if (o->c.mode == EZ_CONFIG_VERIFY && o->c.verify == EZ_CONFIG_VERIFY_NONE)
+                o->c.verify = EZ_CONFIG_VERIFY_DATA;    /* checking is the point */
         if (o->c.mode == EZ_CONFIG_SEED && o->c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE)
                 return fail(EXIT_USAGE, "--seed-after", "'until-done' is for a deploy; a seeder stops after SECONDS");
         return resolve_token(o);
@@ -408,6 +429,8 @@ struct reporter {
         const struct ez_torrent *t;
         const char *where;
         double start;
+        double verify_start;    /* when the read-back began, 0 before */
+        double last;            /* when the last report went out */
         bool file_failed;       /* warned once */
 };
 
@@ -429,6 +452,10 @@ static void report(struct reporter *rp, const char *phase, const struct ez_swarm
 
         if (strcmp(phase, "download") == 0 && st->download_rate && st->total_wanted >= st->total_done)
                 r.eta = (double)(st->total_wanted - st->total_done) / (double)st->download_rate;
+        if (strcmp(phase, "verify") == 0 && st->total_done && elapsed > rp->verify_start - rp->start)
+                r.eta = (double)(st->total_wanted - st->total_done) *
+                        (elapsed - (rp->verify_start - rp->start)) / (double)st->total_done;
+        rp->last = now_s();
         if (o->c.status_json || o->c.status_file) {
                 line = ez_status_json(&r);
                 if (line && o->c.status_json) {
@@ -458,6 +485,74 @@ static int give_up(struct reporter *rp, const struct ez_swarm_status *st, int co
 {
         fail(code, what, why);
         report(rp, "error", st, code, why);
+        return code;
+}
+
+/* Start reading the image back: phase verify. */
+static int verify_begin(struct reporter *rp, const struct ez_layout *l, int fd, const struct ez_swarm_status *st,
+                        struct ez_verify **ret)
+{
+        struct ez_swarm_status vs = *st;
+        struct ez_err err = { "" };
+
+        if (ez_verify_start(rp->t, l, fd, rp->o->c.verify == EZ_CONFIG_VERIFY_FULL, ret, &err) < 0)
+                return give_up(rp, st, EXIT_INTERNAL, "verify", err.msg);
+        rp->verify_start = now_s();
+        vs.total_done = 0;
+        vs.total_wanted = ez_verify_total(*ret);
+        report(rp, "verify", &vs, -1, NULL);
+        return EXIT_OK;
+}
+
+/* One step of the read-back, reported as bytes checked of bytes to check.
+ * Returns -1 while there is more, EXIT_OK once the image matched, or the
+ * exit code of the failure. */
+static int verify_step(struct reporter *rp, struct ez_verify *v, const struct ez_swarm_status *st)
+{
+        struct ez_swarm_status vs = *st;
+        struct ez_err err = { "" };
+        int r = ez_verify_step(v, 32u << 20, &err);
+
+        vs.total_done = ez_verify_done(v);
+        vs.total_wanted = ez_verify_total(v);
+        if (r == -EBADMSG)
+                return give_up(rp, &vs, EXIT_VERIFY, rp->where, err.msg);
+        if (r < 0)
+                return give_up(rp, &vs, EXIT_IO, rp->where, err.msg);
+        if (r > 0 && now_s() - rp->last >= 0.25)
+                report(rp, "verify", &vs, -1, NULL);
+        return r > 0 ? -1 : EXIT_OK;
+}
+
+/* --verify-only: the whole check, no swarm. */
+static int verify_only(struct reporter *rp, const struct ez_layout *l, int fd, struct ez_swarm_status *st)
+{
+        struct ez_verify *v = NULL;
+        int code = verify_begin(rp, l, fd, st, &v);
+
+        while (code == EXIT_OK) {
+                if (interrupted) {
+                        code = give_up(rp, st, EXIT_INTERRUPTED, rp->where, "interrupted before the check was complete");
+                        break;
+                }
+                code = verify_step(rp, v, st);
+                if (code == EXIT_OK) {
+                        double secs = now_s() - rp->start;
+
+                        st->total_done = st->total_wanted = ez_verify_total(v);
+                        if (!rp->o->quiet) {
+                                if (isatty(STDERR_FILENO))
+                                        fputc('\n', stderr);
+                                fprintf(stderr, "ezio-deploy: %s: verified: %" PRIu64 " bytes match the torrent, %.2f s\n",
+                                        rp->where, ez_verify_total(v), secs);
+                        }
+                        report(rp, "done", st, EXIT_OK, NULL);
+                        break;
+                }
+                if (code == -1)
+                        code = EXIT_OK;
+        }
+        ez_verify_free(v);
         return code;
 }
 
@@ -539,7 +634,8 @@ static void print_plan(const struct options *o, const struct ez_torrent *t, cons
 
         for (i = 0; i < l->n_zero; i++)
                 zero += l->zero[i].len;
-        printf("plan: %s '%s'\n", c->mode == EZ_CONFIG_SEED ? "seed from" : "deploy onto", where);
+        printf("plan: %s '%s'\n",
+               c->mode == EZ_CONFIG_SEED ? "seed from" : c->mode == EZ_CONFIG_VERIFY ? "verify" : "deploy onto", where);
         if (dev)
                 printf("  target: %s, %" PRIu64 " bytes%s\n", dev->is_block ? "block device" : "regular file",
                        dev->size, !dev->is_block && dev->size < l->target_size ? " (would be extended)" : "");
@@ -548,9 +644,13 @@ static void print_plan(const struct options *o, const struct ez_torrent *t, cons
         printf("  image: %s, %s format, %" PRIu64 " bytes, info hash %s\n", ez_layout_kind_name(l->kind),
                t->native ? "ezio" : "EZIO", l->target_size, t->info_hash_hex);
         printf("  extents: %zu, %" PRIu64 " bytes to %s\n", l->n_data, l->payload_len,
-               c->mode == EZ_CONFIG_SEED ? "serve" : "write");
+               c->mode == EZ_CONFIG_SEED ? "serve" : c->mode == EZ_CONFIG_VERIFY ? "check" : "write");
         printf("  zero ranges: %zu, %" PRIu64 " bytes%s\n", l->n_zero, zero,
-               c->mode == EZ_CONFIG_SEED ? "" : c->assume_zeroed ? " (assumed zero, skipped)" : " to zero");
+               c->mode != EZ_CONFIG_DEPLOY ? "" : c->assume_zeroed ? " (assumed zero, skipped)" : " to zero");
+        if (c->mode != EZ_CONFIG_SEED)
+                printf("  verify: %s\n", c->verify == EZ_CONFIG_VERIFY_NONE ? "none" :
+                       c->verify == EZ_CONFIG_VERIFY_FULL ? "every piece and every zero range read back" :
+                       "every piece read back");
         for (i = 0; i < t->n_trackers; i++)
                 printf("  tracker: %s (torrent)\n", t->trackers[i]);
         for (i = 0; i < c->n_trackers; i++)
@@ -572,9 +672,10 @@ int main(int argc, char **argv)
         struct ez_swarm_status st = { 0 };
         struct ez_err err = { "" };
         struct reporter rp = { .o = &o };
+        struct ez_verify *ver = NULL;  /* the read-back, while it runs */
         double done_at = 0, last_scrape = 0;
         int quiet_scrapes = 0;  /* answers in a row with no node downloading */
-        bool done = false, seed;
+        bool done = false, seed, deploy;
         int code, r;
         struct sigaction sa = { .sa_handler = on_signal };
 
@@ -583,6 +684,7 @@ int main(int argc, char **argv)
         if (code != EXIT_OK)
                 goto out;
         seed = o.c.mode == EZ_CONFIG_SEED;
+        deploy = o.c.mode == EZ_CONFIG_DEPLOY;
         rp.where = o.c.target ? o.c.target : o.c.payload;
         rp.start = now_s();
 
@@ -605,7 +707,7 @@ int main(int argc, char **argv)
                 layout = payload_layout;
         }
         st.total_wanted = t->total_length;
-        if (o.c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE && t->n_trackers + o.c.n_trackers == 0) {
+        if (deploy && o.c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE && t->n_trackers + o.c.n_trackers == 0) {
                 code = give_up(&rp, &st, EXIT_USAGE, "--seed-after",
                                "'until-done' asks a tracker, and neither the torrent nor the options name one");
                 goto out;
@@ -620,8 +722,8 @@ int main(int argc, char **argv)
 
         /* 2. the target: exists or can be created, large enough, not in use */
         r = ez_blockdev_open(rp.where, layout->target_size,
-                             seed ? 0 : EZ_BLOCKDEV_WRITE | (o.dry_run ? 0 : EZ_BLOCKDEV_CREATE), &dev, &err);
-        if (r == -ENOENT && o.dry_run && !seed) {
+                             !deploy ? 0 : EZ_BLOCKDEV_WRITE | (o.dry_run ? 0 : EZ_BLOCKDEV_CREATE), &dev, &err);
+        if (r == -ENOENT && o.dry_run && deploy) {
                 dev = NULL;     /* would be created */
         } else if (r < 0) {
                 code = give_up(&rp, &st, EXIT_TARGET, "target", err.msg);
@@ -644,7 +746,7 @@ int main(int argc, char **argv)
                 goto out;
         }
         /* the plan is valid: from here on the target may change */
-        if (!seed) {
+        if (deploy) {
                 r = ez_blockdev_extend(dev, layout->target_size, &err);
                 if (r < 0) {
                         code = give_up(&rp, &st, EXIT_TARGET, "target", err.msg);
@@ -656,6 +758,11 @@ int main(int argc, char **argv)
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+
+        if (o.c.mode == EZ_CONFIG_VERIFY) {
+                code = verify_only(&rp, layout, dev->fd, &st);
+                goto out;
+        }
 
         /* 3. the swarm */
         {
@@ -680,7 +787,7 @@ int main(int argc, char **argv)
         for (;;) {
                 double t_now;
 
-                r = ez_swarm_poll(swarm, 250, &st, &err);
+                r = ez_swarm_poll(swarm, ver ? 0 : 250, &st, &err);
                 t_now = now_s();
                 if (r < 0) {
                         code = give_up(&rp, &st, r == -EIO ? EXIT_IO : EXIT_SWARM, r == -EIO ? rp.where : "swarm",
@@ -690,6 +797,9 @@ int main(int argc, char **argv)
                 if (interrupted) {
                         if (seed || done) {
                                 code = EXIT_OK;
+                        } else if (ver) {
+                                code = give_up(&rp, &st, EXIT_INTERRUPTED, rp.where,
+                                               "interrupted before the image was read back");
                         } else {
                                 /* what is written stays: flush it, a restart hashes it and
                                  * fetches only the rest */
@@ -701,14 +811,34 @@ int main(int argc, char **argv)
                         }
                         break;
                 }
-                if (!seed && !done && st.state == EZ_SWARM_SEEDING) {
-                        /* every piece verified: zero ranges, flush */
+                if (!seed && !done && !ver && st.state == EZ_SWARM_SEEDING) {
+                        /* every piece verified: zero ranges, flush, read back */
                         report(&rp, "zero", &st, -1, NULL);
                         r = finish_target(dev, layout, o.c.assume_zeroed || dev->created || o.c.payload, &err);
                         if (r < 0) {
                                 code = give_up(&rp, &st, EXIT_IO, rp.where, err.msg);
                                 goto out;
                         }
+                        if (o.c.verify != EZ_CONFIG_VERIFY_NONE) {
+                                code = verify_begin(&rp, layout, dev->fd, &st, &ver);
+                                if (code != EXIT_OK)
+                                        goto out;
+                                continue;
+                        }
+                }
+                if (ver) {
+                        /* the swarm is served between steps */
+                        code = verify_step(&rp, ver, &st);
+                        if (code == -1) {
+                                code = EXIT_OK;
+                                continue;
+                        }
+                        ez_verify_free(ver);
+                        ver = NULL;
+                        if (code != EXIT_OK)
+                                goto out;
+                }
+                if (!seed && !done && st.state == EZ_SWARM_SEEDING) {
                         done = true;
                         done_at = now_s();
                         if (!o.quiet) {
@@ -716,10 +846,12 @@ int main(int argc, char **argv)
 
                                 if (isatty(STDERR_FILENO))
                                         fputc('\n', stderr);
-                                fprintf(stderr, "ezio-deploy: %s: done: %" PRIu64 " bytes verified on target, %" PRIu64
-                                        " downloaded, %.2f s, %.1f MB/s, verified\n",
+                                fprintf(stderr, "ezio-deploy: %s: done: %" PRIu64 " bytes on target, %" PRIu64
+                                        " downloaded, %.2f s, %.1f MB/s, %s\n",
                                         rp.where, st.total_wanted, st.downloaded, secs,
-                                        secs > 0 ? (double)st.total_wanted / secs / 1e6 : 0.0);
+                                        secs > 0 ? (double)st.total_wanted / secs / 1e6 : 0.0,
+                                        o.c.verify == EZ_CONFIG_VERIFY_NONE ? "not read back" :
+                                        o.c.verify == EZ_CONFIG_VERIFY_FULL ? "read back in full" : "read back");
                         }
                 }
                 if (done) {
@@ -754,6 +886,7 @@ int main(int argc, char **argv)
         if (code == EXIT_OK)
                 report(&rp, "done", &st, EXIT_OK, NULL);
 out:
+        ez_verify_free(ver);
         ez_swarm_free(swarm);
         ez_blockdev_close(dev);
         ez_layout_free(payload_layout);

@@ -52,6 +52,7 @@ START_TEST(test_full)
         ck_assert_uint_eq(c.http.max_size, 8000000);
         ck_assert(c.assume_zeroed);
         ck_assert(!c.force_kind);
+        ck_assert_int_eq(c.verify, EZ_CONFIG_VERIFY_FULL);
         ez_config_free(&c);
         ck_assert_ptr_null(c.torrent);
         ez_config_free(NULL);
@@ -73,6 +74,7 @@ START_TEST(test_seed_and_defaults)
         ck_assert_int_eq(c.http.timeout, 30);
         ck_assert_uint_eq(c.http.max_size, 64u << 20);
         ck_assert(!c.status_json);
+        ck_assert_int_eq(c.verify, EZ_CONFIG_VERIFY_DATA);
         ez_config_free(&c);
 
         /* an empty file, or only comments, changes nothing */
@@ -123,7 +125,10 @@ static const struct bad_case bad_cases[] = {
         { "torrent_sha256: abc\n", "1:17: torrent_sha256: expected 64 hexadecimal digits" },
         { "torrent_sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\n",
           "1:17: torrent_sha256: expected 64 hexadecimal digits" },
-        { "mode: clone\n", "1:7: mode: expected 'deploy' or 'seed'" },
+        { "mode: clone\n", "1:7: mode: expected 'deploy', 'seed' or 'verify'" },
+        { "mode: Verify\n", "1:7: mode: expected 'deploy', 'seed' or 'verify'" },
+        { "verify: yes\n", "1:9: verify: expected 'none', 'data' or 'full'" },
+        { "verify: [data]\n", "1:9: verify: expected a single value, not a list or mapping" },
         { "trackers: http://t/announce\n", "1:11: trackers: expected a list" },
         { "trackers:\n  - [x]\n", "2:5: trackers: expected a single value, not a list or mapping" },
         { "peers: [10.0.0.1]\n", "1:9: peers: expected HOST:PORT" },
@@ -280,6 +285,38 @@ START_TEST(test_seed_after)
 }
 END_TEST
 
+/* mode and verify: each word, and what is not one */
+static const struct {
+        const char *s;
+        bool verify;            /* ez_config_parse_verify, else _mode */
+        int want;               /* the value, or -EINVAL */
+} word_cases[] = {
+        { "deploy", false, EZ_CONFIG_DEPLOY }, { "seed", false, EZ_CONFIG_SEED },
+        { "verify", false, EZ_CONFIG_VERIFY }, { "data", false, -EINVAL }, { "", false, -EINVAL },
+        { "seed ", false, -EINVAL },
+        { "data", true, EZ_CONFIG_VERIFY_DATA }, { "none", true, EZ_CONFIG_VERIFY_NONE },
+        { "full", true, EZ_CONFIG_VERIFY_FULL }, { "FULL", true, -EINVAL }, { "true", true, -EINVAL },
+        { "", true, -EINVAL },
+};
+
+START_TEST(test_words)
+{
+        enum ez_config_mode m = (enum ez_config_mode)77;
+        enum ez_config_verify v = (enum ez_config_verify)77;
+        int r = word_cases[_i].verify ? ez_config_parse_verify(word_cases[_i].s, &v)
+                                      : ez_config_parse_mode(word_cases[_i].s, &m);
+        int got = word_cases[_i].verify ? (int)v : (int)m;
+
+        if (word_cases[_i].want < 0) {
+                ck_assert_int_eq(r, -EINVAL);
+                ck_assert_int_eq(got, 77);
+        } else {
+                ck_assert_int_eq(r, 0);
+                ck_assert_int_eq(got, word_cases[_i].want);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("config");
@@ -294,6 +331,7 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_size, 0, EZ_ARRAY_LEN(size_cases));
         tcase_add_loop_test(tc, test_hostport, 0, EZ_ARRAY_LEN(hostport_cases));
         tcase_add_loop_test(tc, test_seed_after, 0, EZ_ARRAY_LEN(seed_after_cases));
+        tcase_add_loop_test(tc, test_words, 0, EZ_ARRAY_LEN(word_cases));
         suite_add_tcase(s, tc);
         return s;
 }

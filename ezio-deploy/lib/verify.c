@@ -1,0 +1,198 @@
+/*
+ * verify.c - read the image back from the target and check it against the
+ * torrent (see verify.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "blockdev.h"
+#include "verify.h"
+
+#define CHUNK (1u << 20)
+
+struct ez_verify {
+        const struct ez_torrent *t;
+        const struct ez_layout *l;
+        int fd;
+        bool zeros;
+        bool sparse;            /* a regular file: holes read as zeros unread */
+        uint64_t piece;         /* next piece to check */
+        size_t zi;              /* then the next zero range, from zpos */
+        uint64_t zpos;
+        uint64_t done, total;
+        EVP_MD_CTX *md;
+        unsigned char *buf;
+};
+
+int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int fd, bool zeros,
+                    struct ez_verify **ret, struct ez_err *err)
+{
+        struct ez_verify *v = calloc(1, sizeof(*v));
+        struct stat sb;
+        size_t i;
+
+        if (!v || !(v->buf = malloc(CHUNK)) || !(v->md = EVP_MD_CTX_new())) {
+                ez_verify_free(v);
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        }
+        v->t = t;
+        v->l = l;
+        v->fd = fd;
+        v->zeros = zeros;
+        v->sparse = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+        v->total = t->total_length;
+        for (i = 0; zeros && i < l->n_zero; i++)
+                v->total += l->zero[i].len;
+        /* what is read next must come from the device, not from the cache
+         * the writes went through; both calls are best effort (a read-only
+         * target has nothing dirty, tmpfs has no device) */
+        (void)fdatasync(fd);
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        *ret = v;
+        return 0;
+}
+
+/* Read payload [poff, poff+len) through the layout into buf. */
+static int read_payload(const struct ez_verify *v, unsigned char *buf, uint64_t poff, uint64_t len)
+{
+        while (len > 0) {
+                uint64_t toff, run;
+                int r;
+
+                if (ez_layout_map(v->l, poff, len, &toff, &run) < 0)
+                        return -ERANGE;
+                r = ez_pread_full(v->fd, buf, run, toff);
+                if (r < 0)
+                        return r;
+                buf += run;
+                poff += run;
+                len -= run;
+        }
+        return 0;
+}
+
+static int check_piece(struct ez_verify *v, struct ez_err *err)
+{
+        const struct ez_torrent *t = v->t;
+        uint64_t start = v->piece * t->piece_length;
+        uint64_t end = start + t->piece_length < t->total_length ? start + t->piece_length : t->total_length;
+        unsigned char h[EVP_MAX_MD_SIZE];
+        unsigned int hlen = 0;
+        uint64_t off, toff = 0, run;
+        int r;
+
+        if (!EVP_DigestInit_ex(v->md, EVP_sha1(), NULL))
+                return ez_err_set(err, -EIO, "SHA-1 failed");
+        for (off = start; off < end; off += CHUNK) {
+                uint64_t n = end - off < CHUNK ? end - off : CHUNK;
+
+                r = read_payload(v, v->buf, off, n);
+                if (r < 0)
+                        return ez_err_set(err, r, "cannot read piece %" PRIu64 " back: %s", v->piece, strerror(-r));
+                if (!EVP_DigestUpdate(v->md, v->buf, n))
+                        return ez_err_set(err, -EIO, "SHA-1 failed");
+        }
+        if (!EVP_DigestFinal_ex(v->md, h, &hlen) || hlen != 20)
+                return ez_err_set(err, -EIO, "SHA-1 failed");
+        if (memcmp(h, t->pieces + 20 * v->piece, 20) != 0) {
+                ez_layout_map(v->l, start, end - start, &toff, &run);
+                return ez_err_set(err, -EBADMSG,
+                                  "piece %" PRIu64 " of %" PRIu64 " (%" PRIu64 " bytes from target offset %" PRIu64
+                                  ") reads back different from the torrent",
+                                  v->piece, t->num_pieces, end - start, toff);
+        }
+        v->done += end - start;
+        v->piece++;
+        return 0;
+}
+
+/* Check up to CHUNK bytes of zero range zi from zpos; *ret_n: bytes covered. */
+static int check_zero(struct ez_verify *v, uint64_t *ret_n, struct ez_err *err)
+{
+        const struct ez_extent *z = &v->l->zero[v->zi];
+        uint64_t pos = z->off + v->zpos, end = z->off + z->len;
+        uint64_t n = end - pos < CHUNK ? end - pos : CHUNK;
+        size_t i;
+        int r;
+
+        if (v->sparse) {
+                /* a hole reads as zeros: skip to the next data */
+                off_t d = lseek(v->fd, (off_t)pos, SEEK_DATA);
+
+                if (d < 0 && errno == ENXIO)
+                        d = (off_t)end;         /* only holes up to the end of the file */
+                if (d > (off_t)pos) {
+                        n = (uint64_t)d - pos < end - pos ? (uint64_t)d - pos : end - pos;
+                        *ret_n = n;
+                        return 0;
+                }
+        }
+        r = ez_pread_full(v->fd, v->buf, n, pos);
+        if (r < 0)
+                return ez_err_set(err, r, "cannot read target offset %" PRIu64 " back: %s", pos, strerror(-r));
+        for (i = 0; i < n; i++)
+                if (v->buf[i])
+                        return ez_err_set(err, -EBADMSG,
+                                          "target offset %" PRIu64 " should read as zero and holds 0x%02x",
+                                          pos + i, v->buf[i]);
+        *ret_n = n;
+        return 0;
+}
+
+int ez_verify_step(struct ez_verify *v, uint64_t budget, struct ez_err *err)
+{
+        uint64_t spent = 0;
+        int r;
+
+        while (budget == 0 || spent < budget) {
+                uint64_t before = v->done;
+
+                if (v->piece < v->t->num_pieces) {
+                        r = check_piece(v, err);
+                        if (r < 0)
+                                return r;
+                } else if (v->zeros && v->zi < v->l->n_zero) {
+                        uint64_t n = 0;
+
+                        r = check_zero(v, &n, err);
+                        if (r < 0)
+                                return r;
+                        v->done += n;
+                        v->zpos += n;
+                        if (v->zpos == v->l->zero[v->zi].len) {
+                                v->zi++;
+                                v->zpos = 0;
+                        }
+                } else {
+                        return 0;
+                }
+                spent += v->done - before;
+        }
+        return 1;
+}
+
+uint64_t ez_verify_done(const struct ez_verify *v)
+{
+        return v->done;
+}
+
+uint64_t ez_verify_total(const struct ez_verify *v)
+{
+        return v->total;
+}
+
+void ez_verify_free(struct ez_verify *v)
+{
+        if (!v)
+                return;
+        EVP_MD_CTX_free(v->md);
+        free(v->buf);
+        free(v);
+}

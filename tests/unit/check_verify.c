@@ -1,0 +1,187 @@
+/*
+ * check_verify.c - reading the image back: a target that matches, a byte
+ * changed in a piece, in the last partial block, in a zero range (caught
+ * only with zeros), step budgets, and a target too short to read.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "mktorrent.h"
+#include "torrent.h"
+#include "verify.h"
+#include "testutil.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+/* data [1M, 1M+64K) with a zero block [1M+16K, 1M+20K) written as zeros,
+ * data [3M, 3M+4K), and a last partial block; the rest holes */
+#define IMG_SIZE (4 * MiB - 1536)
+
+struct fixture {
+        char *dir, *img;
+        struct ez_torrent *t;
+};
+
+static void setup(struct fixture *f)
+{
+        struct ez_mk_options o = { .kind = -1, .piece_length = 16 * KiB };
+        unsigned char *buf = malloc(64 * KiB);
+        struct ez_mk_result res;
+        struct ez_buf out = { 0 };
+        struct ez_err err = { "" };
+        int fd;
+
+        f->dir = tu_mkdtemp();
+        f->img = tu_path(f->dir, "img");
+        fd = open(f->img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, IMG_SIZE), 0);
+        close(fd);
+        tu_random(buf, 64 * KiB, 7);
+        memset(buf + 16 * KiB, 0, 4 * KiB);
+        tu_write_at(f->img, buf, 64 * KiB, 1 * MiB);
+        tu_random(buf, 4 * KiB, 8);
+        tu_write_at(f->img, buf, 4 * KiB, 3 * MiB);
+        tu_write_at(f->img, buf, 2560, IMG_SIZE - 2560);
+        free(buf);
+        o.source = f->img;
+        ck_assert_msg(ez_mk_torrent(&o, &out, &res, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ez_torrent_parse(out.data, out.len, &f->t, &err) == 0, "%s", err.msg);
+        free(out.data);
+}
+
+static void teardown(struct fixture *f)
+{
+        ez_torrent_free(f->t);
+        free(f->img);
+        tu_rmtree(f->dir);
+}
+
+/* Verify f->img in steps of budget; returns the result, err filled. */
+static int run(struct fixture *f, bool zeros, uint64_t budget, int *steps, struct ez_err *err)
+{
+        struct ez_verify *v = NULL;
+        int fd = open(f->img, O_RDONLY | O_CLOEXEC), r;
+        uint64_t last = 0;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ez_verify_start(f->t, f->t->layout, fd, zeros, &v, err), 0);
+        *steps = 0;
+        do {
+                r = ez_verify_step(v, budget, err);
+                ck_assert_uint_ge(ez_verify_done(v), last);
+                last = ez_verify_done(v);
+                (*steps)++;
+        } while (r == 1 && *steps < 100000);
+        if (r == 0)
+                ck_assert_uint_eq(ez_verify_done(v), ez_verify_total(v));
+        ez_verify_free(v);
+        close(fd);
+        return r;
+}
+
+static const struct {
+        const char *name;
+        off_t at;               /* byte changed to 0x5a, -1: none */
+        bool zeros;
+        int want;
+        const char *msg;        /* the start of err, or NULL */
+} cases[] = {
+        { "untouched", -1, false, 0, NULL },
+        { "untouched, zeros too", -1, true, 0, NULL },
+        { "first byte of the payload", 1 * MiB, false, -EBADMSG,
+          "piece 0 of 5 (16384 bytes from target offset 1048576) reads back different" },
+        { "in the second extent: the piece spans both", 3 * MiB + 100, false, -EBADMSG,
+          "piece 3 of 5 (16384 bytes from target offset 1101824)" },
+        { "last byte of the image", IMG_SIZE - 1, false, -EBADMSG, "piece 4 of 5 (" },
+        { "a hole, data only", 2 * MiB, false, 0, NULL },
+        { "a hole, zeros too", 2 * MiB, true, -EBADMSG,
+          "target offset 2097152 should read as zero and holds 0x5a" },
+        { "a zero block between data, zeros too", 1 * MiB + 16 * KiB + 3, true, -EBADMSG,
+          "target offset 1064963 should read as zero and holds 0x5a" },
+        { "first byte of the target, zeros too", 0, true, -EBADMSG,
+          "target offset 0 should read as zero" },
+};
+
+START_TEST(test_cases)
+{
+        struct fixture f;
+        struct ez_err err = { "" };
+        int steps, r;
+
+        setup(&f);
+        ck_assert_int_eq(f.t->num_pieces, 5);
+        if (cases[_i].at >= 0)
+                tu_fill(f.img, 0x5a, 1, cases[_i].at);
+        r = run(&f, cases[_i].zeros, 0, &steps, &err);
+        ck_assert_msg(r == cases[_i].want, "%s: %d (%s)", cases[_i].name, r, err.msg);
+        if (cases[_i].msg)
+                ck_assert_msg(strncmp(err.msg, cases[_i].msg, strlen(cases[_i].msg)) == 0, "%s: '%s'",
+                              cases[_i].name, err.msg);
+        teardown(&f);
+}
+END_TEST
+
+/* A budget of one piece takes one step per piece, and the zero ranges
+ * after them; the total counts the zero ranges only when asked. */
+START_TEST(test_steps)
+{
+        struct fixture f;
+        struct ez_err err = { "" };
+        struct ez_verify *v = NULL;
+        uint64_t zero = 0;
+        int steps, fd;
+
+        setup(&f);
+        ck_assert_int_eq(run(&f, false, 16 * KiB, &steps, &err), 0);
+        ck_assert_int_eq(steps, 5);
+        ck_assert_int_eq(run(&f, true, 16 * KiB, &steps, &err), 0);
+        ck_assert_int_gt(steps, 5);
+        for (size_t i = 0; i < f.t->layout->n_zero; i++)
+                zero += f.t->layout->zero[i].len;
+        fd = open(f.img, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, true, &v, &err), 0);
+        ck_assert_uint_eq(ez_verify_total(v), f.t->total_length + zero);
+        ck_assert_uint_eq(ez_verify_total(v), IMG_SIZE);
+        ez_verify_free(v);
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, false, &v, &err), 0);
+        ck_assert_uint_eq(ez_verify_total(v), f.t->total_length);
+        ez_verify_free(v);
+        close(fd);
+        teardown(&f);
+}
+END_TEST
+
+/* A target cut short: the read error, not a mismatch. */
+START_TEST(test_short_target)
+{
+        struct fixture f;
+        struct ez_err err = { "" };
+        int steps;
+
+        setup(&f);
+        ck_assert_int_eq(truncate(f.img, 2 * MiB), 0);
+        ck_assert_int_eq(run(&f, false, 0, &steps, &err), -EIO);
+        ck_assert_msg(strstr(err.msg, "cannot read piece 3 back") != NULL, "'%s'", err.msg);
+        teardown(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+        Suite *s = suite_create("verify");
+        TCase *tc = tcase_create("core");
+
+        tcase_set_timeout(tc, 60);
+        tcase_add_loop_test(tc, test_cases, 0, EZ_ARRAY_LEN(cases));
+        tcase_add_test(tc, test_steps);
+        tcase_add_test(tc, test_short_target);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return tu_run(suite());
+}
