@@ -105,8 +105,10 @@ static void sleep_ms(unsigned ms)
 
 enum attempt { DONE, RETRY, FAIL };
 
-/* One attempt.  Returns DONE (body in s), RETRY or FAIL, with err set for both. */
-static enum attempt attempt(CURL *c, const char *shown, struct sink *s, int *code, struct ez_err *err)
+/* One attempt.  Returns DONE (body in s), RETRY or FAIL, with err set for
+ * both; denied is what to check after a 401 or 403. */
+static enum attempt attempt(CURL *c, const char *shown, const char *denied, struct sink *s, int *code,
+                            struct ez_err *err)
 {
         char detail[CURL_ERROR_SIZE] = "";
         long status = 0;
@@ -163,7 +165,7 @@ static enum attempt attempt(CURL *c, const char *shown, struct sink *s, int *cod
                 return FAIL;
         }
         if (status == 401 || status == 403) {
-                *code = ez_err_set(err, -EACCES, "%s: HTTP %ld, not allowed (check the token)", shown, status);
+                *code = ez_err_set(err, -EACCES, "%s: HTTP %ld, not allowed (%s)", shown, status, denied);
                 return FAIL;
         }
         if (status >= 300) {
@@ -179,6 +181,7 @@ int ez_fetch(const char *url, const struct ez_fetch_opts *o, void **ret_buf, siz
         struct curl_slist *hdrs = NULL, *h;
         struct sink s = { 0 };
         char shown[512], scheme[16];
+        const char *denied;
         _cleanup_free_ char *auth = NULL;
         unsigned backoff;
         CURL *c = NULL;
@@ -188,6 +191,9 @@ int ez_fetch(const char *url, const struct ez_fetch_opts *o, void **ret_buf, siz
 
         if (!o)
                 o = &none;
+        denied = o->token ? "check the token"
+                 : strstr(url, "temp_url_sig=") ? "check the temp URL's key, signature and expiry"
+                 : "no token was given: http.token_file, --http-token-file or --http-token-env";
         ez_fetch_redact(url, shown, sizeof(shown));
         scheme_of(url, scheme, sizeof(scheme));
         if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 && strcmp(scheme, "file") != 0)
@@ -244,7 +250,7 @@ int ez_fetch(const char *url, const struct ez_fetch_opts *o, void **ret_buf, siz
 
         backoff = o->backoff_ms ? o->backoff_ms : 1000;
         for (tries = 0;; tries++) {
-                enum attempt a = attempt(c, shown, &s, &code, err);
+                enum attempt a = attempt(c, shown, denied, &s, &code, err);
 
                 if (a == DONE)
                         break;

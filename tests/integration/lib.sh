@@ -28,6 +28,11 @@ cleanup() {
         done
         for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
         for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+        # loop_setup is mostly called as $(...), a subshell whose LOOPS is
+        # lost: detach every loop device backed by a file of this test
+        losetup -n -l -O NAME,BACK-FILE 2>/dev/null | while read -r l b; do
+                case "$b" in "$WORK"/*) losetup -d "$l" 2>/dev/null ;; esac
+        done
         rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -122,7 +127,8 @@ fill() {
 }
 
 # loop_setup FILE: attach FILE to a free loop device and print its path;
-# fails (quietly) where loop devices cannot be used.
+# fails (quietly) where loop devices cannot be used.  Detached on exit
+# (by its backing file, since $(loop_setup ...) runs in a subshell).
 loop_setup() {
         local dev
         dev=$(losetup -f --show "$1" 2>/dev/null) || return 1
