@@ -47,6 +47,7 @@ struct ez_swarm {
         std::string fatal_msg;
         uint32_t hash_failures = 0;
         uint32_t incomplete = UINT32_MAX;
+        std::vector<uint32_t> finished; /* pieces passed since ez_swarm_finished() last took them */
         int num_pieces = 0;
         bool debug = false;     /* EZIO_DEBUG set: every alert on stderr */
         std::unique_ptr<ez::ownership> own;     /* null with EZIO_NO_OWNERSHIP or when seeding */
@@ -112,7 +113,7 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
 
         s.set_int(lt::settings_pack::alert_mask,
                   lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
-                  lt::alert_category::tracker);
+                  lt::alert_category::tracker | lt::alert_category::piece_progress);
         s.set_str(lt::settings_pack::listen_interfaces, listen);
         s.set_str(lt::settings_pack::outgoing_interfaces, listen_address(listen));
         s.set_str(lt::settings_pack::user_agent, "ezio/" EZ_VERSION);
@@ -251,6 +252,8 @@ void poll_alerts(ez_swarm *s)
                         }
                 } else if (lt::alert_cast<lt::hash_failed_alert>(a)) {
                         s->hash_failures++;
+                } else if (auto *pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
+                        s->finished.push_back(static_cast<uint32_t>(static_cast<int>(pf->piece_index)));
                 } else if (auto *sr = lt::alert_cast<lt::scrape_reply_alert>(a)) {
                         if (sr->incomplete >= 0)
                                 s->incomplete = static_cast<uint32_t>(sr->incomplete);
@@ -446,6 +449,15 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
         } catch (...) {
                 return ez_err_set(err, -EIO, "libtorrent: unknown error");
         }
+}
+
+extern "C" size_t ez_swarm_finished(struct ez_swarm *s, uint32_t *out, size_t max)
+{
+        std::size_t n = std::min(max, s->finished.size());
+
+        std::copy(s->finished.begin(), s->finished.begin() + static_cast<std::ptrdiff_t>(n), out);
+        s->finished.erase(s->finished.begin(), s->finished.begin() + static_cast<std::ptrdiff_t>(n));
+        return n;
 }
 
 extern "C" void ez_swarm_scrape(struct ez_swarm *s)

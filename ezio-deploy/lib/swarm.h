@@ -78,6 +78,11 @@ int ez_swarm_check_env(struct ez_err *err);
  * offset) and other negative errno for fatal session errors. */
 int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm_status *ret, struct ez_err *err);
 
+/* Pieces that passed their hash check since the last call (as seen by
+ * ez_swarm_poll), at most max of them into out, oldest first.  Returns
+ * how many. */
+size_t ez_swarm_finished(struct ez_swarm *s, uint32_t *out, size_t max);
+
 /* Ask the trackers for a scrape; the answer shows up later as
  * incomplete_in_swarm. */
 void ez_swarm_scrape(struct ez_swarm *s);

@@ -23,7 +23,9 @@ struct ez_verify {
         int fd;
         bool zeros;
         bool sparse;            /* a regular file: holes read as zeros unread */
-        uint64_t piece;         /* next piece to check */
+        bool flushed;           /* the whole target flushed and its cache dropped */
+        uint8_t *checked;       /* a bit per piece */
+        uint64_t piece;         /* next piece the steps check */
         size_t zi;              /* then the next zero range, from zpos */
         uint64_t zpos;
         uint64_t done, total;
@@ -38,7 +40,8 @@ int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int f
         struct stat sb;
         size_t i;
 
-        if (!v || !(v->buf = malloc(CHUNK)) || !(v->md = EVP_MD_CTX_new())) {
+        if (!v || !(v->buf = malloc(CHUNK)) || !(v->md = EVP_MD_CTX_new()) ||
+            !(v->checked = calloc(t->num_pieces / 8 + 1, 1))) {
                 ez_verify_free(v);
                 return ez_err_set(err, -ENOMEM, "out of memory");
         }
@@ -50,13 +53,23 @@ int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int f
         v->total = t->total_length;
         for (i = 0; zeros && i < l->n_zero; i++)
                 v->total += l->zero[i].len;
-        /* what is read next must come from the device, not from the cache
-         * the writes went through; both calls are best effort (a read-only
-         * target has nothing dirty, tmpfs has no device) */
-        (void)fdatasync(fd);
-        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         *ret = v;
         return 0;
+}
+
+/* What is read next must come from the device, not from the cache the
+ * writes went through: write back [off, off+len) of the target (the whole
+ * of it for len 0) and drop its cached pages.  Best effort: a read-only
+ * target has nothing dirty, tmpfs has no device. */
+static void drop_cache(struct ez_verify *v, uint64_t off, uint64_t len)
+{
+        if (len == 0)
+                (void)fdatasync(v->fd);
+        else
+                (void)sync_file_range(v->fd, (off_t)off, (off_t)len,
+                                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                      SYNC_FILE_RANGE_WAIT_AFTER);
+        (void)posix_fadvise(v->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
 }
 
 /* Read payload [poff, poff+len) through the layout into buf. */
@@ -78,10 +91,15 @@ static int read_payload(const struct ez_verify *v, unsigned char *buf, uint64_t 
         return 0;
 }
 
-static int check_piece(struct ez_verify *v, struct ez_err *err)
+static bool is_checked(const struct ez_verify *v, uint64_t piece)
+{
+        return v->checked[piece / 8] & (1u << (piece % 8));
+}
+
+static int check_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
 {
         const struct ez_torrent *t = v->t;
-        uint64_t start = v->piece * t->piece_length;
+        uint64_t start = piece * t->piece_length;
         uint64_t end = start + t->piece_length < t->total_length ? start + t->piece_length : t->total_length;
         unsigned char h[EVP_MAX_MD_SIZE];
         unsigned int hlen = 0;
@@ -95,22 +113,44 @@ static int check_piece(struct ez_verify *v, struct ez_err *err)
 
                 r = read_payload(v, v->buf, off, n);
                 if (r < 0)
-                        return ez_err_set(err, r, "cannot read piece %" PRIu64 " back: %s", v->piece, strerror(-r));
+                        return ez_err_set(err, r, "cannot read piece %" PRIu64 " back: %s", piece, strerror(-r));
                 if (!EVP_DigestUpdate(v->md, v->buf, n))
                         return ez_err_set(err, -EIO, "SHA-1 failed");
         }
         if (!EVP_DigestFinal_ex(v->md, h, &hlen) || hlen != 20)
                 return ez_err_set(err, -EIO, "SHA-1 failed");
-        if (memcmp(h, t->pieces + 20 * v->piece, 20) != 0) {
+        if (memcmp(h, t->pieces + 20 * piece, 20) != 0) {
                 ez_layout_map(v->l, start, end - start, &toff, &run);
                 return ez_err_set(err, -EBADMSG,
                                   "piece %" PRIu64 " of %" PRIu64 " (%" PRIu64 " bytes from target offset %" PRIu64
                                   ") reads back different from the torrent",
-                                  v->piece, t->num_pieces, end - start, toff);
+                                  piece, t->num_pieces, end - start, toff);
         }
+        v->checked[piece / 8] |= (uint8_t)(1u << (piece % 8));
         v->done += end - start;
-        v->piece++;
         return 0;
+}
+
+int ez_verify_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
+{
+        const struct ez_torrent *t = v->t;
+        uint64_t poff, end;
+
+        if (piece >= t->num_pieces)
+                return ez_err_set(err, -ERANGE, "no piece %" PRIu64 " in the torrent", piece);
+        if (is_checked(v, piece))
+                return 0;
+        poff = piece * t->piece_length;
+        end = poff + t->piece_length < t->total_length ? poff + t->piece_length : t->total_length;
+        while (!v->flushed && poff < end) {
+                uint64_t toff, run;
+
+                if (ez_layout_map(v->l, poff, end - poff, &toff, &run) < 0)
+                        break;
+                drop_cache(v, toff, run);
+                poff += run;
+        }
+        return check_piece(v, piece, err);
 }
 
 /* Check up to CHUNK bytes of zero range zi from zpos; *ret_n: bytes covered. */
@@ -151,11 +191,17 @@ int ez_verify_step(struct ez_verify *v, uint64_t budget, struct ez_err *err)
         uint64_t spent = 0;
         int r;
 
+        if (!v->flushed) {
+                drop_cache(v, 0, 0);
+                v->flushed = true;
+        }
         while (budget == 0 || spent < budget) {
                 uint64_t before = v->done;
 
+                while (v->piece < v->t->num_pieces && is_checked(v, v->piece))
+                        v->piece++;
                 if (v->piece < v->t->num_pieces) {
-                        r = check_piece(v, err);
+                        r = check_piece(v, v->piece, err);
                         if (r < 0)
                                 return r;
                 } else if (v->zeros && v->zi < v->l->n_zero) {
@@ -193,6 +239,7 @@ void ez_verify_free(struct ez_verify *v)
         if (!v)
                 return;
         EVP_MD_CTX_free(v->md);
+        free(v->checked);
         free(v->buf);
         free(v);
 }

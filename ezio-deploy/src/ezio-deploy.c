@@ -488,19 +488,47 @@ static int give_up(struct reporter *rp, const struct ez_swarm_status *st, int co
         return code;
 }
 
-/* Start reading the image back: phase verify. */
-static int verify_begin(struct reporter *rp, const struct ez_layout *l, int fd, const struct ez_swarm_status *st,
-                        struct ez_verify **ret)
+/* The read-back of the image on fd; nothing is read yet. */
+static int verify_new(struct reporter *rp, const struct ez_layout *l, int fd, const struct ez_swarm_status *st,
+                      struct ez_verify **ret)
 {
-        struct ez_swarm_status vs = *st;
         struct ez_err err = { "" };
 
         if (ez_verify_start(rp->t, l, fd, rp->o->c.verify == EZ_CONFIG_VERIFY_FULL, ret, &err) < 0)
                 return give_up(rp, st, EXIT_INTERNAL, "verify", err.msg);
+        return EXIT_OK;
+}
+
+/* Phase verify begins: what is left of the read-back. */
+static void verify_phase(struct reporter *rp, const struct ez_verify *v, const struct ez_swarm_status *st)
+{
+        struct ez_swarm_status vs = *st;
+
         rp->verify_start = now_s();
-        vs.total_done = 0;
-        vs.total_wanted = ez_verify_total(*ret);
+        vs.total_done = ez_verify_done(v);
+        vs.total_wanted = ez_verify_total(v);
         report(rp, "verify", &vs, -1, NULL);
+}
+
+/* While downloading: read back the pieces that passed their hash check
+ * since the last call, for at most 100 ms (the rest stays queued), so
+ * that little is left for phase verify.  Returns EXIT_OK or the exit code
+ * of a failure. */
+static int verify_arrived(struct reporter *rp, struct ez_swarm *swarm, struct ez_verify *v,
+                          const struct ez_swarm_status *st)
+{
+        struct ez_err err = { "" };
+        double until = now_s() + 0.1;
+        uint32_t piece;
+        int r;
+
+        while (now_s() < until && ez_swarm_finished(swarm, &piece, 1) == 1) {
+                r = ez_verify_piece(v, piece, &err);
+                if (r == -EBADMSG)
+                        return give_up(rp, st, EXIT_VERIFY, rp->where, err.msg);
+                if (r < 0)
+                        return give_up(rp, st, EXIT_IO, rp->where, err.msg);
+        }
         return EXIT_OK;
 }
 
@@ -528,8 +556,10 @@ static int verify_step(struct reporter *rp, struct ez_verify *v, const struct ez
 static int verify_only(struct reporter *rp, const struct ez_layout *l, int fd, struct ez_swarm_status *st)
 {
         struct ez_verify *v = NULL;
-        int code = verify_begin(rp, l, fd, st, &v);
+        int code = verify_new(rp, l, fd, st, &v);
 
+        if (code == EXIT_OK)
+                verify_phase(rp, v, st);
         while (code == EXIT_OK) {
                 if (interrupted) {
                         code = give_up(rp, st, EXIT_INTERRUPTED, rp->where, "interrupted before the check was complete");
@@ -672,7 +702,8 @@ int main(int argc, char **argv)
         struct ez_swarm_status st = { 0 };
         struct ez_err err = { "" };
         struct reporter rp = { .o = &o };
-        struct ez_verify *ver = NULL;  /* the read-back, while it runs */
+        struct ez_verify *ver = NULL;  /* the read-back, from the first piece on */
+        bool verifying = false;         /* phase verify: the rest of it */
         double done_at = 0, last_scrape = 0;
         int quiet_scrapes = 0;  /* answers in a row with no node downloading */
         bool done = false, seed, deploy;
@@ -783,11 +814,16 @@ int main(int argc, char **argv)
                         goto out;
                 }
         }
+        if (deploy && o.c.verify != EZ_CONFIG_VERIFY_NONE) {
+                code = verify_new(&rp, layout, dev->fd, &st, &ver);
+                if (code != EXIT_OK)
+                        goto out;
+        }
 
         for (;;) {
                 double t_now;
 
-                r = ez_swarm_poll(swarm, ver ? 0 : 250, &st, &err);
+                r = ez_swarm_poll(swarm, verifying ? 0 : 250, &st, &err);
                 t_now = now_s();
                 if (r < 0) {
                         code = give_up(&rp, &st, r == -EIO ? EXIT_IO : EXIT_SWARM, r == -EIO ? rp.where : "swarm",
@@ -797,7 +833,7 @@ int main(int argc, char **argv)
                 if (interrupted) {
                         if (seed || done) {
                                 code = EXIT_OK;
-                        } else if (ver) {
+                        } else if (verifying) {
                                 code = give_up(&rp, &st, EXIT_INTERRUPTED, rp.where,
                                                "interrupted before the image was read back");
                         } else {
@@ -811,28 +847,33 @@ int main(int argc, char **argv)
                         }
                         break;
                 }
-                if (!seed && !done && !ver && st.state == EZ_SWARM_SEEDING) {
-                        /* every piece verified: zero ranges, flush, read back */
+                if (ver && !verifying && !done) {
+                        code = verify_arrived(&rp, swarm, ver, &st);
+                        if (code != EXIT_OK)
+                                goto out;
+                }
+                if (!seed && !done && !verifying && st.state == EZ_SWARM_SEEDING) {
+                        /* every piece verified: zero ranges, flush, read back the rest */
                         report(&rp, "zero", &st, -1, NULL);
                         r = finish_target(dev, layout, o.c.assume_zeroed || dev->created || o.c.payload, &err);
                         if (r < 0) {
                                 code = give_up(&rp, &st, EXIT_IO, rp.where, err.msg);
                                 goto out;
                         }
-                        if (o.c.verify != EZ_CONFIG_VERIFY_NONE) {
-                                code = verify_begin(&rp, layout, dev->fd, &st, &ver);
-                                if (code != EXIT_OK)
-                                        goto out;
+                        if (ver) {
+                                verifying = true;
+                                verify_phase(&rp, ver, &st);
                                 continue;
                         }
                 }
-                if (ver) {
+                if (verifying) {
                         /* the swarm is served between steps */
                         code = verify_step(&rp, ver, &st);
                         if (code == -1) {
                                 code = EXIT_OK;
                                 continue;
                         }
+                        verifying = false;
                         ez_verify_free(ver);
                         ver = NULL;
                         if (code != EXIT_OK)

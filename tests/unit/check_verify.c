@@ -153,6 +153,46 @@ START_TEST(test_steps)
 }
 END_TEST
 
+/* Pieces checked one by one as they arrive are not read again by the
+ * steps; a changed one is caught on arrival; a piece past the end is an
+ * error. */
+START_TEST(test_one_by_one)
+{
+        struct fixture f;
+        struct ez_err err = { "" };
+        struct ez_verify *v = NULL;
+        int fd, r, steps = 0;
+
+        setup(&f);
+        fd = open(f.img, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, false, &v, &err), 0);
+        ck_assert_int_eq(ez_verify_piece(v, 4, &err), 0);
+        ck_assert_int_eq(ez_verify_piece(v, 0, &err), 0);
+        ck_assert_int_eq(ez_verify_piece(v, 0, &err), 0);
+        ck_assert_uint_eq(ez_verify_done(v), 16 * KiB + (f.t->total_length - 4 * 16 * KiB));
+        ck_assert_int_eq(ez_verify_piece(v, 5, &err), -ERANGE);
+        /* a step of one piece takes pieces 1, 2, 3, and a fourth finds
+         * nothing left */
+        do {
+                r = ez_verify_step(v, 16 * KiB, &err);
+                steps++;
+        } while (r == 1);
+        ck_assert_int_eq(r, 0);
+        ck_assert_int_eq(steps, 4);
+        ck_assert_uint_eq(ez_verify_done(v), f.t->total_length);
+        ez_verify_free(v);
+
+        tu_fill(f.img, 0x5a, 1, 1 * MiB + 20 * KiB);    /* piece 1 */
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, false, &v, &err), 0);
+        ck_assert_int_eq(ez_verify_piece(v, 0, &err), 0);
+        ck_assert_int_eq(ez_verify_piece(v, 1, &err), -EBADMSG);
+        ck_assert_msg(strncmp(err.msg, "piece 1 of 5 ", 13) == 0, "'%s'", err.msg);
+        ez_verify_free(v);
+        close(fd);
+        teardown(&f);
+}
+END_TEST
+
 /* A target cut short: the read error, not a mismatch. */
 START_TEST(test_short_target)
 {
@@ -176,6 +216,7 @@ static Suite *suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_loop_test(tc, test_cases, 0, EZ_ARRAY_LEN(cases));
         tcase_add_test(tc, test_steps);
+        tcase_add_test(tc, test_one_by_one);
         tcase_add_test(tc, test_short_target);
         suite_add_tcase(s, tc);
         return s;
