@@ -213,9 +213,13 @@ int apply_expert_settings(lt::settings_pack &s, char const *spec, ez_err *err)
         return 0;
 }
 
-void poll_alerts(ez_swarm *s)
+/* Take the pending alerts.  Returns whether one of them is worth waking
+ * the caller for: anything but a piece passing or a block sent, which come
+ * by the hundred a second. */
+bool poll_alerts(ez_swarm *s)
 {
         std::vector<lt::alert *> alerts;
+        bool urgent = false;
 
         s->ses->pop_alerts(&alerts);
         for (lt::alert *a : alerts) {
@@ -233,6 +237,11 @@ void poll_alerts(ez_swarm *s)
                 }
                 if (s->debug)
                         std::fprintf(stderr, "ezio-deploy: libtorrent: %s: %s\n", a->what(), a->message().c_str());
+                if (auto *pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
+                        s->finished.push_back(static_cast<uint32_t>(static_cast<int>(pf->piece_index)));
+                        continue;
+                }
+                urgent = true;
                 if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
                         if (!s->fatal) {
                                 s->fatal = -EIO;
@@ -252,13 +261,13 @@ void poll_alerts(ez_swarm *s)
                         }
                 } else if (lt::alert_cast<lt::hash_failed_alert>(a)) {
                         s->hash_failures++;
-                } else if (auto *pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
-                        s->finished.push_back(static_cast<uint32_t>(static_cast<int>(pf->piece_index)));
+
                 } else if (auto *sr = lt::alert_cast<lt::scrape_reply_alert>(a)) {
                         if (sr->incomplete >= 0)
                                 s->incomplete = static_cast<uint32_t>(sr->incomplete);
                 }
         }
+        return urgent;
 }
 
 }
@@ -358,8 +367,15 @@ extern "C" int ez_swarm_check_env(struct ez_err *err)
 extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm_status *ret, struct ez_err *err)
 {
         try {
-                s->ses->wait_for_alert(lt::milliseconds(timeout_ms));
-                poll_alerts(s);
+                /* the whole timeout, unless something more than progress happens */
+                auto const deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+                for (;;) {
+                        auto const left = deadline - std::chrono::steady_clock::now();
+
+                        s->ses->wait_for_alert(std::max(left, decltype(left)::zero()));
+                        if (poll_alerts(s) || s->fatal || std::chrono::steady_clock::now() >= deadline)
+                                break;
+                }
                 if (s->fatal)
                         return ez_err_set(err, s->fatal, "%s", s->fatal_msg.c_str());
 

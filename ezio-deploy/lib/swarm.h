@@ -73,7 +73,8 @@ int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, str
  * Returns 0 or -EINVAL with the reason. */
 int ez_swarm_check_env(struct ez_err *err);
 
-/* Wait up to timeout_ms for events, then fill *ret.  Returns 0, or -EIO for
+/* Wait timeout_ms (less if an event other than progress comes: the
+ * torrent finishing, an error, a tracker answer), then fill *ret.  Returns 0, or -EIO for
  * a storage error on the target (the message names the operation and
  * offset) and other negative errno for fatal session errors. */
 int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm_status *ret, struct ez_err *err);
