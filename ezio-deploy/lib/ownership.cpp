@@ -193,7 +193,11 @@ void ownership::update()
                 if ((p.flags & (lt::peer_info::handshake | lt::peer_info::connecting)) ||
                     p.pieces.size() != num_pieces_)
                         continue;
-                if (std::find(seen_.begin(), seen_.end(), a) == seen_.end()) {
+                /* an origin seeder is a peer complete when first seen; one
+                 * that shows no piece yet may only not have sent its
+                 * bitfield, so it is judged at a later update */
+                if (std::find(seen_.begin(), seen_.end(), a) == seen_.end() &&
+                    ((p.flags & lt::peer_info::seed) || p.pieces.count() > 0)) {
                         seen_.push_back(a);
                         if (p.flags & lt::peer_info::seed)
                                 origin_seeds_.push_back(a);

@@ -141,6 +141,11 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
         s.set_int(lt::settings_pack::stop_tracker_timeout, 2);
         s.set_int(lt::settings_pack::max_failcount, 100);
         s.set_bool(lt::settings_pack::ssrf_mitigation, false);
+        /* the IP filter only stops this node taking data from the origin
+         * seeders (ownership.cpp); the tracker often runs on the same
+         * host, and a node that cannot reach it can neither report its
+         * completion nor see, for until-done, that the others are done */
+        s.set_bool(lt::settings_pack::apply_ip_filter_to_trackers, false);
         /* no runs of contiguous pieces for fast peers: the picker would
          * extend each owned piece with its neighbours, owned by other
          * nodes, and the seeder would send those twice (ownership.cpp) */
