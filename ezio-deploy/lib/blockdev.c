@@ -147,6 +147,26 @@ int ez_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
         return 0;
 }
 
+int ez_payload_io(const struct ez_layout *l, int fd, bool write, void *buf, uint64_t poff, uint64_t len)
+{
+        char *p = buf;
+
+        while (len > 0) {
+                uint64_t toff, run;
+                int r;
+
+                if (ez_layout_map(l, poff, len, &toff, &run) < 0)
+                        return -ERANGE;
+                r = write ? ez_pwrite_full(fd, p, run, toff) : ez_pread_full(fd, p, run, toff);
+                if (r < 0)
+                        return r;
+                p += run;
+                poff += run;
+                len -= run;
+        }
+        return 0;
+}
+
 static int write_zeros(int fd, uint64_t off, uint64_t len)
 {
         static const size_t chunk = 1 << 20;

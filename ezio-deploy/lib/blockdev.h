@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "layout.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,11 @@ int ez_blockdev_extend(struct ez_blockdev *dev, uint64_t size, struct ez_err *er
  * transfers.  Returns 0 or -errno (-EIO for an unexpected end of file). */
 int ez_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ez_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
+/* The same for len bytes at payload offset poff, mapped through l onto the
+ * target fd (one transfer per contiguous run).  Returns 0, -ERANGE outside
+ * the payload, or -errno. */
+int ez_payload_io(const struct ez_layout *l, int fd, bool write, void *buf, uint64_t poff, uint64_t len);
 
 /* Make [off, off+len) read as zeros: BLKZEROOUT on block devices,
  * fallocate zero-range or punch-hole on files, writing zeros as the last

@@ -265,6 +265,17 @@ int ez_config_parse_mode(const char *s, enum ez_config_mode *ret)
         return 0;
 }
 
+int ez_config_parse_status_format(const char *s, bool *json)
+{
+        static const char *const names[] = { "none", "json", NULL };
+        int i = word_index(s, names);
+
+        if (i < 0)
+                return i;
+        *json = i == 1;
+        return 0;
+}
+
 int ez_config_parse_verify(const char *s, enum ez_config_verify *ret)
 {
         static const char *const names[] = { "data", "none", "full", NULL };
@@ -622,11 +633,7 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                         return bad(x, y, path, "expected true or false");
                 return 0;
         case K_FORMAT:
-                if (strcmp(y->value, "json") == 0)
-                        *(bool *)(base + k->off) = true;
-                else if (strcmp(y->value, "none") == 0)
-                        *(bool *)(base + k->off) = false;
-                else
+                if (ez_config_parse_status_format(y->value, (bool *)(base + k->off)) < 0)
                         return bad(x, y, path, "expected 'json' or 'none'");
                 return 0;
         default:

@@ -246,20 +246,7 @@ private:
         {
                 if (!files_ || !size_ok_)
                         return -EINVAL;
-                while (len > 0) {
-                        std::uint64_t toff, run;
-                        int e;
-
-                        if (ez_layout_map(t_.layout, poff, len, &toff, &run) < 0)
-                                return -ERANGE;
-                        e = write ? ez_pwrite_full(t_.fd, buf, run, toff) : ez_pread_full(t_.fd, buf, run, toff);
-                        if (e < 0)
-                                return e;
-                        buf += run;
-                        poff += run;
-                        len -= run;
-                }
-                return 0;
+                return ez_payload_io(t_.layout, t_.fd, write, buf, poff, len);
         }
 
         int hash_piece(lt::piece_index_t piece, lt::sha1_hash *v1, lt::span<lt::sha256_hash> v2)

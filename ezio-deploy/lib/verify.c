@@ -72,23 +72,12 @@ static void drop_cache(struct ez_verify *v, uint64_t off, uint64_t len)
         (void)posix_fadvise(v->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
 }
 
-/* Read payload [poff, poff+len) through the layout into buf. */
-static int read_payload(const struct ez_verify *v, unsigned char *buf, uint64_t poff, uint64_t len)
+/* Payload offset of the end of piece (the last one may be short). */
+static uint64_t piece_end(const struct ez_torrent *t, uint64_t piece)
 {
-        while (len > 0) {
-                uint64_t toff, run;
-                int r;
+        uint64_t end = (piece + 1) * t->piece_length;
 
-                if (ez_layout_map(v->l, poff, len, &toff, &run) < 0)
-                        return -ERANGE;
-                r = ez_pread_full(v->fd, buf, run, toff);
-                if (r < 0)
-                        return r;
-                buf += run;
-                poff += run;
-                len -= run;
-        }
-        return 0;
+        return end < t->total_length ? end : t->total_length;
 }
 
 static bool is_checked(const struct ez_verify *v, uint64_t piece)
@@ -99,8 +88,7 @@ static bool is_checked(const struct ez_verify *v, uint64_t piece)
 static int check_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
 {
         const struct ez_torrent *t = v->t;
-        uint64_t start = piece * t->piece_length;
-        uint64_t end = start + t->piece_length < t->total_length ? start + t->piece_length : t->total_length;
+        uint64_t start = piece * t->piece_length, end = piece_end(t, piece);
         unsigned char h[EVP_MAX_MD_SIZE];
         unsigned int hlen = 0;
         uint64_t off, toff = 0, run;
@@ -111,7 +99,7 @@ static int check_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
         for (off = start; off < end; off += CHUNK) {
                 uint64_t n = end - off < CHUNK ? end - off : CHUNK;
 
-                r = read_payload(v, v->buf, off, n);
+                r = ez_payload_io(v->l, v->fd, false, v->buf, off, n);
                 if (r < 0)
                         return ez_err_set(err, r, "cannot read piece %" PRIu64 " back: %s", piece, strerror(-r));
                 if (!EVP_DigestUpdate(v->md, v->buf, n))
@@ -141,7 +129,7 @@ int ez_verify_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
         if (is_checked(v, piece))
                 return 0;
         poff = piece * t->piece_length;
-        end = poff + t->piece_length < t->total_length ? poff + t->piece_length : t->total_length;
+        end = piece_end(t, piece);
         while (!v->flushed && poff < end) {
                 uint64_t toff, run;
 

@@ -270,9 +270,8 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                         return fail(EXIT_USAGE, flag, "expected bytes per second (suffixes K, M, G)");
                 return EXIT_OK;
         case OPT_STATUS:
-                if (strcmp(arg, "json") != 0 && strcmp(arg, "none") != 0)
+                if (ez_config_parse_status_format(arg, &k->status_json) < 0)
                         return fail(EXIT_USAGE, flag, "expected 'json' or 'none'");
-                k->status_json = strcmp(arg, "json") == 0;
                 return EXIT_OK;
         case OPT_STATUS_FILE:
                 return set_str(&k->status_file, arg, flag);
@@ -558,29 +557,25 @@ static int verify_only(struct reporter *rp, const struct ez_layout *l, int fd, s
         struct ez_verify *v = NULL;
         int code = verify_new(rp, l, fd, st, &v);
 
-        if (code == EXIT_OK)
-                verify_phase(rp, v, st);
-        while (code == EXIT_OK) {
+        if (code != EXIT_OK)
+                return code;
+        verify_phase(rp, v, st);
+        do {
                 if (interrupted) {
                         code = give_up(rp, st, EXIT_INTERRUPTED, rp->where, "interrupted before the check was complete");
                         break;
                 }
                 code = verify_step(rp, v, st);
-                if (code == EXIT_OK) {
-                        double secs = now_s() - rp->start;
-
-                        st->total_done = st->total_wanted = ez_verify_total(v);
-                        if (!rp->o->quiet) {
-                                if (isatty(STDERR_FILENO))
-                                        fputc('\n', stderr);
-                                fprintf(stderr, "ezio-deploy: %s: verified: %" PRIu64 " bytes match the torrent, %.2f s\n",
-                                        rp->where, ez_verify_total(v), secs);
-                        }
-                        report(rp, "done", st, EXIT_OK, NULL);
-                        break;
+        } while (code == -1);
+        if (code == EXIT_OK) {
+                st->total_done = st->total_wanted = ez_verify_total(v);
+                if (!rp->o->quiet) {
+                        if (isatty(STDERR_FILENO))
+                                fputc('\n', stderr);
+                        fprintf(stderr, "ezio-deploy: %s: verified: %" PRIu64 " bytes match the torrent, %.2f s\n",
+                                rp->where, ez_verify_total(v), now_s() - rp->start);
                 }
-                if (code == -1)
-                        code = EXIT_OK;
+                report(rp, "done", st, EXIT_OK, NULL);
         }
         ez_verify_free(v);
         return code;
