@@ -14,7 +14,7 @@ BUILD     ?= build
 
 CC        ?= cc
 CXX       ?= c++
-PKGS      := libtorrent-rasterbar libcurl json-c yaml-0.1 openssl
+PKGS      := libtorrent-rasterbar libcurl json-c yaml-0.1 openssl blkid
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -26,12 +26,12 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err bencode layout torrent blockdev status mktorrent config fetch verify
+LIB_C     := err bencode layout torrent blockdev status srcmap mktorrent config fetch verify
 LIB_CXX   := swarm ownership raw_disk_io
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := bencode layout torrent blockdev mktorrent swarm status config fetch verify
+UNIT      := bencode layout torrent blockdev srcmap mktorrent swarm status config fetch verify
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
 .PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench install clean

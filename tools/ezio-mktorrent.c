@@ -1,5 +1,5 @@
 /*
- * ezio-mktorrent - make an ezio torrent from a raw image or block device.
+ * ezio-mktorrent - make an ezio torrent from an image or a block device.
  *
  * A thin front end over libezio's mktorrent.c: options, progress, and an
  * atomic write of the torrent (a temporary file renamed into place), so a
@@ -25,9 +25,13 @@ static void usage(FILE *f)
 {
         fputs("Usage: ezio-mktorrent SOURCE -o OUT.torrent [OPTIONS]\n"
               "\n"
-              "Make an ezio torrent from SOURCE, a raw image file or a block device.\n"
-              "Blocks that are not all zeros become the payload; holes and zero blocks\n"
-              "become zero ranges that receivers clear instead of downloading.\n"
+              "Make an ezio torrent from SOURCE: a partition or a whole disk, as a block\n"
+              "device or a raw image file.  Only what has to reach the target is read:\n"
+              "the used blocks of every filesystem partclone knows (ext2/3/4, xfs,\n"
+              "btrfs, vfat, exfat, ntfs, hfsplus, f2fs ...), the whole of anything else\n"
+              "and, on a disk, everything outside the partitions.  Blocks that are not\n"
+              "all zeros become the payload; holes and zero blocks become zero ranges\n"
+              "that receivers clear instead of downloading.\n"
               "\n"
               "  -o, --output FILE        the torrent to write (required)\n"
               "  -p, --payload FILE       also write the payload file (for a web seed or a\n"
@@ -40,7 +44,15 @@ static void usage(FILE *f)
               "  -b, --block-size BYTES   granularity of the extent map (default 4096)\n"
               "  -n, --name NAME          torrent name (default: SOURCE's base name)\n"
               "  -k, --kind disk|partition\n"
-              "                           image kind (default: detected from a partition table)\n"
+              "                           image kind (default: a filesystem across the whole\n"
+              "                           source is a partition, a partition table a disk)\n"
+              "  -f, --fs [N=]TYPE        read partition N (or every filesystem) as TYPE, a\n"
+              "                           blkid name such as ext4 or xfs; 'raw' copies every\n"
+              "                           non-zero block (repeatable; default: detected)\n"
+              "  -g, --fill-gaps BYTES    merge data extents at most BYTES apart, the gap\n"
+              "                           becoming payload (fewer, longer extents)\n"
+              "  -j, --threads N          hashing threads (default: one per CPU)\n"
+              "      --tmpdir DIR         for partclone's map (default: $TMPDIR or /tmp)\n"
               "  -q, --quiet              no progress or summary\n"
               "  -h, --help               show this help\n"
               "  -V, --version            show the version\n"
@@ -74,6 +86,33 @@ static int parse_size(const char *s, uint64_t *ret)
         return 0;
 }
 
+static void map_ready(const struct ez_srcmap *m, void *userdata)
+{
+        const char *n = m->notes;
+        size_t i;
+
+        while (n && *n) {
+                const char *e = strchr(n, '\n');
+
+                fprintf(stderr, "ezio-mktorrent: warning: %.*s\n", (int)(e ? e - n : (long)strlen(n)), n);
+                n = e ? e + 1 : NULL;
+        }
+        if (!*(bool *)userdata)
+                return;
+        fprintf(stderr, "%s image of %" PRIu64 " bytes%s%s%s\n", ez_layout_kind_name(m->kind), m->size,
+                m->pttype[0] ? " (" : "", m->pttype, m->pttype[0] ? " partition table)" : "");
+        for (i = 0; i < m->n_parts; i++) {
+                const struct ez_srcmap_part *p = &m->parts[i];
+
+                if (p->number)
+                        fprintf(stderr, "  partition %d: ", p->number);
+                else
+                        fputs("  ", stderr);
+                fprintf(stderr, "%s, %" PRIu64 " bytes, %" PRIu64 " to read (%s)\n",
+                        p->fstype[0] ? p->fstype : "no filesystem found", p->len, p->used, p->route);
+        }
+}
+
 static void progress(uint64_t done, uint64_t total, void *userdata)
 {
         (void)userdata;
@@ -91,24 +130,29 @@ int main(int argc, char **argv)
                 { "block-size", required_argument, NULL, 'b' },
                 { "name", required_argument, NULL, 'n' },
                 { "kind", required_argument, NULL, 'k' },
+                { "fs", required_argument, NULL, 'f' },
+                { "fill-gaps", required_argument, NULL, 'g' },
+                { "threads", required_argument, NULL, 'j' },
+                { "tmpdir", required_argument, NULL, 'T' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
         const char *trackers[MAX_LIST], *web_seeds[MAX_LIST];
-        struct ez_mk_options o = { .kind = -1, .trackers = trackers, .web_seeds = web_seeds };
+        struct ez_srcmap_fs fs[EZ_SRCMAP_MAX_FS];
+        struct ez_mk_options o = { .kind = -1, .trackers = trackers, .web_seeds = web_seeds, .fs = fs };
         struct ez_mk_result res;
         struct ez_buf out = { 0 };
         struct ez_err err = { "" };
         const char *output = NULL;
         _cleanup_free_ char *tmp = NULL;
-        bool quiet = false;
+        bool quiet = false, verbose;
         uint64_t v;
         int c, fd, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":o:p:a:w:s:b:n:k:qhV", longopts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":o:p:a:w:s:b:n:k:f:g:j:qhV", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 'o':
                         output = optarg;
@@ -149,6 +193,41 @@ int main(int argc, char **argv)
                         else
                                 return usage_error("--kind", "expected 'disk' or 'partition'");
                         break;
+                case 'f': {
+                        const char *eq = strchr(optarg, '=');
+                        char *end;
+                        long n = 0;
+
+                        if (o.n_fs == EZ_SRCMAP_MAX_FS)
+                                return usage_error("--fs", "given too many times");
+                        if (eq) {
+                                n = strtol(optarg, &end, 10);
+                                if (end != eq || n < 1 || n > 4096)
+                                        return usage_error("--fs", "expected TYPE or N=TYPE with N a partition number");
+                        }
+                        fs[o.n_fs].part = (int)n;
+                        fs[o.n_fs].type = eq ? eq + 1 : optarg;
+                        if (!*fs[o.n_fs].type)
+                                return usage_error("--fs", "the type is empty");
+                        if (strcmp(fs[o.n_fs].type, "raw") && !ez_srcmap_partclone_fs(fs[o.n_fs].type))
+                                return usage_error("--fs", "not a filesystem partclone reads (ext4, xfs, btrfs, vfat, "
+                                                   "exfat, ntfs, hfsplus, f2fs ...) nor 'raw'");
+                        o.n_fs++;
+                        break;
+                }
+                case 'g':
+                        if (parse_size(optarg, &v) < 0 || v > (1u << 30))
+                                return usage_error("--fill-gaps", "expected a size up to 1G");
+                        o.fill_gaps = v;
+                        break;
+                case 'j':
+                        if (parse_size(optarg, &v) < 0 || v < 1 || v > 256)
+                                return usage_error("--threads", "expected 1 to 256");
+                        o.threads = (unsigned)v;
+                        break;
+                case 'T':
+                        o.tmpdir = optarg;
+                        break;
                 case 'q':
                         quiet = true;
                         break;
@@ -173,6 +252,9 @@ int main(int argc, char **argv)
         o.source = argv[optind];
         if (!quiet && isatty(STDERR_FILENO))
                 o.progress = progress;
+        verbose = !quiet;
+        o.map_ready = map_ready;
+        o.userdata = &verbose;
 
         r = ez_mk_torrent(&o, &out, &res, &err);
         if (o.progress)

@@ -17,11 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 
 #include "blockdev.h"
 #include "cleanup.h"
 #include "mktorrent.h"
+#include "srcmap.h"
 #include "torrent.h"
 
 #define CHUNK (4u << 20)
@@ -43,84 +46,286 @@ uint64_t ez_mk_piece_length(uint64_t size)
         return p;
 }
 
-int ez_mk_looks_like_disk(const uint8_t *b, size_t len)
+/*
+ * The hasher: the reading thread copies payload bytes into batches of
+ * whole pieces; worker threads hash each batch's pieces (and write it to
+ * the payload file) while the next one is read.  Pieces are independent,
+ * so any worker can take any batch.
+ */
+enum { B_FREE, B_FILLING, B_READY, B_BUSY };
+
+struct batch {
+        uint8_t *buf;
+        uint64_t poff;          /* payload offset of buf[0] */
+        size_t len;
+        int state;
+};
+
+struct hasher {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        struct batch *b;
+        size_t nb, batch_size, cur;     /* cur: the batch being filled, or nb */
+        pthread_t *th;
+        unsigned nth, started;
+        uint64_t piece_length, poff;
+        uint8_t *pieces;                /* 20 bytes per piece, preallocated */
+        size_t max_pieces;
+        int payload_fd;
+        const char *payload;
+        bool done, inited;
+        int error;
+        char msg[256];
+};
+
+static void hash_batch(struct hasher *h, struct batch *b)
 {
-        int i, entries = 0;
+        size_t i, first = (size_t)(b->poff / h->piece_length);
+        int r = 0;
 
-        if (len >= 520 && memcmp(b + 512, "EFI PART", 8) == 0)
-                return 1;
-        if (len < 512 || b[510] != 0x55 || b[511] != 0xaa)
-                return 0;
-        /* a filesystem boot sector (FAT, NTFS, exFAT) starts with a jump */
-        if (b[0] == 0xeb || b[0] == 0xe9)
-                return 0;
-        for (i = 0; i < 4; i++) {
-                const uint8_t *e = b + 446 + 16 * i;
+        for (i = 0; i * h->piece_length < b->len && !r; i++) {
+                size_t n = b->len - i * h->piece_length;
 
-                if (e[0] != 0x00 && e[0] != 0x80)
-                        return 0;
-                if (e[4] != 0)
-                        entries++;
+                if (n > h->piece_length)
+                        n = (size_t)h->piece_length;
+                if (first + i >= h->max_pieces ||
+                    !EVP_Digest(b->buf + i * h->piece_length, n, h->pieces + 20 * (first + i), NULL, EVP_sha1(), NULL))
+                        r = -EIO;
         }
-        return entries > 0;
+        if (!r && h->payload_fd >= 0)
+                r = ez_pwrite_full(h->payload_fd, b->buf, b->len, b->poff);
+        if (r) {
+                pthread_mutex_lock(&h->mu);
+                if (!h->error) {
+                        h->error = r;
+                        if (h->payload_fd >= 0 && r != -EIO)
+                                snprintf(h->msg, sizeof(h->msg), "cannot write the payload file '%s': %s",
+                                         h->payload, strerror(-r));
+                        else
+                                snprintf(h->msg, sizeof(h->msg), "SHA-1 failed");
+                }
+                pthread_mutex_unlock(&h->mu);
+        }
+}
+
+static void *hash_worker(void *arg)
+{
+        struct hasher *h = arg;
+
+        pthread_mutex_lock(&h->mu);
+        for (;;) {
+                size_t i;
+
+                for (i = 0; i < h->nb && h->b[i].state != B_READY; i++)
+                        ;
+                if (i == h->nb) {
+                        if (h->done)
+                                break;
+                        pthread_cond_wait(&h->cv, &h->mu);
+                        continue;
+                }
+                h->b[i].state = B_BUSY;
+                pthread_mutex_unlock(&h->mu);
+                hash_batch(h, &h->b[i]);
+                pthread_mutex_lock(&h->mu);
+                h->b[i].state = B_FREE;
+                pthread_cond_broadcast(&h->cv);
+        }
+        pthread_mutex_unlock(&h->mu);
+        return NULL;
+}
+
+static void hasher_stop(struct hasher *h)
+{
+        unsigned i;
+
+        pthread_mutex_lock(&h->mu);
+        h->done = true;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        for (i = 0; i < h->started; i++)
+                pthread_join(h->th[i], NULL);
+        h->started = 0;
+}
+
+static void hasher_free(struct hasher *h)
+{
+        size_t i;
+
+        if (!h->inited)
+                return;
+        hasher_stop(h);
+        for (i = 0; h->b && i < h->nb; i++)
+                free(h->b[i].buf);
+        free(h->b);
+        free(h->th);
+        free(h->pieces);
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+}
+
+static int hasher_init(struct hasher *h, unsigned threads, uint64_t piece_length, uint64_t max_payload,
+                       int payload_fd, const char *payload, struct ez_err *err)
+{
+        size_t i;
+
+        *h = (struct hasher){ .piece_length = piece_length, .payload_fd = payload_fd, .payload = payload };
+        pthread_mutex_init(&h->mu, NULL);
+        pthread_cond_init(&h->cv, NULL);
+        h->inited = true;
+        h->nth = threads ? threads : 1;
+        h->batch_size = piece_length >= (4u << 20) ? (size_t)piece_length : (4u << 20);
+        h->nb = 2 * (size_t)h->nth + 2;
+        h->cur = h->nb;
+        h->max_pieces = (size_t)(max_payload / piece_length) + 1;
+        h->pieces = malloc(h->max_pieces * 20);
+        h->b = calloc(h->nb, sizeof(*h->b));
+        h->th = calloc(h->nth, sizeof(*h->th));
+        if (!h->pieces || !h->b || !h->th)
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        for (i = 0; i < h->nb; i++)
+                if (!(h->b[i].buf = malloc(h->batch_size)))
+                        return ez_err_set(err, -ENOMEM, "out of memory");
+        for (; h->started < h->nth; h->started++) {
+                int r = pthread_create(&h->th[h->started], NULL, hash_worker, h);
+
+                if (r)
+                        return ez_err_set(err, -r, "cannot start a hashing thread: %s", strerror(r));
+        }
+        return 0;
+}
+
+/* Hand the batch being filled to the workers. */
+static void hasher_submit(struct hasher *h)
+{
+        if (h->cur == h->nb)
+                return;
+        pthread_mutex_lock(&h->mu);
+        h->b[h->cur].state = B_READY;
+        h->cur = h->nb;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+}
+
+static int hasher_add(struct hasher *h, const uint8_t *buf, size_t len, struct ez_err *err)
+{
+        while (len) {
+                struct batch *b;
+                size_t n;
+
+                if (h->cur == h->nb) {
+                        size_t i;
+
+                        pthread_mutex_lock(&h->mu);
+                        for (;;) {
+                                for (i = 0; i < h->nb && h->b[i].state != B_FREE; i++)
+                                        ;
+                                if (i < h->nb || h->error)
+                                        break;
+                                pthread_cond_wait(&h->cv, &h->mu);
+                        }
+                        if (h->error) {
+                                int r = ez_err_set(err, h->error, "%s", h->msg);
+
+                                pthread_mutex_unlock(&h->mu);
+                                return r;
+                        }
+                        h->b[i].state = B_FILLING;
+                        h->b[i].poff = h->poff;
+                        h->b[i].len = 0;
+                        h->cur = i;
+                        pthread_mutex_unlock(&h->mu);
+                }
+                b = &h->b[h->cur];
+                n = h->batch_size - b->len < len ? h->batch_size - b->len : len;
+                memcpy(b->buf + b->len, buf, n);
+                b->len += n;
+                h->poff += n;
+                buf += n;
+                len -= n;
+                if (b->len == h->batch_size)
+                        hasher_submit(h);
+        }
+        return 0;
+}
+
+/* Flush the last batch and wait for every hash; returns the first error. */
+static int hasher_finish(struct hasher *h, struct ez_err *err)
+{
+        hasher_submit(h);
+        hasher_stop(h);
+        if (h->error)
+                return ez_err_set(err, h->error, "%s", h->msg);
+        return 0;
 }
 
 struct pass {
         const struct ez_mk_options *o;
         struct ez_layout *layout;
-        EVP_MD_CTX *md;
-        uint64_t piece_length, in_piece, payload_len;
-        uint8_t *pieces;
-        size_t n_pieces, cap_pieces;
-        int payload_fd;
+        struct hasher h;
+        int fd;
+        uint64_t payload_len;
         uint64_t zero_start;    /* start of the current zero run, or UINT64_MAX */
+        uint64_t data_end;      /* end of the last data extent, or UINT64_MAX */
+        uint8_t *gapbuf;
         struct ez_err *err;
 };
 
-static int piece_done(struct pass *p)
+/* --fill-gaps: the bytes between the last data extent and off become
+ * payload too.  Zero ranges in between (the tail of the list) are taken
+ * back; what is neither is read from the source. */
+static int fill_gap(struct pass *p, uint64_t off)
 {
-        unsigned int n = 0;
+        struct ez_layout *l = p->layout;
+        uint64_t at = p->data_end;
+        size_t k = l->n_zero, j;
+        int r;
 
-        if (p->n_pieces == p->cap_pieces) {
-                size_t c = p->cap_pieces ? p->cap_pieces * 2 : 1024;
-                uint8_t *np = realloc(p->pieces, c * 20);
+        while (k && l->zero[k - 1].off >= p->data_end)
+                k--;
+        for (j = k; at < off;) {
+                bool z = j < l->n_zero && l->zero[j].off <= at;
+                uint64_t end = z ? l->zero[j].off + l->zero[j].len : j < l->n_zero ? l->zero[j].off : off;
+                uint64_t n;
 
-                if (!np)
-                        return ez_err_set(p->err, -ENOMEM, "out of memory");
-                p->pieces = np;
-                p->cap_pieces = c;
+                if (end > off)
+                        end = off;
+                n = end - at < CHUNK ? end - at : CHUNK;
+                if (z)
+                        memset(p->gapbuf, 0, (size_t)n);
+                else if ((r = ez_pread_full(p->fd, p->gapbuf, (size_t)n, at)) < 0)
+                        return ez_err_set(p->err, r, "cannot read '%s' at %#" PRIx64 ": %s",
+                                          p->o->source, at, strerror(-r));
+                r = ez_layout_add_data(l, at, n, p->err);
+                if (r >= 0)
+                        r = hasher_add(&p->h, p->gapbuf, (size_t)n, p->err);
+                if (r < 0)
+                        return r;
+                p->payload_len += n;
+                at += n;
+                if (z && at >= l->zero[j].off + l->zero[j].len)
+                        j++;
         }
-        if (!EVP_DigestFinal_ex(p->md, p->pieces + 20 * p->n_pieces, &n) ||
-            !EVP_DigestInit_ex(p->md, EVP_sha1(), NULL))
-                return ez_err_set(p->err, -EIO, "SHA-1 failed");
-        p->n_pieces++;
-        p->in_piece = 0;
+        l->n_zero = k;          /* the zero ranges in the gap are payload now */
         return 0;
 }
 
 /* Append data found at source offset off to the payload. */
 static int add_payload(struct pass *p, const uint8_t *buf, size_t len, uint64_t off)
 {
-        size_t done = 0;
         int r;
 
+        if (p->o->fill_gaps && p->data_end != UINT64_MAX && off > p->data_end &&
+            off - p->data_end <= p->o->fill_gaps && (r = fill_gap(p, off)) < 0)
+                return r;
         r = ez_layout_add_data(p->layout, off, len, p->err);
         if (r < 0)
                 return r;
-        if (p->payload_fd >= 0 && (r = ez_pwrite_full(p->payload_fd, buf, len, p->payload_len)) < 0)
-                return ez_err_set(p->err, r, "cannot write the payload file '%s': %s", p->o->payload, strerror(-r));
-        while (done < len) {
-                uint64_t room = p->piece_length - p->in_piece;
-                size_t n = len - done < room ? len - done : (size_t)room;
-
-                if (!EVP_DigestUpdate(p->md, buf + done, n))
-                        return ez_err_set(p->err, -EIO, "SHA-1 failed");
-                p->in_piece += n;
-                done += n;
-                if (p->in_piece == p->piece_length && (r = piece_done(p)) < 0)
-                        return r;
-        }
+        r = hasher_add(&p->h, buf, len, p->err);
+        if (r < 0)
+                return r;
         p->payload_len += len;
+        p->data_end = off + len;
         return 0;
 }
 
@@ -148,8 +353,8 @@ static bool all_zero(const uint8_t *b, size_t n)
         return true;
 }
 
-/* Classify [off, end) of fd block by block. */
-static int scan_range(struct pass *p, int fd, uint8_t *buf, uint64_t off, uint64_t end, uint64_t size)
+/* Classify [off, end) of the source block by block. */
+static int scan_range(struct pass *p, uint8_t *buf, uint64_t off, uint64_t end, uint64_t *done, uint64_t total)
 {
         uint32_t bs = p->layout->block_size;
         int r;
@@ -158,7 +363,7 @@ static int scan_range(struct pass *p, int fd, uint8_t *buf, uint64_t off, uint64
                 size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
                 size_t i = 0;
 
-                r = ez_pread_full(fd, buf, n, off);
+                r = ez_pread_full(p->fd, buf, n, off);
                 if (r < 0)
                         return ez_err_set(p->err, r, "cannot read '%s' at %#" PRIx64 ": %s",
                                           p->o->source, off, strerror(-r));
@@ -189,31 +394,59 @@ static int scan_range(struct pass *p, int fd, uint8_t *buf, uint64_t off, uint64
                         i += run;
                 }
                 off += n;
+                *done += n;
                 if (p->o->progress)
-                        p->o->progress(off, size, p->o->userdata);
+                        p->o->progress(*done, total, p->o->userdata);
         }
         return 0;
 }
 
-static int source_size(int fd, const char *path, uint64_t *ret_size, uint64_t *ret_alloc, struct ez_err *err)
+/* One region of the map: holes are zero ranges without reading them. */
+static int scan_region(struct pass *p, uint8_t *buf, const struct ez_extent *rg, uint64_t *done, uint64_t total)
 {
-        struct stat st;
+        uint32_t bs = p->layout->block_size;
+        uint64_t off = rg->off, end = rg->off + rg->len;
+        int r;
 
-        if (fstat(fd, &st) < 0)
-                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
-        if (S_ISBLK(st.st_mode)) {
-                if (ioctl(fd, BLKGETSIZE64, ret_size) < 0)
-                        return ez_err_set(err, -errno, "cannot read the size of '%s': %s", path, strerror(errno));
-                *ret_alloc = *ret_size;
-        } else if (S_ISREG(st.st_mode)) {
-                *ret_size = (uint64_t)st.st_size;
-                *ret_alloc = (uint64_t)st.st_blocks * 512;
-        } else {
-                return ez_err_set(err, -EINVAL, "'%s' is neither a block device nor a regular file", path);
+        while (off < end) {
+                off_t d = lseek(p->fd, (off_t)off, SEEK_DATA), h;
+                uint64_t dstart, dend;
+
+                if (d < 0 && errno == ENXIO)
+                        d = (off_t)end;         /* only a hole remains */
+                if (d < 0) {
+                        d = (off_t)off;         /* no SEEK_DATA here: read everything */
+                        h = (off_t)end;
+                } else {
+                        h = (uint64_t)d < end ? lseek(p->fd, d, SEEK_HOLE) : (off_t)end;
+                        if (h < 0)
+                                h = (off_t)end;
+                }
+                /* keep block alignment: round the data region outwards */
+                dstart = (uint64_t)d / bs * bs;
+                dend = ((uint64_t)h + bs - 1) / bs * bs;
+                if (dend > end)
+                        dend = end;
+                if (dstart < off)
+                        dstart = off;
+                if (dstart > end)
+                        dstart = end;
+                if (dstart > off && p->zero_start == UINT64_MAX)
+                        p->zero_start = off;
+                *done += dstart - off;
+                r = scan_range(p, buf, dstart, dend, done, total);
+                if (r < 0)
+                        return r;
+                off = dend > dstart ? dend : end;
         }
-        if (*ret_size == 0)
-                return ez_err_set(err, -EINVAL, "'%s' is empty", path);
-        return 0;
+        return end_zero_run(p, end);
+}
+
+static unsigned default_threads(void)
+{
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+        return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
 int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,
@@ -221,116 +454,100 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ uint8_t *buf = NULL;
-        struct pass p = { .o = o, .payload_fd = -1, .zero_start = UINT64_MAX, .err = err };
-        uint64_t size = 0, alloc = 0, off = 0;
-        uint8_t first[1024] = { 0 };
-        enum ez_layout_kind kind;
-        uint32_t bs = o->block_size ? o->block_size : 4096;
+        struct pass p = { .o = o, .fd = -1, .zero_start = UINT64_MAX, .data_end = UINT64_MAX, .err = err };
+        struct ez_srcmap *map = NULL;
+        struct ez_srcmap_options mo = {
+                .source = o->source, .kind = o->kind, .block_size = o->block_size ? o->block_size : 4096,
+                .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir,
+        };
         struct ez_torrent *check = NULL;
+        uint64_t piece_length, done = 0;
+        int payload_fd = -1;
         const char *name = o->name;
+        size_t i;
         int r;
 
-        fd = open(o->source, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return ez_err_set(err, -errno, "cannot open '%s': %s", o->source, strerror(errno));
-        r = source_size(fd, o->source, &size, &alloc, err);
-        if (r < 0)
-                return r;
-        r = ez_pread_full(fd, first, size < sizeof(first) ? (size_t)size : sizeof(first), 0);
-        if (r < 0)
-                return ez_err_set(err, r, "cannot read '%s': %s", o->source, strerror(-r));
-        kind = o->kind >= 0 ? (enum ez_layout_kind)o->kind :
-               ez_mk_looks_like_disk(first, sizeof(first)) ? EZ_LAYOUT_DISK : EZ_LAYOUT_PARTITION;
-        p.piece_length = o->piece_length ? o->piece_length : ez_mk_piece_length(alloc < size ? alloc : size);
-        if (p.piece_length < EZ_TORRENT_MIN_PIECE || p.piece_length > EZ_TORRENT_MAX_PIECE ||
-            (p.piece_length & (p.piece_length - 1)))
-                return ez_err_set(err, -EINVAL, "piece size %" PRIu64 " is not a power of two in %u..%u",
-                                  p.piece_length, EZ_TORRENT_MIN_PIECE, EZ_TORRENT_MAX_PIECE);
         if (!name) {
                 name = strrchr(o->source, '/');
                 name = name ? name + 1 : o->source;
         }
         if (!*name)
                 return ez_err_set(err, -EINVAL, "the torrent name is empty");
-
-        r = ez_layout_new(size, bs, kind, &p.layout, err);
+        if (o->piece_length && (o->piece_length < EZ_TORRENT_MIN_PIECE || o->piece_length > EZ_TORRENT_MAX_PIECE ||
+                                (o->piece_length & (o->piece_length - 1))))
+                return ez_err_set(err, -EINVAL, "piece size %" PRIu64 " is not a power of two in %u..%u",
+                                  o->piece_length, EZ_TORRENT_MIN_PIECE, EZ_TORRENT_MAX_PIECE);
+        r = ez_srcmap_build(&mo, &map, err);
         if (r < 0)
                 return r;
+        if (o->map_ready)
+                o->map_ready(map, o->userdata);
+        fd = open(o->source, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                r = ez_err_set(err, -errno, "cannot open '%s': %s", o->source, strerror(errno));
+                goto out;
+        }
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        p.fd = fd;
+        piece_length = o->piece_length ? o->piece_length : ez_mk_piece_length(map->region_bytes);
+        r = ez_layout_new(map->size, mo.block_size, map->kind, &p.layout, err);
+        if (r < 0)
+                goto out;
         buf = malloc(CHUNK);
-        p.md = EVP_MD_CTX_new();
-        if (!buf || !p.md || !EVP_DigestInit_ex(p.md, EVP_sha1(), NULL)) {
+        p.gapbuf = o->fill_gaps ? malloc(CHUNK) : NULL;
+        if (!buf || (o->fill_gaps && !p.gapbuf)) {
                 r = ez_err_set(err, -ENOMEM, "out of memory");
                 goto out;
         }
         if (o->payload) {
-                p.payload_fd = open(o->payload, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (p.payload_fd < 0) {
+                payload_fd = open(o->payload, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (payload_fd < 0) {
                         r = ez_err_set(err, -errno, "cannot create the payload file '%s': %s", o->payload, strerror(errno));
                         goto out;
                 }
         }
-
-        /* walk data regions; holes are zero ranges without reading them */
-        while (off < size) {
-                off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
-                uint64_t dend;
-
-                if (d < 0 && errno == ENXIO)
-                        break;                  /* only a hole remains */
-                if (d < 0) {
-                        d = (off_t)off;         /* no SEEK_DATA here: read everything */
-                        h = (off_t)size;
-                } else {
-                        h = lseek(fd, d, SEEK_HOLE);
-                        if (h < 0)
-                                h = (off_t)size;
-                }
-                /* keep block alignment: round the data region outwards */
-                d = (off_t)((uint64_t)d / bs * bs);
-                dend = ((uint64_t)h + bs - 1) / bs * bs;
-                if (dend > size)
-                        dend = size;
-                if ((uint64_t)d < off)
-                        d = (off_t)off;
-                if ((uint64_t)d > off && p.zero_start == UINT64_MAX)
-                        p.zero_start = off;
-                r = scan_range(&p, fd, buf, (uint64_t)d, dend, size);
-                if (r < 0)
-                        goto out;
-                off = dend;
-        }
-        if (p.zero_start == UINT64_MAX && off < size)
-                p.zero_start = off;
-        if (p.payload_len == 0) {
-                /* an all-zero image still needs one piece: carry block 0 */
-                p.zero_start = UINT64_MAX;
-                ez_layout_free(p.layout);
-                p.layout = NULL;
-                r = ez_layout_new(size, bs, kind, &p.layout, err);
-                memset(buf, 0, bs);     /* block 0 of an all-zero image */
-                if (r >= 0)
-                        r = add_payload(&p, buf, size < bs ? (size_t)size : bs, 0);
-                if (r >= 0 && size > bs)
-                        r = ez_layout_add_zero(p.layout, bs, size - bs, err);
-        } else {
-                r = end_zero_run(&p, size);
-        }
+        r = hasher_init(&p.h, o->threads ? o->threads : default_threads(), piece_length,
+                        map->region_bytes + (o->fill_gaps ? map->size : 0) + mo.block_size, payload_fd, o->payload, err);
         if (r < 0)
                 goto out;
-        if (p.in_piece > 0 && (r = piece_done(&p)) < 0)
+
+        for (i = 0; i < map->n_regions && r >= 0; i++)
+                r = scan_region(&p, buf, &map->regions[i], &done, map->region_bytes);
+        if (r >= 0 && p.payload_len == 0) {
+                /* nothing but zeros: one block still has to carry the torrent */
+                uint64_t first = map->regions[0].off;
+                size_t n = map->size - first < mo.block_size ? (size_t)(map->size - first) : mo.block_size;
+
+                memset(buf, 0, n);
+                ez_layout_free(p.layout);
+                p.layout = NULL;
+                r = ez_layout_new(map->size, mo.block_size, map->kind, &p.layout, err);
+                if (r >= 0)
+                        r = add_payload(&p, buf, n, first);
+                for (i = 0; r >= 0 && i < map->n_regions; i++) {
+                        const struct ez_extent *g = &map->regions[i];
+
+                        r = i == 0 ? ez_layout_add_zero(p.layout, g->off + n, g->len - n, err)
+                                   : ez_layout_add_zero(p.layout, g->off, g->len, err);
+                }
+        }
+        if (r >= 0)
+                r = hasher_finish(&p.h, err);
+        if (r < 0)
                 goto out;
         r = ez_layout_finish(p.layout, p.payload_len, err);
         if (r < 0)
                 goto out;
-        if (p.payload_fd >= 0 && fsync(p.payload_fd) < 0) {
+        if (payload_fd >= 0 && fsync(payload_fd) < 0) {
                 r = ez_err_set(err, -errno, "cannot flush the payload file '%s': %s", o->payload, strerror(errno));
                 goto out;
         }
 
         {
                 struct ez_torrent_spec spec = {
-                        .name = name, .piece_length = p.piece_length,
-                        .pieces = p.pieces, .n_pieces = p.n_pieces, .layout = p.layout,
+                        .name = name, .piece_length = piece_length,
+                        .pieces = p.h.pieces, .n_pieces = (size_t)((p.payload_len + piece_length - 1) / piece_length),
+                        .layout = p.layout,
                         .trackers = o->trackers, .n_trackers = o->n_trackers,
                         .web_seeds = o->web_seeds, .n_web_seeds = o->n_web_seeds,
                         .created_by = "ezio-mktorrent " EZ_VERSION,
@@ -348,19 +565,21 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 goto out;
         }
         *ret = (struct ez_mk_result){
-                .source_size = size, .payload_len = p.payload_len, .piece_length = p.piece_length,
-                .n_extents = p.layout->n_data, .n_zero = p.layout->n_zero, .kind = kind,
+                .source_size = map->size, .payload_len = p.payload_len, .piece_length = piece_length,
+                .n_extents = p.layout->n_data, .n_zero = p.layout->n_zero, .kind = map->kind,
+                .read_bytes = done,
         };
         memcpy(ret->info_hash_hex, check->info_hash_hex, sizeof(ret->info_hash_hex));
         ez_torrent_free(check);
 out:
-        if (p.payload_fd >= 0) {
-                close(p.payload_fd);
+        hasher_free(&p.h);
+        if (payload_fd >= 0) {
+                close(payload_fd);
                 if (r < 0)
                         unlink(o->payload);
         }
-        EVP_MD_CTX_free(p.md);
-        free(p.pieces);
+        free(p.gapbuf);
         ez_layout_free(p.layout);
+        ez_srcmap_free(map);
         return r;
 }

@@ -1,10 +1,12 @@
 /*
- * mktorrent.h - turn a raw image or block device into a native torrent.
+ * mktorrent.h - turn an image or block device into a native torrent.
  *
- * One sequential pass over the source: holes are skipped with
- * SEEK_DATA/SEEK_HOLE, every block that is not all zeros becomes payload
- * (hashed into pieces and, if asked, written to the payload file), and
- * everything else becomes a zero range.
+ * The source map (srcmap.h) says which regions have to reach the target:
+ * the used blocks of each filesystem partclone knows, everything else
+ * whole.  One sequential pass reads those regions once: holes are skipped
+ * with SEEK_DATA/SEEK_HOLE, every block that is not all zeros becomes
+ * payload (hashed into pieces on all cores and, if asked, written to the
+ * payload file), and the other blocks become zero ranges.
  */
 #ifndef EZ_MKTORRENT_H
 #define EZ_MKTORRENT_H
@@ -14,6 +16,7 @@
 #include "bencode.h"
 #include "err.h"
 #include "layout.h"
+#include "srcmap.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -30,7 +33,13 @@ struct ez_mk_options {
         size_t n_trackers;
         const char *const *web_seeds;
         size_t n_web_seeds;
-        /* called after each chunk read; may be NULL */
+        const struct ez_srcmap_fs *fs;  /* --fs choices */
+        size_t n_fs;
+        const char *tmpdir;
+        uint64_t fill_gaps;             /* merge data extents this close (bytes) */
+        unsigned threads;               /* hashing threads, 0: one per CPU */
+        /* called once the map is known, and after each chunk read; may be NULL */
+        void (*map_ready)(const struct ez_srcmap *map, void *userdata);
         void (*progress)(uint64_t done, uint64_t total, void *userdata);
         void *userdata;
 };
@@ -41,16 +50,13 @@ struct ez_mk_result {
         uint64_t piece_length;
         size_t n_extents, n_zero;
         enum ez_layout_kind kind;
+        uint64_t read_bytes;            /* bytes of the source the pass covered */
         char info_hash_hex[41];
 };
 
-/* Piece length for a payload of about size bytes: a power of two giving
- * about 2000 pieces, within 256 KiB .. 16 MiB. */
+/* Piece length for a payload of about size bytes: the smallest power of
+ * two from 64 KiB that keeps the torrent to 16384 pieces, up to 16 MiB. */
 uint64_t ez_mk_piece_length(uint64_t size);
-
-/* 1 when the first 1 KiB of an image looks like a partition table (GPT
- * header, or an MBR that is not a filesystem boot sector), else 0. */
-int ez_mk_looks_like_disk(const uint8_t *first, size_t len);
 
 /* Make the torrent into out (bencoded).  Returns 0 or -errno with err. */
 int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,

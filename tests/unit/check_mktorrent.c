@@ -215,40 +215,50 @@ END_TEST
 struct disk_case {
         const char *name;
         int sig;        /* 0x55aa at 510 */
-        int gpt;        /* "EFI PART" at 512 */
-        uint8_t jump;   /* byte 0 */
         uint8_t type;   /* partition type of entry 0 */
         uint8_t status; /* boot flag of entry 0 */
-        int expect;
+        int expect;     /* enum ez_layout_kind */
 };
 
 static const struct disk_case disk_cases[] = {
-        { "GPT", 1, 1, 0x00, 0xee, 0x00, 1 },
-        { "MBR with one partition", 1, 0, 0xfa, 0x83, 0x80, 1 },
-        { "FAT boot sector", 1, 0, 0xeb, 0x83, 0x00, 0 },
-        { "NTFS boot sector", 1, 0, 0xeb, 0x00, 0x00, 0 },
-        { "MBR without partitions", 1, 0, 0xfa, 0x00, 0x00, 0 },
-        { "bad boot flag", 1, 0, 0xfa, 0x83, 0x42, 0 },
-        { "no signature", 0, 0, 0xfa, 0x83, 0x80, 0 },
-        { "blank", 0, 0, 0x00, 0x00, 0x00, 0 },
+        { "MBR with one partition", 1, 0x83, 0x80, EZ_LAYOUT_DISK },
+        { "MBR without partitions", 1, 0x00, 0x00, EZ_LAYOUT_PARTITION },
+        { "bad boot flag", 1, 0x83, 0x42, EZ_LAYOUT_PARTITION },
+        { "no signature", 0, 0x83, 0x80, EZ_LAYOUT_PARTITION },
+        { "blank", 0, 0x00, 0x00, EZ_LAYOUT_PARTITION },
 };
 
-START_TEST(test_looks_like_disk)
+/* The kind comes from libblkid: a partition table with partitions makes a
+ * disk, whose partition is then scanned whole (no filesystem in it). */
+START_TEST(test_kind)
 {
         const struct disk_case *c = &disk_cases[_i];
-        uint8_t b[1024] = { 0 };
+        char *dir = tu_mkdtemp(), *src = tu_path(dir, "disk");
+        struct ez_mk_options o = { .source = src, .kind = -1 };
+        struct ez_mk_result res;
+        struct ez_buf out = { 0 };
+        struct ez_err err = { "" };
+        uint8_t b[512] = { 0 }, data[4096];
 
-        b[0] = c->jump;
         if (c->sig) {
                 b[510] = 0x55;
                 b[511] = 0xaa;
         }
-        if (c->gpt)
-                memcpy(b + 512, "EFI PART", 8);
         b[446] = c->status;
         b[446 + 4] = c->type;
-        ck_assert_msg(ez_mk_looks_like_disk(b, sizeof(b)) == c->expect, "%s", c->name);
-        ck_assert_int_eq(ez_mk_looks_like_disk(b, 100), 0);     /* too short to tell */
+        if (c->type) {
+                b[446 + 9] = 0x08;      /* start: sector 2048 (1 MiB) */
+                b[446 + 13] = 0x10;     /* 4096 sectors (2 MiB) */
+        }
+        tu_fill(src, 0, 4 * MiB, 0);
+        tu_write_at(src, b, sizeof(b), 0);
+        tu_random(data, sizeof(data), 9);
+        tu_write_at(src, data, sizeof(data), 2 * MiB);
+        ck_assert_msg(ez_mk_torrent(&o, &out, &res, &err) == 0, "%s: %s", c->name, err.msg);
+        ck_assert_msg((int)res.kind == c->expect, "%s: kind %d", c->name, res.kind);
+        ez_buf_free(&out);
+        free(src);
+        tu_rmtree(dir);
 }
 END_TEST
 
@@ -278,7 +288,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_image);
         tcase_add_test(tc, test_all_zero_image);
         tcase_add_loop_test(tc, test_fail, 0, EZ_ARRAY_LEN(fail_cases));
-        tcase_add_loop_test(tc, test_looks_like_disk, 0, EZ_ARRAY_LEN(disk_cases));
+        tcase_add_loop_test(tc, test_kind, 0, EZ_ARRAY_LEN(disk_cases));
         tcase_add_loop_test(tc, test_piece_length, 0, EZ_ARRAY_LEN(piece_cases));
         suite_add_tcase(s, tc);
         return s;

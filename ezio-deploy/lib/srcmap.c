@@ -1,0 +1,619 @@
+/*
+ * srcmap.c - the regions of a source image to read (see srcmap.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <blkid.h>
+
+#include "blockdev.h"
+#include "cleanup.h"
+#include "srcmap.h"
+
+extern char **environ;
+
+#define TAIL_COPY_MAX (1u << 20)
+
+/* blkid's TYPE -> partclone's program suffix */
+static const struct {
+        const char *blkid, *partclone;
+} fs_table[] = {
+        { "ext2", "extfs" }, { "ext3", "extfs" }, { "ext4", "extfs" }, { "ext4dev", "extfs" },
+        { "xfs", "xfs" }, { "btrfs", "btrfs" }, { "vfat", "fat" }, { "exfat", "exfat" },
+        { "ntfs", "ntfs" }, { "hfsplus", "hfsp" }, { "apfs", "apfs" }, { "f2fs", "f2fs" },
+        { "minix", "minix" }, { "reiser4", "reiser4" }, { "reiserfs", "reiserfs" },
+        { "nilfs2", "nilfs2" }, { "jfs", "jfs" }, { "ufs", "ufs" }, { "VMFS", "vmfs" },
+};
+
+const char *ez_srcmap_partclone_fs(const char *type)
+{
+        size_t i;
+
+        for (i = 0; type && i < EZ_ARRAY_SIZE(fs_table); i++)
+                if (strcmp(fs_table[i].blkid, type) == 0)
+                        return fs_table[i].partclone;
+        return NULL;
+}
+
+void ez_srcmap_free(struct ez_srcmap *m)
+{
+        if (!m)
+                return;
+        free(m->regions);
+        free(m->parts);
+        free(m->notes);
+        free(m);
+}
+
+static void note(struct ez_srcmap *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct ez_srcmap *m, const char *fmt, ...)
+{
+        char line[512];
+        size_t old = m->notes ? strlen(m->notes) : 0, n;
+        char *p;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        n = strlen(line);
+        p = realloc(m->notes, old + n + 2);
+        if (!p)
+                return;         /* a lost warning is not worth failing for */
+        memcpy(p + old, line, n);
+        p[old + n] = '\n';
+        p[old + n + 1] = '\0';
+        m->notes = p;
+}
+
+int ez_srcmap_add_region(struct ez_srcmap *m, uint64_t off, uint64_t len, uint32_t bs, struct ez_err *err)
+{
+        uint64_t end;
+
+        if (len == 0 || off >= m->size)
+                return 0;
+        end = len > m->size - off ? m->size : off + len;
+        off = off / bs * bs;
+        if (end % bs) {
+                end = end / bs * bs + bs;
+                if (end > m->size)
+                        end = m->size;
+        }
+        if (m->n_regions >= EZ_LAYOUT_MAX_EXTENTS)
+                return ez_err_set(err, -E2BIG, "more than %u used ranges", EZ_LAYOUT_MAX_EXTENTS);
+        if (m->n_regions == m->cap_regions) {
+                size_t c = m->cap_regions ? m->cap_regions * 2 : 256;
+                struct ez_extent *r = realloc(m->regions, c * sizeof(*r));
+
+                if (!r)
+                        return ez_err_set(err, -ENOMEM, "out of memory");
+                m->regions = r;
+                m->cap_regions = c;
+        }
+        m->regions[m->n_regions++] = (struct ez_extent){ .off = off, .len = end - off };
+        return 0;
+}
+
+static int cmp_extent(const void *a, const void *b)
+{
+        const struct ez_extent *x = a, *y = b;
+
+        return x->off < y->off ? -1 : x->off > y->off;
+}
+
+void ez_srcmap_normalize(struct ez_srcmap *m)
+{
+        size_t i, n = 0;
+
+        qsort(m->regions, m->n_regions, sizeof(*m->regions), cmp_extent);
+        m->region_bytes = 0;
+        for (i = 0; i < m->n_regions; i++) {
+                struct ez_extent *last = n ? &m->regions[n - 1] : NULL;
+                uint64_t end = m->regions[i].off + m->regions[i].len;
+
+                if (last && m->regions[i].off <= last->off + last->len) {
+                        if (end > last->off + last->len)
+                                last->len = end - last->off;
+                } else {
+                        m->regions[n++] = m->regions[i];
+                }
+        }
+        m->n_regions = n;
+        for (i = 0; i < n; i++)
+                m->region_bytes += m->regions[i].len;
+}
+
+int ez_srcmap_add_domain(struct ez_srcmap *m, const char *text, uint64_t base, uint64_t limit,
+                         uint32_t bs, uint64_t *ret_used, uint64_t *ret_end, struct ez_err *err)
+{
+        const char *line = text;
+        uint64_t used = 0, described = 0;
+        unsigned lineno = 0;
+        bool status_line = true;
+        int r;
+
+        while (*line) {
+                const char *next = strchr(line, '\n');
+                char buf[256], status;
+                unsigned long long pos, size;
+                size_t n = next ? (size_t)(next - line) : strlen(line);
+                int fields;
+
+                lineno++;
+                if (n >= sizeof(buf))
+                        return ez_err_set(err, -EINVAL, "domain map line %u is too long", lineno);
+                memcpy(buf, line, n);
+                buf[n] = '\0';
+                line += n + (next != NULL);
+                if (buf[strspn(buf, " \t\r")] == '\0' || buf[strspn(buf, " \t")] == '#')
+                        continue;
+                if (status_line) {
+                        status_line = false;    /* "current_pos current_status" */
+                        continue;
+                }
+                fields = sscanf(buf, "%llx %llx %c", &pos, &size, &status);
+                if (fields != 3 || !strchr("+?*/-", status))
+                        return ez_err_set(err, -EINVAL, "domain map line %u is not 'pos size status': %s", lineno, buf);
+                if (pos > limit || size > limit - pos)
+                        return ez_err_set(err, -EINVAL,
+                                          "domain map line %u: %#llx + %#llx lies past the end (%#" PRIx64 ")",
+                                          lineno, pos, size, limit);
+                if (pos + size > described)
+                        described = pos + size;
+                if (status != '+')
+                        continue;
+                r = ez_srcmap_add_region(m, base + pos, size, bs, err);
+                if (r < 0)
+                        return r;
+                used += size;
+        }
+        if (ret_used)
+                *ret_used = used;
+        if (ret_end)
+                *ret_end = described;
+        return 0;
+}
+
+static int read_text(const char *path, char **ret)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        char *buf;
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size > 1024L * 1024 * 1024)
+                return -EFBIG;
+        buf = malloc((size_t)st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        r = ez_pread_full(fd, buf, (size_t)st.st_size, 0);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        buf[st.st_size] = '\0';
+        *ret = buf;
+        return 0;
+}
+
+/* The last line of a program's output that says something, for an error. */
+static void last_words(const char *path, char *out, size_t n)
+{
+        _cleanup_free_ char *text = NULL;
+        char *p, *best = NULL;
+
+        out[0] = '\0';
+        if (read_text(path, &text) < 0)
+                return;
+        for (p = strtok(text, "\r\n"); p; p = strtok(NULL, "\r\n")) {
+                while (isspace((unsigned char)*p))
+                        p++;
+                if (*p && strncmp(p, "Elapsed", 7) && strncmp(p, "current block", 13) &&
+                    strncmp(p, "Partclone fail", 14) && strncmp(p, "Total Time", 10))
+                        best = p;
+        }
+        if (best)
+                snprintf(out, n, "%s", best);
+}
+
+struct tmp {
+        char dir[4096];
+        char map[4200], log[4200], out[4200];
+};
+
+static int tmp_make(struct tmp *t, const char *tmpdir, struct ez_err *err)
+{
+        if (!tmpdir)
+                tmpdir = getenv("TMPDIR");
+        if (!tmpdir || !*tmpdir)
+                tmpdir = "/tmp";
+        snprintf(t->dir, sizeof(t->dir), "%s/ezio-mktorrent.XXXXXX", tmpdir);
+        if (!mkdtemp(t->dir))
+                return ez_err_set(err, -errno, "cannot make a temporary directory in '%s': %s", tmpdir, strerror(errno));
+        snprintf(t->map, sizeof(t->map), "%s/domain.map", t->dir);
+        snprintf(t->log, sizeof(t->log), "%s/partclone.log", t->dir);
+        snprintf(t->out, sizeof(t->out), "%s/partclone.out", t->dir);
+        return 0;
+}
+
+static void tmp_remove(struct tmp *t)
+{
+        if (!t->dir[0])
+                return;
+        unlink(t->map);
+        unlink(t->log);
+        unlink(t->out);
+        rmdir(t->dir);
+}
+
+/* Run partclone.<fs> -D on dev; 0 with the map's text, -ENOENT when there is
+ * no such program, other -errno with err. */
+static int run_partclone(const char *fs, const char *dev, const char *what, struct tmp *t, char **ret,
+                         struct ez_err *err)
+{
+        char prog[64], fresh[] = "0.1", words[256];
+        char *argv[] = { prog, "-D", "-s", (char *)dev, "-O", t->map, "-L", t->log, "-f", fresh, "-B", NULL };
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int r, status;
+
+        snprintf(prog, sizeof(prog), "partclone.%s", fs);
+        unlink(t->map);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, t->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        r = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r == ENOENT)
+                return -ENOENT;
+        if (r)
+                return ez_err_set(err, -r, "cannot run %s: %s", prog, strerror(r));
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return ez_err_set(err, -errno, "waiting for %s: %s", prog, strerror(errno));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                last_words(t->log, words, sizeof(words));
+                if (!words[0])
+                        last_words(t->out, words, sizeof(words));
+                if (WIFEXITED(status))
+                        return ez_err_set(err, -EIO, "%s failed on %s (exit %d)%s%s", prog, what,
+                                          WEXITSTATUS(status), words[0] ? ": " : "", words);
+                return ez_err_set(err, -EIO, "%s failed on %s (signal %d)", prog, what, WTERMSIG(status));
+        }
+        r = read_text(t->map, ret);
+        if (r < 0)
+                return ez_err_set(err, r, "%s wrote no domain map for %s: %s", prog, what, strerror(-r));
+        return 0;
+}
+
+/* A read-only loop device over [off, off+len) of fd, detached when the
+ * returned fd is closed. */
+static int loop_attach(int fd, uint64_t off, uint64_t len, char *path, size_t n, struct ez_err *err)
+{
+        _cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+        int tries;
+
+        if (ctl < 0)
+                return ez_err_set(err, -errno, "cannot open /dev/loop-control: %s", strerror(errno));
+        for (tries = 0; tries < 16; tries++) {
+                struct loop_config cfg = {
+                        .fd = (uint32_t)fd,
+                        .info = { .lo_offset = off, .lo_sizelimit = len,
+                                  .lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR },
+                };
+                int nr = ioctl(ctl, LOOP_CTL_GET_FREE), lfd;
+
+                if (nr < 0)
+                        return ez_err_set(err, -errno, "no free loop device: %s", strerror(errno));
+                snprintf(path, n, "/dev/loop%d", nr);
+                lfd = open(path, O_RDONLY | O_CLOEXEC);
+                if (lfd < 0)
+                        return ez_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+                if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0)
+                        return lfd;
+                close(lfd);
+                if (errno != EBUSY)
+                        return ez_err_set(err, -errno, "cannot attach %s: %s", path, strerror(errno));
+        }
+        return ez_err_set(err, -EBUSY, "every free loop device was taken before it could be attached");
+}
+
+static int probe_fs(int fd, uint64_t off, uint64_t len, char *type, size_t n)
+{
+        blkid_probe pr = blkid_new_probe();
+        const char *v = NULL;
+        int r = 0;
+
+        type[0] = '\0';
+        if (!pr)
+                return -ENOMEM;
+        if (blkid_probe_set_device(pr, fd, (blkid_loff_t)off, (blkid_loff_t)len) < 0) {
+                r = -EIO;
+                goto out;
+        }
+        blkid_probe_enable_partitions(pr, 0);
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE);
+        r = blkid_do_safeprobe(pr);
+        if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0 && v)
+                snprintf(type, n, "%s", v);
+        r = r == -2 ? 1 : 0;    /* 1: more than one signature */
+out:
+        blkid_free_probe(pr);
+        return r;
+}
+
+static const char *fs_choice(const struct ez_srcmap_options *o, int part)
+{
+        const char *any = NULL;
+        size_t i;
+
+        for (i = 0; i < o->n_fs; i++) {
+                if (o->fs[i].part == part)
+                        return o->fs[i].type;
+                if (o->fs[i].part == 0)
+                        any = o->fs[i].type;
+        }
+        return any;
+}
+
+/* Map one filesystem area: a partition, or the whole source. */
+static int map_area(struct ez_srcmap *m, const struct ez_srcmap_options *o, int fd, struct ez_srcmap_part *p,
+                    struct tmp *t, struct ez_err *err)
+{
+        const char *forced = fs_choice(o, p->number), *pc = NULL;
+        uint64_t described = 0;
+        char what[64], dev[64];
+        _cleanup_free_ char *map = NULL;
+        int ambiguous, r, lfd = -1;
+
+        if (p->number)
+                snprintf(what, sizeof(what), "partition %d", p->number);
+        else
+                snprintf(what, sizeof(what), "'%s'", o->source);
+        ambiguous = probe_fs(fd, p->off, p->len, p->fstype, sizeof(p->fstype));
+        if (ambiguous < 0)
+                return ez_err_set(err, ambiguous, "cannot probe %s for a filesystem", what);
+        if (forced && strcmp(forced, "raw") == 0)
+                goto raw;
+        if (forced) {
+                pc = ez_srcmap_partclone_fs(forced);
+                if (!pc)
+                        return ez_err_set(err, -EINVAL, "--fs %s: partclone knows no filesystem of that name", forced);
+        } else if (ambiguous) {
+                note(m, "%s carries more than one filesystem signature: copied whole", what);
+                goto raw;
+        } else if (!p->fstype[0]) {
+                goto raw;
+        } else if (!(pc = ez_srcmap_partclone_fs(p->fstype))) {
+                if (strcmp(p->fstype, "swap"))
+                        note(m, "%s holds %s, which partclone does not read: copied whole", what, p->fstype);
+                goto raw;
+        }
+
+        if (p->off == 0 && p->len == m->size) {
+                snprintf(dev, sizeof(dev), "%s", o->source);
+        } else {
+                lfd = loop_attach(fd, p->off, p->len, dev, sizeof(dev), err);
+                if (lfd < 0) {
+                        if (forced)
+                                return ez_err_prefix(err, lfd, "%s", what);
+                        note(m, "%s (%s): %s; copied whole", what, p->fstype, err ? err->msg : "no loop device");
+                        goto raw;
+                }
+        }
+        r = run_partclone(pc, p->number ? dev : o->source, what, t, &map, err);
+        if (lfd >= 0)
+                close(lfd);
+        if (r == -ENOENT) {
+                if (forced)
+                        return ez_err_set(err, -ENOENT, "--fs %s: partclone.%s is not installed", forced, pc);
+                note(m, "%s holds %s but partclone.%s is not installed: copied whole", what, p->fstype, pc);
+                goto raw;
+        }
+        if (r < 0)
+                return r;
+        snprintf(p->route, sizeof(p->route), "partclone.%s", pc);
+        r = ez_srcmap_add_domain(m, map, p->off, p->len, o->block_size, &p->used, &described, err);
+        if (r < 0)
+                return ez_err_prefix(err, r, "partclone.%s on %s", pc, what);
+        /* a short tail the filesystem's blocks do not cover (NTFS keeps its
+         * backup boot sector in the partition's last sector) is copied
+         * whole; a long one is space the filesystem does not use */
+        if (p->len - described <= TAIL_COPY_MAX) {
+                r = ez_srcmap_add_region(m, p->off + described, p->len - described, o->block_size, err);
+                p->used += p->len - described;
+        }
+        return r;
+raw:
+        snprintf(p->route, sizeof(p->route), "raw");
+        p->used = p->len;
+        return ez_srcmap_add_region(m, p->off, p->len, o->block_size, err);
+}
+
+static int add_part(struct ez_srcmap *m, int number, uint64_t off, uint64_t len, struct ez_err *err)
+{
+        struct ez_srcmap_part *p = realloc(m->parts, (m->n_parts + 1) * sizeof(*p));
+
+        if (!p)
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        m->parts = p;
+        m->parts[m->n_parts++] = (struct ez_srcmap_part){ .number = number, .off = off, .len = len };
+        return 0;
+}
+
+/* The partitions of a whole disk; 0 when none were found. */
+static int list_partitions(struct ez_srcmap *m, int fd, struct ez_err *err)
+{
+        blkid_probe pr = blkid_new_probe();
+        blkid_partlist ls;
+        int i, n, r = 0;
+
+        if (!pr)
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        if (blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)m->size) < 0) {
+                r = ez_err_set(err, -EIO, "cannot probe for a partition table");
+                goto out;
+        }
+        blkid_probe_enable_superblocks(pr, 0);
+        blkid_probe_enable_partitions(pr, 1);
+        ls = blkid_probe_get_partitions(pr);
+        if (!ls)
+                goto out;
+        snprintf(m->pttype, sizeof(m->pttype), "%s",
+                 blkid_parttable_get_type(blkid_partlist_get_table(ls)) ?: "");
+        n = blkid_partlist_numof_partitions(ls);
+        for (i = 0; i < n && r >= 0; i++) {
+                blkid_partition par = blkid_partlist_get_partition(ls, i);
+                uint64_t start = (uint64_t)blkid_partition_get_start(par) * 512;
+                uint64_t size = (uint64_t)blkid_partition_get_size(par) * 512;
+                int nr = blkid_partition_get_partno(par);
+
+                if (blkid_partition_is_extended(par) || size == 0)
+                        continue;
+                if (start > m->size || size > m->size - start) {
+                        r = ez_err_set(err, -EINVAL,
+                                       "partition %d (%" PRIu64 " bytes at offset %" PRIu64 ") ends past the end of the "
+                                       "source (%" PRIu64 " bytes): is the image truncated?", nr, size, start, m->size);
+                        break;
+                }
+                r = add_part(m, nr, start, size, err);
+        }
+out:
+        blkid_free_probe(pr);
+        return r;
+}
+
+static int source_size(int fd, const char *path, uint64_t *ret, struct ez_err *err)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
+        if (S_ISBLK(st.st_mode)) {
+                if (ioctl(fd, BLKGETSIZE64, ret) < 0)
+                        return ez_err_set(err, -errno, "cannot read the size of '%s': %s", path, strerror(errno));
+        } else if (S_ISREG(st.st_mode)) {
+                *ret = (uint64_t)st.st_size;
+        } else {
+                return ez_err_set(err, -EINVAL, "'%s' is neither a block device nor a regular file", path);
+        }
+        if (*ret == 0)
+                return ez_err_set(err, -EINVAL, "'%s' is empty", path);
+        return 0;
+}
+
+int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, struct ez_err *err)
+{
+        _cleanup_close_ int fd = -1;
+        struct ez_srcmap *m = calloc(1, sizeof(*m));
+        struct tmp t = { .dir = "" };
+        char fstype[32];
+        uint32_t bs = o->block_size ? o->block_size : 4096;
+        struct ez_srcmap_options oo = *o;
+        uint64_t at = 0;
+        size_t i;
+        int r;
+
+        oo.block_size = bs;
+        if (!m)
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        for (i = 0; i < o->n_fs; i++)
+                if (strcmp(o->fs[i].type, "raw") && !ez_srcmap_partclone_fs(o->fs[i].type)) {
+                        r = ez_err_set(err, -EINVAL, "--fs %s: partclone knows no filesystem of that name", o->fs[i].type);
+                        goto fail;
+                }
+        fd = open(o->source, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                r = ez_err_set(err, -errno, "cannot open '%s': %s", o->source, strerror(errno));
+                goto fail;
+        }
+        r = source_size(fd, o->source, &m->size, err);
+        if (r < 0)
+                goto fail;
+        r = tmp_make(&t, o->tmpdir, err);
+        if (r < 0)
+                goto fail;
+
+        /* a filesystem across the whole source is a partition image */
+        if (o->kind < 0 && probe_fs(fd, 0, m->size, fstype, sizeof(fstype)) == 0 && fstype[0])
+                m->kind = EZ_LAYOUT_PARTITION;
+        else if (o->kind < 0 || o->kind == EZ_LAYOUT_DISK) {
+                r = list_partitions(m, fd, err);
+                if (r < 0)
+                        goto fail;
+                if (o->kind == EZ_LAYOUT_DISK && !m->pttype[0]) {
+                        r = ez_err_set(err, -EINVAL, "--kind disk: no partition table found on '%s'", o->source);
+                        goto fail;
+                }
+                /* an MBR signature with no partition in it is no disk */
+                if (o->kind < 0 && m->n_parts == 0)
+                        m->pttype[0] = '\0';
+                m->kind = m->pttype[0] ? EZ_LAYOUT_DISK : EZ_LAYOUT_PARTITION;
+        } else {
+                m->kind = EZ_LAYOUT_PARTITION;
+        }
+
+        if (m->kind == EZ_LAYOUT_PARTITION) {
+                free(m->parts);
+                m->parts = NULL;
+                m->n_parts = 0;
+                r = add_part(m, 0, 0, m->size, err);
+                if (r < 0)
+                        goto fail;
+        }
+        for (i = 0; i < m->n_parts; i++) {
+                r = map_area(m, &oo, fd, &m->parts[i], &t, err);
+                if (r < 0)
+                        goto fail;
+        }
+        /* outside the partitions: tables, boot code, the backup GPT */
+        if (m->kind == EZ_LAYOUT_DISK) {
+                struct ez_extent *sorted = malloc((m->n_parts + 1) * sizeof(*sorted));
+
+                if (!sorted) {
+                        r = ez_err_set(err, -ENOMEM, "out of memory");
+                        goto fail;
+                }
+                for (i = 0; i < m->n_parts; i++)
+                        sorted[i] = (struct ez_extent){ m->parts[i].off, m->parts[i].len };
+                qsort(sorted, m->n_parts, sizeof(*sorted), cmp_extent);
+                for (i = 0; i <= m->n_parts && r >= 0; i++) {
+                        uint64_t next = i < m->n_parts ? sorted[i].off : m->size;
+
+                        if (next > at)
+                                r = ez_srcmap_add_region(m, at, next - at, bs, err);
+                        if (i < m->n_parts && sorted[i].off + sorted[i].len > at)
+                                at = sorted[i].off + sorted[i].len;
+                }
+                free(sorted);
+                if (r < 0)
+                        goto fail;
+        }
+        ez_srcmap_normalize(m);
+        tmp_remove(&t);
+        *ret = m;
+        return 0;
+fail:
+        tmp_remove(&t);
+        ez_srcmap_free(m);
+        return r;
+}
