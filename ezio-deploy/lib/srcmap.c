@@ -169,8 +169,9 @@ int ez_srcmap_add_domain(struct ez_srcmap *m, const char *text, uint64_t base, u
                         return ez_err_set(err, -EINVAL, "domain map line %u is not 'pos size status': %s", lineno, buf);
                 if (pos > limit || size > limit - pos)
                         return ez_err_set(err, -EINVAL,
-                                          "domain map line %u: %#llx + %#llx lies past the end (%#" PRIx64 ")",
-                                          lineno, pos, size, limit);
+                                          "the filesystem reaches past the end (%#llx + %#llx > %#" PRIx64
+                                          " bytes, domain map line %u): is the image truncated?",
+                                          pos, size, limit, lineno);
                 if (pos + size > described)
                         described = pos + size;
                 if (status != '+')
@@ -460,11 +461,40 @@ static int add_part(struct ez_srcmap *m, int number, uint64_t off, uint64_t len,
         return 0;
 }
 
+/* A GPT whose backup header lies past the end of the source: libblkid
+ * then sees no table at all, and the disk would be taken for raw data. */
+static int check_gpt_size(struct ez_srcmap *m, int fd, struct ez_err *err)
+{
+        static const unsigned sectors[] = { 512, 4096 };
+        uint8_t h[48];
+        size_t i;
+
+        for (i = 0; i < EZ_ARRAY_SIZE(sectors); i++) {
+                uint64_t alt = 0, need;
+                int b;
+
+                if (m->size < 2ull * sectors[i] || ez_pread_full(fd, h, sizeof(h), sectors[i]) < 0 ||
+                    memcmp(h, "EFI PART", 8) != 0)
+                        continue;
+                for (b = 7; b >= 0; b--)
+                        alt = alt << 8 | h[32 + b];             /* backup header LBA, little endian */
+                if (alt > UINT64_MAX / sectors[i] - 1)
+                        continue;
+                need = (alt + 1) * sectors[i];
+                if (need > m->size)
+                        return ez_err_set(err, -EINVAL,
+                                          "the GPT describes a disk of %" PRIu64 " bytes but the source has %" PRIu64
+                                          ": is the image truncated?", need, m->size);
+        }
+        return 0;
+}
+
 /* The partitions of a whole disk; 0 when none were found. */
 static int list_partitions(struct ez_srcmap *m, int fd, struct ez_err *err)
 {
         blkid_probe pr = blkid_new_probe();
         blkid_partlist ls;
+        blkid_parttable tab;
         int i, n, r = 0;
 
         if (!pr)
@@ -476,10 +506,9 @@ static int list_partitions(struct ez_srcmap *m, int fd, struct ez_err *err)
         blkid_probe_enable_superblocks(pr, 0);
         blkid_probe_enable_partitions(pr, 1);
         ls = blkid_probe_get_partitions(pr);
-        if (!ls)
+        if (!ls || !(tab = blkid_partlist_get_table(ls)))
                 goto out;
-        snprintf(m->pttype, sizeof(m->pttype), "%s",
-                 blkid_parttable_get_type(blkid_partlist_get_table(ls)) ?: "");
+        snprintf(m->pttype, sizeof(m->pttype), "%s", blkid_parttable_get_type(tab) ?: "");
         n = blkid_partlist_numof_partitions(ls);
         for (i = 0; i < n && r >= 0; i++) {
                 blkid_partition par = blkid_partlist_get_partition(ls, i);
@@ -557,7 +586,9 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
         if (o->kind < 0 && probe_fs(fd, 0, m->size, fstype, sizeof(fstype)) == 0 && fstype[0])
                 m->kind = EZ_LAYOUT_PARTITION;
         else if (o->kind < 0 || o->kind == EZ_LAYOUT_DISK) {
-                r = list_partitions(m, fd, err);
+                r = check_gpt_size(m, fd, err);
+                if (r >= 0)
+                        r = list_partitions(m, fd, err);
                 if (r < 0)
                         goto fail;
                 if (o->kind == EZ_LAYOUT_DISK && !m->pttype[0]) {

@@ -8,6 +8,8 @@ extent map), so the tests do not trust the C code they are testing.
         zero (with keep-zero: still holds PATTERN), every other byte (also
         past the image) still holds PATTERN.
     ezio_image.py infohash TORRENT
+    ezio_image.py payload-length TORRENT
+        the sum of the data extents' lengths.
     ezio_image.py split TORRENT SOURCE DIR
         write EZIO's layout: one file per data extent, named by its offset
         in 16 hex digits.
@@ -188,6 +190,8 @@ if __name__ == '__main__':
                len(sys.argv) > 6 and sys.argv[6] == 'keep-zero')
     elif cmd == 'infohash':
         print(load(sys.argv[2])['infohash'])
+    elif cmd == 'payload-length':
+        print(sum(length for _, length in load(sys.argv[2])['data']))
     elif cmd == 'split':
         split(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == 'verify-compat':

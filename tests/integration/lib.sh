@@ -71,7 +71,7 @@ expect() {
         if [ $rc -ne "$code" ]; then
                 not_ok "$desc: exit $rc, expected $code"
                 cat err.txt
-        elif ! grep -qE "$pat" err.txt || [ "$(wc -l < err.txt)" -ne 1 ]; then
+        elif ! grep -qE -- "$pat" err.txt || [ "$(wc -l < err.txt)" -ne 1 ]; then
                 not_ok "$desc: stderr does not match '$pat'"
                 cat err.txt
         else

@@ -62,8 +62,8 @@ static const struct {
 } bad_domains[] = {
         { "garbage line", "0x0 ?\n0x0 0x1000 +\nhello\n", "line 3 is not 'pos size status'" },
         { "unknown status", "0x0 ?\n0x0 0x1000 X\n", "line 2 is not" },
-        { "past the end", "0x0 ?\n0x0 0x5000 +\n", "lies past the end" },
-        { "overflowing", "0x0 ?\n0xfffffffffffff000 0x2000 +\n", "lies past the end" },
+        { "past the end", "0x0 ?\n0x0 0x5000 +\n", "is the image truncated?" },
+        { "overflowing", "0x0 ?\n0xfffffffffffff000 0x2000 +\n", "is the image truncated?" },
 };
 
 START_TEST(test_domain_bad)
