@@ -461,6 +461,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir,
         };
         struct ez_torrent *check = NULL;
+        char *qdir = NULL, *qraw = NULL;
         uint64_t piece_length, done = 0;
         int payload_fd = -1;
         const char *name = o->name;
@@ -477,14 +478,20 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                                 (o->piece_length & (o->piece_length - 1))))
                 return ez_err_set(err, -EINVAL, "piece size %" PRIu64 " is not a power of two in %u..%u",
                                   o->piece_length, EZ_TORRENT_MIN_PIECE, EZ_TORRENT_MAX_PIECE);
+        if (ez_srcmap_is_qcow2(o->source)) {
+                r = ez_srcmap_qcow2_to_raw(o->source, o->tmpdir, &qdir, &qraw, err);
+                if (r < 0)
+                        return r;
+                mo.source = qraw;
+        }
         r = ez_srcmap_build(&mo, &map, err);
         if (r < 0)
-                return r;
+                goto out;
         if (o->map_ready)
                 o->map_ready(map, o->userdata);
-        fd = open(o->source, O_RDONLY | O_CLOEXEC);
+        fd = open(mo.source, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-                r = ez_err_set(err, -errno, "cannot open '%s': %s", o->source, strerror(errno));
+                r = ez_err_set(err, -errno, "cannot open '%s': %s", mo.source, strerror(errno));
                 goto out;
         }
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -581,5 +588,11 @@ out:
         free(p.gapbuf);
         ez_layout_free(p.layout);
         ez_srcmap_free(map);
+        if (qraw) {
+                unlink(qraw);
+                rmdir(qdir);
+                free(qraw);
+                free(qdir);
+        }
         return r;
 }

@@ -264,44 +264,120 @@ static void tmp_remove(struct tmp *t)
         rmdir(t->dir);
 }
 
+/* Run argv[0] (looked up in PATH) with stdin from /dev/null and stdout
+ * and stderr into out; *status receives its wait status.  Returns 0,
+ * -ENOENT when there is no such program, another -errno with err. */
+static int spawn_wait(char **argv, const char *out, int *status, struct ez_err *err)
+{
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int r;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r == ENOENT)
+                return -ENOENT;
+        if (r)
+                return ez_err_set(err, -r, "cannot run %s: %s", argv[0], strerror(r));
+        while (waitpid(pid, status, 0) < 0)
+                if (errno != EINTR)
+                        return ez_err_set(err, -errno, "waiting for %s: %s", argv[0], strerror(errno));
+        return 0;
+}
+
+/* An error for a program that did not exit 0, with the last thing it said. */
+static int failed(const char *prog, const char *what, int status, const char *log, const char *out,
+                  struct ez_err *err)
+{
+        char words[256] = "";
+
+        if (log)
+                last_words(log, words, sizeof(words));
+        if (!words[0])
+                last_words(out, words, sizeof(words));
+        if (WIFEXITED(status))
+                return ez_err_set(err, -EIO, "%s failed on %s (exit %d)%s%s", prog, what, WEXITSTATUS(status),
+                                  words[0] ? ": " : "", words);
+        return ez_err_set(err, -EIO, "%s failed on %s (signal %d)", prog, what, WTERMSIG(status));
+}
+
 /* Run partclone.<fs> -D on dev; 0 with the map's text, -ENOENT when there is
  * no such program, other -errno with err. */
 static int run_partclone(const char *fs, const char *dev, const char *what, struct tmp *t, char **ret,
                          struct ez_err *err)
 {
-        char prog[64], fresh[] = "0.1", words[256];
+        char prog[64], fresh[] = "0.1";
         char *argv[] = { prog, "-D", "-s", (char *)dev, "-O", t->map, "-L", t->log, "-f", fresh, "-B", NULL };
-        posix_spawn_file_actions_t fa;
-        pid_t pid;
         int r, status;
 
         snprintf(prog, sizeof(prog), "partclone.%s", fs);
         unlink(t->map);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, t->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        r = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r == ENOENT)
-                return -ENOENT;
-        if (r)
-                return ez_err_set(err, -r, "cannot run %s: %s", prog, strerror(r));
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return ez_err_set(err, -errno, "waiting for %s: %s", prog, strerror(errno));
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                last_words(t->log, words, sizeof(words));
-                if (!words[0])
-                        last_words(t->out, words, sizeof(words));
-                if (WIFEXITED(status))
-                        return ez_err_set(err, -EIO, "%s failed on %s (exit %d)%s%s", prog, what,
-                                          WEXITSTATUS(status), words[0] ? ": " : "", words);
-                return ez_err_set(err, -EIO, "%s failed on %s (signal %d)", prog, what, WTERMSIG(status));
-        }
+        r = spawn_wait(argv, t->out, &status, err);
+        if (r < 0)
+                return r;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return failed(prog, what, status, t->log, t->out, err);
         r = read_text(t->map, ret);
         if (r < 0)
                 return ez_err_set(err, r, "%s wrote no domain map for %s: %s", prog, what, strerror(-r));
+        return 0;
+}
+
+int ez_srcmap_is_qcow2(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        uint8_t magic[4];
+
+        return fd >= 0 && ez_pread_full(fd, magic, sizeof(magic), 0) == 0 && memcmp(magic, "QFI\xfb", 4) == 0;
+}
+
+int ez_srcmap_qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, char **ret_raw, struct ez_err *err)
+{
+        struct tmp t;
+        _cleanup_free_ char *raw = NULL;
+        char *argv[] = { "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw", (char *)src, NULL, NULL };
+        char *check[] = { "qemu-img", "check", "-q", "-f", "qcow2", (char *)src, NULL };
+        char what[4200];
+        int r, status;
+
+        r = tmp_make(&t, tmpdir, err);
+        if (r < 0)
+                return r;
+        if (asprintf(&raw, "%s/image.raw", t.dir) < 0) {
+                tmp_remove(&t);
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        }
+        argv[8] = raw;
+        snprintf(what, sizeof(what), "'%s'", src);
+        /* qemu-img convert reads what a damaged image lacks as zeros */
+        r = spawn_wait(check, t.out, &status, err);
+        if (r >= 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+                r = failed("qemu-img check", what, status, NULL, t.out, err);
+        if (r >= 0)
+                r = spawn_wait(argv, t.out, &status, err);
+        if (r == -ENOENT)
+                r = ez_err_set(err, -ENOENT, "'%s' is a qcow2 image and qemu-img is not installed (Debian: qemu-utils)",
+                               src);
+        else if (r >= 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+                r = failed("qemu-img convert", what, status, NULL, t.out, err);
+        unlink(t.out);
+        if (r < 0) {
+                unlink(raw);
+                tmp_remove(&t);
+                return r;
+        }
+        *ret_dir = strdup(t.dir);
+        *ret_raw = TAKE_PTR(raw);
+        if (!*ret_dir) {
+                unlink(*ret_raw);
+                tmp_remove(&t);
+                free(*ret_raw);
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        }
         return 0;
 }
 

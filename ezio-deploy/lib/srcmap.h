@@ -97,6 +97,14 @@ int ez_srcmap_add_region(struct ez_srcmap *m, uint64_t off, uint64_t len, uint32
  * recount region_bytes. */
 void ez_srcmap_normalize(struct ez_srcmap *m);
 
+/* 1 when path starts with qcow2's magic. */
+int ez_srcmap_is_qcow2(const char *path);
+
+/* Convert a qcow2 image to a sparse raw file in a new temporary directory
+ * (qemu-img convert; its allocation map decides what is written).  The
+ * caller removes *ret_raw and *ret_dir and frees both. */
+int ez_srcmap_qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, char **ret_raw, struct ez_err *err);
+
 #ifdef __cplusplus
 }
 #endif
