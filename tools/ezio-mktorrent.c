@@ -53,11 +53,28 @@ static void usage(FILE *f)
               "                           becoming payload (fewer, longer extents)\n"
               "  -j, --threads N          hashing threads (default: one per CPU)\n"
               "      --tmpdir DIR         for partclone's map (default: $TMPDIR or /tmp)\n"
+              "      --from-partclone INFO\n"
+              "                           take the used blocks from partclone's torrent.info\n"
+              "                           (INFO, or a 'partclone -T' directory holding it);\n"
+              "                           without SOURCE, use its SHA-1s as they are (16 MiB\n"
+              "                           pieces, reads no data; with -p and a -T directory\n"
+              "                           its chunk files become the payload file)\n"
+              "      --verify TORRENT     check SOURCE (an image, a device, a qcow2 image or\n"
+              "                           the payload file) against TORRENT: every piece,\n"
+              "                           and every zero range reads zeros; writes nothing\n"
+              "      --print-map          print the regions that would be read, one\n"
+              "                           'OFFSET LENGTH' line each (bytes), and stop: no\n"
+              "                           data is read and no torrent written\n"
+              "      --format native|ezio ezio's own torrent (default), or EZIO's layout for\n"
+              "                           EZIO and Clonezilla's Lite Server: one file per\n"
+              "                           extent named by its offset, 16 MiB pieces, no zero\n"
+              "                           ranges (zero blocks are sent as data)\n"
               "  -q, --quiet              no progress or summary\n"
               "  -h, --help               show this help\n"
               "  -V, --version            show the version\n"
               "\n"
-              "Exit status: 0 done, 1 failure (no torrent written), 2 usage.\n", f);
+              "Exit status: 0 done, 1 failure (no torrent written), 2 usage,\n"
+              "3 --verify found a difference.\n", f);
 }
 
 static int usage_error(const char *what, const char *why)
@@ -86,6 +103,8 @@ static int parse_size(const char *s, uint64_t *ret)
         return 0;
 }
 
+static bool print_map;
+
 static void map_ready(const struct ez_srcmap *m, void *userdata)
 {
         const char *n = m->notes;
@@ -97,6 +116,9 @@ static void map_ready(const struct ez_srcmap *m, void *userdata)
                 fprintf(stderr, "ezio-mktorrent: warning: %.*s\n", (int)(e ? e - n : (long)strlen(n)), n);
                 n = e ? e + 1 : NULL;
         }
+        if (print_map)
+                for (i = 0; i < m->n_regions; i++)
+                        printf("%" PRIu64 " %" PRIu64 "\n", m->regions[i].off, m->regions[i].len);
         if (!*(bool *)userdata)
                 return;
         fprintf(stderr, "%s image of %" PRIu64 " bytes%s%s%s\n", ez_layout_kind_name(m->kind), m->size,
@@ -134,6 +156,10 @@ int main(int argc, char **argv)
                 { "fill-gaps", required_argument, NULL, 'g' },
                 { "threads", required_argument, NULL, 'j' },
                 { "tmpdir", required_argument, NULL, 'T' },
+                { "print-map", no_argument, NULL, 'M' },
+                { "verify", required_argument, NULL, 'C' },
+                { "format", required_argument, NULL, 'F' },
+                { "from-partclone", required_argument, NULL, 'P' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
@@ -145,7 +171,7 @@ int main(int argc, char **argv)
         struct ez_mk_result res;
         struct ez_buf out = { 0 };
         struct ez_err err = { "" };
-        const char *output = NULL;
+        const char *output = NULL, *verify = NULL;
         _cleanup_free_ char *tmp = NULL;
         bool quiet = false, verbose;
         uint64_t v;
@@ -228,6 +254,21 @@ int main(int argc, char **argv)
                 case 'T':
                         o.tmpdir = optarg;
                         break;
+                case 'M':
+                        o.map_only = true;
+                        break;
+                case 'C':
+                        verify = optarg;
+                        break;
+                case 'P':
+                        o.pcinfo = optarg;
+                        break;
+                case 'F':
+                        if (strcmp(optarg, "ezio") == 0)
+                                o.ezio_format = true;
+                        else if (strcmp(optarg, "native") != 0)
+                                return usage_error("--format", "expected 'native' or 'ezio'");
+                        break;
                 case 'q':
                         quiet = true;
                         break;
@@ -245,14 +286,36 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        if (optind + 1 != argc)
+        if (optind + 1 != argc && !(o.pcinfo && optind == argc))
                 return usage_error("SOURCE", optind >= argc ? "is required" : "give exactly one");
-        if (!output)
+        if (verify && (output || o.map_only || o.payload))
+                return usage_error("--verify", "makes no torrent: give no --output, --payload or --print-map");
+        if (!output && !o.map_only && !verify)
                 return usage_error("--output", "is required");
-        o.source = argv[optind];
+        o.source = optind < argc ? argv[optind] : NULL;
+        if (!o.source && (o.map_only || verify))
+                return usage_error("SOURCE", "is required");
+        if (!o.source && (o.piece_length || o.n_fs || o.fill_gaps))
+                return usage_error("--from-partclone", "without SOURCE takes partclone's pieces as they are: "
+                                   "no --piece-size, --fs or --fill-gaps");
         if (!quiet && isatty(STDERR_FILENO))
                 o.progress = progress;
         verbose = !quiet;
+        print_map = o.map_only;
+        if (verify) {
+                uint64_t bytes = 0;
+
+                r = ez_mk_verify(&o, verify, &bytes, &err);
+                if (o.progress)
+                        fputc('\n', stderr);
+                if (r < 0) {
+                        fprintf(stderr, "ezio-mktorrent: %s: %s\n", o.source, err.msg);
+                        return r == -EBADMSG ? 3 : 1;
+                }
+                if (!quiet)
+                        printf("%s: matches %s (%" PRIu64 " bytes checked)\n", o.source, verify, bytes);
+                return 0;
+        }
         o.map_ready = map_ready;
         o.userdata = &verbose;
 
@@ -260,10 +323,12 @@ int main(int argc, char **argv)
         if (o.progress)
                 fputc('\n', stderr);
         if (r < 0) {
-                fprintf(stderr, "ezio-mktorrent: %s: %s\n", o.source, err.msg);
+                fprintf(stderr, "ezio-mktorrent: %s: %s\n", o.source ? o.source : o.pcinfo, err.msg);
                 ez_buf_free(&out);
                 return 1;
         }
+        if (o.map_only)
+                return 0;
 
         if (asprintf(&tmp, "%s.tmp.XXXXXX", output) < 0) {
                 ez_buf_free(&out);

@@ -218,3 +218,22 @@ int ez_blockdev_sync(struct ez_blockdev *dev, struct ez_err *err)
                 return ez_err_set(err, -errno, "cannot flush '%s': %s", dev->path, strerror(errno));
         return 0;
 }
+
+int ez_blockdev_size(int fd, const char *path, uint64_t *ret, struct ez_err *err)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
+        if (S_ISBLK(st.st_mode)) {
+                if (ioctl(fd, BLKGETSIZE64, ret) < 0)
+                        return ez_err_set(err, -errno, "cannot read the size of '%s': %s", path, strerror(errno));
+        } else if (S_ISREG(st.st_mode)) {
+                *ret = (uint64_t)st.st_size;
+        } else {
+                return ez_err_set(err, -EINVAL, "'%s' is neither a block device nor a regular file", path);
+        }
+        if (*ret == 0)
+                return ez_err_set(err, -EINVAL, "'%s' is empty", path);
+        return 0;
+}

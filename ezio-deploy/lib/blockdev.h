@@ -51,6 +51,10 @@ int ez_blockdev_extend(struct ez_blockdev *dev, uint64_t size, struct ez_err *er
 
 /* Read or write exactly len bytes at off, retrying on EINTR and short
  * transfers.  Returns 0 or -errno (-EIO for an unexpected end of file). */
+/* The size of an open block device or regular file (path names it in
+ * errors); anything else, or an empty one, is -EINVAL. */
+int ez_blockdev_size(int fd, const char *path, uint64_t *ret, struct ez_err *err);
+
 int ez_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ez_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 

@@ -26,6 +26,7 @@
 #include "mktorrent.h"
 #include "srcmap.h"
 #include "torrent.h"
+#include "verify.h"
 
 #define CHUNK (4u << 20)
 
@@ -218,11 +219,25 @@ static int hasher_add(struct hasher *h, const uint8_t *buf, size_t len, struct e
 
                         pthread_mutex_lock(&h->mu);
                         for (;;) {
+                                size_t j;
+
                                 for (i = 0; i < h->nb && h->b[i].state != B_FREE; i++)
                                         ;
                                 if (i < h->nb || h->error)
                                         break;
-                                pthread_cond_wait(&h->cv, &h->mu);
+                                /* every batch is taken: hash one here rather than wait,
+                                 * so the reading thread's core is not left idle */
+                                for (j = 0; j < h->nb && h->b[j].state != B_READY; j++)
+                                        ;
+                                if (j == h->nb) {
+                                        pthread_cond_wait(&h->cv, &h->mu);
+                                        continue;
+                                }
+                                h->b[j].state = B_BUSY;
+                                pthread_mutex_unlock(&h->mu);
+                                hash_batch(h, &h->b[j]);
+                                pthread_mutex_lock(&h->mu);
+                                h->b[j].state = B_FREE;
                         }
                         if (h->error) {
                                 int r = ez_err_set(err, h->error, "%s", h->msg);
@@ -408,6 +423,25 @@ static int scan_region(struct pass *p, uint8_t *buf, const struct ez_extent *rg,
         uint64_t off = rg->off, end = rg->off + rg->len;
         int r;
 
+        if (p->o->ezio_format) {
+                /* EZIO's layout has no zero ranges: every byte is payload */
+                while (off < end) {
+                        size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
+
+                        r = ez_pread_full(p->fd, buf, n, off);
+                        if (r < 0)
+                                return ez_err_set(p->err, r, "cannot read '%s' at %#" PRIx64 ": %s",
+                                                  p->o->source, off, strerror(-r));
+                        r = add_payload(p, buf, n, off);
+                        if (r < 0)
+                                return r;
+                        off += n;
+                        *done += n;
+                        if (p->o->progress)
+                                p->o->progress(*done, total, p->o->userdata);
+                }
+                return 0;
+        }
         while (off < end) {
                 off_t d = lseek(p->fd, (off_t)off, SEEK_DATA), h;
                 uint64_t dstart, dend;
@@ -442,6 +476,132 @@ static int scan_region(struct pass *p, uint8_t *buf, const struct ez_extent *rg,
         return end_zero_run(p, end);
 }
 
+/* The payload of a `partclone -T` directory: its chunk files, named by
+ * their offsets, concatenated in the order torrent.info lists them. */
+static int concat_chunks(const char *dir, const struct ez_pcinfo *pi, const char *payload, struct ez_err *err)
+{
+        _cleanup_close_ int out = open(payload, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        _cleanup_free_ uint8_t *buf = malloc(CHUNK);
+        uint64_t at = 0;
+        size_t i;
+
+        if (out < 0)
+                return ez_err_set(err, -errno, "cannot create the payload file '%s': %s", payload, strerror(errno));
+        if (!buf)
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        for (i = 0; i < pi->n_ext; i++) {
+                char path[4200];
+                _cleanup_close_ int in = -1;
+                struct stat st;
+                uint64_t done = 0;
+                int r;
+
+                snprintf(path, sizeof(path), "%s/%032" PRIx64, dir, pi->ext[i].off);
+                in = open(path, O_RDONLY | O_CLOEXEC);
+                if (in < 0 || fstat(in, &st) < 0)
+                        return ez_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+                if ((uint64_t)st.st_size != pi->ext[i].len)
+                        return ez_err_set(err, -EINVAL, "'%s' has %" PRIu64 " bytes, torrent.info says %" PRIu64,
+                                          path, (uint64_t)st.st_size, pi->ext[i].len);
+                while (done < pi->ext[i].len) {
+                        size_t n = pi->ext[i].len - done < CHUNK ? (size_t)(pi->ext[i].len - done) : CHUNK;
+
+                        if ((r = ez_pread_full(in, buf, n, done)) < 0 || (r = ez_pwrite_full(out, buf, n, at)) < 0)
+                                return ez_err_set(err, r, "copying '%s' into '%s': %s", path, payload, strerror(-r));
+                        done += n;
+                        at += n;
+                }
+        }
+        if (fsync(out) < 0)
+                return ez_err_set(err, -errno, "cannot flush the payload file '%s': %s", payload, strerror(errno));
+        return 0;
+}
+
+/* A torrent straight from torrent.info, reading no data: its extents and
+ * its SHA-1 per 16 MiB; no zero ranges (partclone sends zero blocks). */
+static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,
+                       struct ez_err *err)
+{
+        struct ez_pcinfo pi;
+        struct ez_layout *l = NULL;
+        struct ez_torrent *check = NULL;
+        char info[4200], dir[4096];
+        const char *name = o->name;
+        struct stat st;
+        size_t i;
+        int r;
+
+        if (!o->pcinfo)
+                return ez_err_set(err, -EINVAL, "no source");
+        snprintf(dir, sizeof(dir), "%s", o->pcinfo);
+        if (stat(o->pcinfo, &st) == 0 && S_ISDIR(st.st_mode)) {
+                snprintf(info, sizeof(info), "%s/torrent.info", o->pcinfo);
+        } else {
+                char *slash;
+
+                snprintf(info, sizeof(info), "%s", o->pcinfo);
+                slash = strrchr(dir, '/');
+                if (slash)
+                        *slash = '\0';
+                else
+                        snprintf(dir, sizeof(dir), ".");
+        }
+        r = ez_pcinfo_load(info, &pi, err);
+        if (r < 0)
+                return r;
+        if (pi.n_sha1 != (pi.data_bytes + EZ_MK_EZIO_PIECE - 1) / EZ_MK_EZIO_PIECE) {
+                r = ez_err_set(err, -EINVAL, "%s has %zu sha1 lines for %" PRIu64 " bytes of data; pieces of 16 MiB "
+                               "need %" PRIu64, info, pi.n_sha1, pi.data_bytes,
+                               (pi.data_bytes + EZ_MK_EZIO_PIECE - 1) / EZ_MK_EZIO_PIECE);
+                goto out;
+        }
+        if (pi.block_size < 512 || (pi.block_size & (pi.block_size - 1))) {
+                r = ez_err_set(err, -EINVAL, "%s: block_size %u is not a power of two from 512", info, pi.block_size);
+                goto out;
+        }
+        r = ez_layout_new(pi.size, pi.block_size, o->kind < 0 ? EZ_LAYOUT_PARTITION : (enum ez_layout_kind)o->kind,
+                          &l, err);
+        for (i = 0; r >= 0 && i < pi.n_ext; i++)
+                r = ez_layout_add_data(l, pi.ext[i].off, pi.ext[i].len, err);
+        if (r >= 0)
+                r = ez_layout_finish(l, pi.data_bytes, err);
+        if (r < 0)
+                goto out;
+        if (!name) {
+                name = strrchr(dir, '/');
+                name = name ? name + 1 : dir;
+        }
+        {
+                struct ez_torrent_spec spec = {
+                        .name = name, .piece_length = EZ_MK_EZIO_PIECE, .pieces = pi.sha1, .n_pieces = pi.n_sha1,
+                        .layout = l, .trackers = o->trackers, .n_trackers = o->n_trackers,
+                        .web_seeds = o->web_seeds, .n_web_seeds = o->n_web_seeds,
+                        .created_by = "ezio-mktorrent " EZ_VERSION, .creation_date = (int64_t)time(NULL),
+                        .compat = o->ezio_format,
+                };
+
+                r = ez_torrent_build(&spec, out, err);
+        }
+        if (r >= 0 && o->payload)
+                r = concat_chunks(dir, &pi, o->payload, err);
+        if (r >= 0 && (r = ez_torrent_parse(out->data, out->len, &check, err)) < 0)
+                ez_err_prefix(err, r, "internal error, the new torrent does not parse");
+        if (r < 0)
+                goto out;
+        *ret = (struct ez_mk_result){
+                .source_size = pi.size, .payload_len = pi.data_bytes, .piece_length = EZ_MK_EZIO_PIECE,
+                .n_extents = l->n_data, .kind = l->kind,
+        };
+        memcpy(ret->info_hash_hex, check->info_hash_hex, sizeof(ret->info_hash_hex));
+out:
+        if (r < 0 && o->payload)
+                unlink(o->payload);
+        ez_torrent_free(check);
+        ez_layout_free(l);
+        ez_pcinfo_free(&pi);
+        return r;
+}
+
 static unsigned default_threads(void)
 {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -458,16 +618,18 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         struct ez_srcmap *map = NULL;
         struct ez_srcmap_options mo = {
                 .source = o->source, .kind = o->kind, .block_size = o->block_size ? o->block_size : 4096,
-                .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir,
+                .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir, .pcinfo = o->pcinfo,
         };
         struct ez_torrent *check = NULL;
-        char *qdir = NULL, *qraw = NULL;
+        char *qdir = NULL, *qraw = NULL, pcinfo[4200];
         uint64_t piece_length, done = 0;
         int payload_fd = -1;
         const char *name = o->name;
         size_t i;
         int r;
 
+        if (!o->source)
+                return from_pcinfo(o, out, ret, err);
         if (!name) {
                 name = strrchr(o->source, '/');
                 name = name ? name + 1 : o->source;
@@ -478,6 +640,13 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                                 (o->piece_length & (o->piece_length - 1))))
                 return ez_err_set(err, -EINVAL, "piece size %" PRIu64 " is not a power of two in %u..%u",
                                   o->piece_length, EZ_TORRENT_MIN_PIECE, EZ_TORRENT_MAX_PIECE);
+        if (o->pcinfo) {
+                struct stat st;
+
+                snprintf(pcinfo, sizeof(pcinfo), "%s%s", o->pcinfo,
+                         stat(o->pcinfo, &st) == 0 && S_ISDIR(st.st_mode) ? "/torrent.info" : "");
+                mo.pcinfo = pcinfo;
+        }
         if (ez_srcmap_is_qcow2(o->source)) {
                 r = ez_srcmap_qcow2_to_raw(o->source, o->tmpdir, &qdir, &qraw, err);
                 if (r < 0)
@@ -489,6 +658,11 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 goto out;
         if (o->map_ready)
                 o->map_ready(map, o->userdata);
+        if (o->map_only) {
+                *ret = (struct ez_mk_result){ .source_size = map->size, .kind = map->kind,
+                                              .read_bytes = map->region_bytes };
+                goto out;
+        }
         fd = open(mo.source, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 r = ez_err_set(err, -errno, "cannot open '%s': %s", mo.source, strerror(errno));
@@ -496,7 +670,8 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         }
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         p.fd = fd;
-        piece_length = o->piece_length ? o->piece_length : ez_mk_piece_length(map->region_bytes);
+        piece_length = o->piece_length ? o->piece_length :
+                       o->ezio_format ? EZ_MK_EZIO_PIECE : ez_mk_piece_length(map->region_bytes);
         r = ez_layout_new(map->size, mo.block_size, map->kind, &p.layout, err);
         if (r < 0)
                 goto out;
@@ -559,6 +734,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                         .web_seeds = o->web_seeds, .n_web_seeds = o->n_web_seeds,
                         .created_by = "ezio-mktorrent " EZ_VERSION,
                         .creation_date = (int64_t)time(NULL),
+                        .compat = o->ezio_format,
                 };
 
                 r = ez_torrent_build(&spec, out, err);
@@ -588,6 +764,66 @@ out:
         free(p.gapbuf);
         ez_layout_free(p.layout);
         ez_srcmap_free(map);
+        if (qraw) {
+                unlink(qraw);
+                rmdir(qdir);
+                free(qraw);
+                free(qdir);
+        }
+        return r;
+}
+
+int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *ret_bytes, struct ez_err *err)
+{
+        _cleanup_close_ int fd = -1;
+        struct ez_torrent *t = NULL;
+        struct ez_layout *payload = NULL;
+        const struct ez_layout *l;
+        struct ez_verify *v = NULL;
+        char *qdir = NULL, *qraw = NULL;
+        const char *src = o->source;
+        uint64_t size = 0;
+        int r;
+
+        r = ez_torrent_load(torrent, &t, err);
+        if (r < 0)
+                return ez_err_prefix(err, r, "%s", torrent);
+        if (ez_srcmap_is_qcow2(src)) {
+                r = ez_srcmap_qcow2_to_raw(src, o->tmpdir, &qdir, &qraw, err);
+                if (r < 0)
+                        goto out;
+                src = qraw;
+        }
+        fd = open(src, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                r = ez_err_set(err, -errno, "cannot open '%s': %s", o->source, strerror(errno));
+                goto out;
+        }
+        r = ez_blockdev_size(fd, o->source, &size, err);
+        if (r < 0)
+                goto out;
+        l = t->layout;
+        /* the payload file itself, as ezio-mktorrent -p writes it */
+        if (size == t->total_length && size != t->layout->target_size) {
+                r = ez_torrent_payload_layout(t, &payload, err);
+                if (r < 0)
+                        goto out;
+                l = payload;
+        } else if (size < t->layout->target_size) {
+                r = ez_err_set(err, -EINVAL, "'%s' has %" PRIu64 " bytes; the torrent's image has %" PRIu64,
+                               o->source, size, t->layout->target_size);
+                goto out;
+        }
+        r = ez_verify_start(t, l, fd, true, &v, err);
+        while (r >= 0 && (r = ez_verify_step(v, 64u << 20, err)) > 0)
+                if (o->progress)
+                        o->progress(ez_verify_done(v), ez_verify_total(v), o->userdata);
+        if (r == 0 && ret_bytes)
+                *ret_bytes = ez_verify_total(v);
+out:
+        ez_verify_free(v);
+        ez_layout_free(payload);
+        ez_torrent_free(t);
         if (qraw) {
                 unlink(qraw);
                 rmdir(qdir);

@@ -11,6 +11,7 @@
 #ifndef EZ_MKTORRENT_H
 #define EZ_MKTORRENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bencode.h"
@@ -23,7 +24,8 @@ extern "C" {
 #endif
 
 struct ez_mk_options {
-        const char *source;
+        const char *source;             /* NULL: from pcinfo alone, reading no data */
+        const char *pcinfo;             /* partclone's torrent.info, or a `partclone -T` directory */
         const char *payload;            /* write the payload file here, or NULL */
         const char *name;               /* torrent name, NULL: the source's base name */
         uint64_t piece_length;          /* 0: chosen from the source size */
@@ -38,11 +40,16 @@ struct ez_mk_options {
         const char *tmpdir;
         uint64_t fill_gaps;             /* merge data extents this close (bytes) */
         unsigned threads;               /* hashing threads, 0: one per CPU */
+        bool map_only;                  /* stop after map_ready: read no data, make no torrent */
+        bool ezio_format;               /* EZIO's layout: a file per extent, 16 MiB pieces,
+                                         * every byte of the map is payload */
         /* called once the map is known, and after each chunk read; may be NULL */
         void (*map_ready)(const struct ez_srcmap *map, void *userdata);
         void (*progress)(uint64_t done, uint64_t total, void *userdata);
         void *userdata;
 };
+
+#define EZ_MK_EZIO_PIECE (16u << 20)
 
 struct ez_mk_result {
         uint64_t source_size;
@@ -61,6 +68,13 @@ uint64_t ez_mk_piece_length(uint64_t size);
 /* Make the torrent into out (bencoded).  Returns 0 or -errno with err. */
 int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,
                   struct ez_err *err);
+
+/* Check o->source (an image or device, a qcow2 image, or the payload file
+ * itself) against the torrent at path torrent: every piece, and every
+ * zero range reads zeros.  o->progress, o->tmpdir are used.  Returns 0
+ * with the bytes checked in *ret_bytes, -EBADMSG naming the first
+ * difference, or -errno. */
+int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *ret_bytes, struct ez_err *err);
 
 #ifdef __cplusplus
 }

@@ -607,25 +607,6 @@ out:
         return r;
 }
 
-static int source_size(int fd, const char *path, uint64_t *ret, struct ez_err *err)
-{
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
-        if (S_ISBLK(st.st_mode)) {
-                if (ioctl(fd, BLKGETSIZE64, ret) < 0)
-                        return ez_err_set(err, -errno, "cannot read the size of '%s': %s", path, strerror(errno));
-        } else if (S_ISREG(st.st_mode)) {
-                *ret = (uint64_t)st.st_size;
-        } else {
-                return ez_err_set(err, -EINVAL, "'%s' is neither a block device nor a regular file", path);
-        }
-        if (*ret == 0)
-                return ez_err_set(err, -EINVAL, "'%s' is empty", path);
-        return 0;
-}
-
 int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, struct ez_err *err)
 {
         _cleanup_close_ int fd = -1;
@@ -651,12 +632,35 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
                 r = ez_err_set(err, -errno, "cannot open '%s': %s", o->source, strerror(errno));
                 goto fail;
         }
-        r = source_size(fd, o->source, &m->size, err);
+        r = ez_blockdev_size(fd, o->source, &m->size, err);
         if (r < 0)
                 goto fail;
         r = tmp_make(&t, o->tmpdir, err);
         if (r < 0)
                 goto fail;
+
+        if (o->pcinfo) {
+                /* the used extents partclone listed when it made torrent.info */
+                struct ez_pcinfo pi;
+
+                r = ez_pcinfo_load(o->pcinfo, &pi, err);
+                if (r >= 0 && pi.size > m->size)
+                        r = ez_err_set(err, -EINVAL, "%s describes %" PRIu64 " bytes but '%s' has %" PRIu64
+                                       ": is the image truncated?", o->pcinfo, pi.size, o->source, m->size);
+                m->kind = o->kind < 0 ? EZ_LAYOUT_PARTITION : (enum ez_layout_kind)o->kind;
+                if (r >= 0)
+                        r = add_part(m, 0, 0, m->size, err);
+                for (i = 0; r >= 0 && i < pi.n_ext; i++)
+                        r = ez_srcmap_add_region(m, pi.ext[i].off, pi.ext[i].len, bs, err);
+                if (r >= 0) {
+                        snprintf(m->parts[0].route, sizeof(m->parts[0].route), "torrent.info");
+                        m->parts[0].used = pi.data_bytes;
+                }
+                ez_pcinfo_free(&pi);
+                if (r < 0)
+                        goto fail;
+                goto done;
+        }
 
         /* a filesystem across the whole source is a partition image */
         if (o->kind < 0 && probe_fs(fd, 0, m->size, fstype, sizeof(fstype)) == 0 && fstype[0])
@@ -715,6 +719,7 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
                 if (r < 0)
                         goto fail;
         }
+done:
         ez_srcmap_normalize(m);
         tmp_remove(&t);
         *ret = m;
@@ -723,4 +728,124 @@ fail:
         tmp_remove(&t);
         ez_srcmap_free(m);
         return r;
+}
+
+void ez_pcinfo_free(struct ez_pcinfo *pi)
+{
+        free(pi->ext);
+        free(pi->sha1);
+        *pi = (struct ez_pcinfo){ 0 };
+}
+
+static int hex_field(const char *v, uint64_t *ret)
+{
+        size_t n = strspn(v, "0123456789abcdefABCDEF");
+        uint64_t x = 0;
+        size_t i;
+
+        if (n == 0 || v[n + strspn(v + n, " \t\r")] != '\0')
+                return -EINVAL;
+        for (i = 0; i < n; i++) {
+                int d = isdigit((unsigned char)v[i]) ? v[i] - '0' : (tolower((unsigned char)v[i]) - 'a' + 10);
+
+                if (x >> 60)
+                        return -ERANGE;
+                x = x << 4 | (uint64_t)d;
+        }
+        *ret = x;
+        return 0;
+}
+
+int ez_pcinfo_load(const char *path, struct ez_pcinfo *pi, struct ez_err *err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t cap_ext = 0, cap_sha = 0;
+        uint64_t pending_off = UINT64_MAX, sum = 0;
+        unsigned lineno = 0;
+        char *line, *save = NULL;
+        int r;
+
+        *pi = (struct ez_pcinfo){ 0 };
+        r = read_text(path, &text);
+        if (r < 0)
+                return ez_err_set(err, r, "cannot read '%s': %s", path, strerror(-r));
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *colon = strchr(line, ':'), *v;
+                uint64_t x = 0;
+
+                lineno++;
+                if (line[strspn(line, " \t\r")] == '\0')
+                        continue;
+                if (!colon)
+                        goto bad;
+                *colon = '\0';
+                v = colon + 1 + strspn(colon + 1, " \t");
+                if (strcmp(line, "block_size") == 0 || strcmp(line, "blocks_total") == 0) {
+                        char *end;
+                        unsigned long long n;
+
+                        errno = 0;
+                        n = strtoull(v, &end, 10);
+                        if (errno || end == v || *end != '\0' || n == 0)
+                                goto bad;
+                        if (strcmp(line, "block_size") == 0)
+                                pi->block_size = n > UINT32_MAX ? 0 : (uint32_t)n;
+                        else
+                                pi->blocks_total = n;
+                } else if (strcmp(line, "offset") == 0) {
+                        if (pending_off != UINT64_MAX || hex_field(v, &x) < 0)
+                                goto bad;
+                        pending_off = x;
+                } else if (strcmp(line, "length") == 0) {
+                        if (pending_off == UINT64_MAX || hex_field(v, &x) < 0 || x == 0)
+                                goto bad;
+                        if (pi->n_ext && pending_off < pi->ext[pi->n_ext - 1].off + pi->ext[pi->n_ext - 1].len)
+                                return ez_err_set(err, -EINVAL, "%s: line %u: extents out of order or overlapping",
+                                                  path, lineno);
+                        if (pi->n_ext == cap_ext) {
+                                struct ez_extent *e;
+
+                                cap_ext = cap_ext ? 2 * cap_ext : 256;
+                                if (cap_ext > EZ_LAYOUT_MAX_EXTENTS ||
+                                    !(e = realloc(pi->ext, cap_ext * sizeof(*e))))
+                                        return ez_err_set(err, -ENOMEM, "%s: too many extents", path);
+                                pi->ext = e;
+                        }
+                        pi->ext[pi->n_ext++] = (struct ez_extent){ pending_off, x };
+                        sum += x;
+                        pending_off = UINT64_MAX;
+                } else if (strcmp(line, "sha1") == 0) {
+                        size_t i;
+
+                        if (strspn(v, "0123456789abcdefABCDEF") != 40)
+                                goto bad;
+                        if (pi->n_sha1 == cap_sha) {
+                                uint8_t *p;
+
+                                cap_sha = cap_sha ? 2 * cap_sha : 256;
+                                if (!(p = realloc(pi->sha1, cap_sha * 20)))
+                                        return ez_err_set(err, -ENOMEM, "out of memory");
+                                pi->sha1 = p;
+                        }
+                        for (i = 0; i < 20; i++) {
+                                char h[3] = { v[2 * i], v[2 * i + 1], 0 };
+
+                                pi->sha1[20 * pi->n_sha1 + i] = (uint8_t)strtoul(h, NULL, 16);
+                        }
+                        pi->n_sha1++;
+                } else {
+                        goto bad;
+                }
+        }
+        if (!pi->block_size || !pi->blocks_total || pi->n_ext == 0 || pending_off != UINT64_MAX)
+                return ez_err_set(err, -EINVAL, "%s: not a partclone torrent.info (block_size, blocks_total "
+                                  "and offset/length pairs are needed)", path);
+        if (pi->blocks_total > UINT64_MAX / pi->block_size ||
+            pi->ext[pi->n_ext - 1].off + pi->ext[pi->n_ext - 1].len > pi->blocks_total * pi->block_size)
+                return ez_err_set(err, -EINVAL, "%s: an extent ends past blocks_total x block_size", path);
+        pi->size = pi->blocks_total * pi->block_size;
+        pi->data_bytes = sum;
+        return 0;
+bad:
+        return ez_err_set(err, -EINVAL, "%s: line %u is not what partclone writes", path, lineno);
 }

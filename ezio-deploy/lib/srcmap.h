@@ -48,6 +48,7 @@ struct ez_srcmap_options {
         const struct ez_srcmap_fs *fs;
         size_t n_fs;
         const char *tmpdir;     /* for partclone's map and log; NULL: $TMPDIR or /tmp */
+        const char *pcinfo;     /* partclone's torrent.info: take the used extents from it */
 };
 
 struct ez_srcmap_part {
@@ -96,6 +97,21 @@ int ez_srcmap_add_region(struct ez_srcmap *m, uint64_t off, uint64_t len, uint32
 /* Sort the region list, merge overlapping and touching regions, and
  * recount region_bytes. */
 void ez_srcmap_normalize(struct ez_srcmap *m);
+
+/* partclone's torrent.info (`partclone.<fs> -c -t|-T`): the used extents
+ * in the order of the data, and a SHA-1 per 16 MiB of it. */
+struct ez_pcinfo {
+        uint32_t block_size;
+        uint64_t blocks_total, size;    /* size: blocks_total x block_size */
+        struct ez_extent *ext;          /* sorted, not overlapping */
+        size_t n_ext;
+        uint64_t data_bytes;
+        uint8_t *sha1;                  /* 20 bytes each */
+        size_t n_sha1;
+};
+
+int ez_pcinfo_load(const char *path, struct ez_pcinfo *ret, struct ez_err *err);
+void ez_pcinfo_free(struct ez_pcinfo *pi);
 
 /* 1 when path starts with qcow2's magic. */
 int ez_srcmap_is_qcow2(const char *path);

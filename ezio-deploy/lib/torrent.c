@@ -405,6 +405,8 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
 
         if (!l->finished)
                 return ez_err_set(err, -EINVAL, "layout not finished");
+        if (s->compat && l->n_zero)
+                return ez_err_set(err, -EINVAL, "EZIO's layout has no zero ranges");
         r = ez_layout_encode(l->data, l->n_data, l->block_size, l->target_size, &ext, &ext_len, err);
         if (r < 0)
                 return r;
@@ -436,23 +438,43 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
         }
         ez_benc_cstr(out, "info");
         ez_benc_dict(out);
-        ez_benc_cstr(out, "ezio");
-        ez_benc_dict(out);
-        ez_benc_cstr(out, "block size");
-        ez_benc_int(out, l->block_size);
-        ez_benc_cstr(out, "extents");
-        ez_benc_str(out, ext, ext_len);
-        ez_benc_cstr(out, "kind");
-        ez_benc_cstr(out, ez_layout_kind_name(l->kind));
-        ez_benc_cstr(out, "target size");
-        ez_benc_int(out, (int64_t)l->target_size);
-        ez_benc_cstr(out, "version");
-        ez_benc_int(out, EZ_TORRENT_FORMAT_VERSION);
-        ez_benc_cstr(out, "zero");
-        ez_benc_str(out, zero, zero_len);
-        ez_benc_end(out);
-        ez_benc_cstr(out, "length");
-        ez_benc_int(out, (int64_t)l->payload_len);
+        if (s->compat) {
+                /* EZIO's layout: one file per extent, named by its offset */
+                ez_benc_cstr(out, "files");
+                ez_benc_list(out);
+                for (i = 0; i < l->n_data; i++) {
+                        char name[33];
+
+                        snprintf(name, sizeof(name), "%032" PRIx64, l->data[i].off);
+                        ez_benc_dict(out);
+                        ez_benc_cstr(out, "length");
+                        ez_benc_int(out, (int64_t)l->data[i].len);
+                        ez_benc_cstr(out, "path");
+                        ez_benc_list(out);
+                        ez_benc_cstr(out, name);
+                        ez_benc_end(out);
+                        ez_benc_end(out);
+                }
+                ez_benc_end(out);
+        } else {
+                ez_benc_cstr(out, "ezio");
+                ez_benc_dict(out);
+                ez_benc_cstr(out, "block size");
+                ez_benc_int(out, l->block_size);
+                ez_benc_cstr(out, "extents");
+                ez_benc_str(out, ext, ext_len);
+                ez_benc_cstr(out, "kind");
+                ez_benc_cstr(out, ez_layout_kind_name(l->kind));
+                ez_benc_cstr(out, "target size");
+                ez_benc_int(out, (int64_t)l->target_size);
+                ez_benc_cstr(out, "version");
+                ez_benc_int(out, EZ_TORRENT_FORMAT_VERSION);
+                ez_benc_cstr(out, "zero");
+                ez_benc_str(out, zero, zero_len);
+                ez_benc_end(out);
+                ez_benc_cstr(out, "length");
+                ez_benc_int(out, (int64_t)l->payload_len);
+        }
         ez_benc_cstr(out, "name");
         ez_benc_cstr(out, s->name);
         ez_benc_cstr(out, "piece length");

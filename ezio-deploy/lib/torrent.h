@@ -82,9 +82,11 @@ struct ez_torrent_spec {
         size_t n_web_seeds;
         const char *created_by;
         int64_t creation_date;          /* 0: omit */
+        bool compat;                    /* EZIO's layout: a file per data extent, no zero ranges */
 };
 
-/* Bencode a native torrent into out.  Returns 0 or a negative errno. */
+/* Bencode a native torrent (or with s->compat one in EZIO's layout) into
+ * out.  Returns 0 or a negative errno. */
 int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct ez_err *err);
 
 #ifdef __cplusplus

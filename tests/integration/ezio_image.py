@@ -189,7 +189,9 @@ if __name__ == '__main__':
         verify(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5], 16),
                len(sys.argv) > 6 and sys.argv[6] == 'keep-zero')
     elif cmd == 'infohash':
-        print(load(sys.argv[2])['infohash'])
+        with open(sys.argv[2], 'rb') as f:
+            buf = f.read()
+        print(hashlib.sha1(buf[slice(*info_span(buf))]).hexdigest())
     elif cmd == 'payload-length':
         print(sum(length for _, length in load(sys.argv[2])['data']))
     elif cmd == 'split':
