@@ -349,6 +349,9 @@ int main(int argc, char **argv)
         }
         close(fd);
         ez_buf_free(&out);
+        if (res.stock_refusal[0])
+                fprintf(stderr, "ezio-mktorrent: warning: %s: libtorrent with its default limits refuses this torrent "
+                        "(%s); ezio-deploy loads it, stock clients may not\n", output, res.stock_refusal);
         if (!quiet)
                 printf("%s: info-hash %s, %s image of %" PRIu64 " bytes, %" PRIu64 " bytes of data in %zu extents, "
                        "%zu zero ranges, piece size %" PRIu64 "\n",

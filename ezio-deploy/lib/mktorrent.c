@@ -25,6 +25,7 @@
 #include "cleanup.h"
 #include "mktorrent.h"
 #include "srcmap.h"
+#include "swarm.h"
 #include "torrent.h"
 #include "verify.h"
 
@@ -476,6 +477,16 @@ static int scan_region(struct pass *p, uint8_t *buf, const struct ez_extent *rg,
         return end_zero_run(p, end);
 }
 
+/* Would a client with libtorrent's default limits load it?  (EZIO's
+ * layout, a file per extent, stops loading at about 200k files.) */
+static void stock_check(const struct ez_buf *out, struct ez_mk_result *ret)
+{
+        struct ez_err e = { "" };
+
+        if (ez_swarm_check_torrent(out->data, out->len, &e) < 0)
+                snprintf(ret->stock_refusal, sizeof(ret->stock_refusal), "%s", e.msg);
+}
+
 /* The payload of a `partclone -T` directory: its chunk files, named by
  * their offsets, concatenated in the order torrent.info lists them. */
 static int concat_chunks(const char *dir, const struct ez_pcinfo *pi, const char *payload, struct ez_err *err)
@@ -593,6 +604,7 @@ static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct
                 .n_extents = l->n_data, .kind = l->kind,
         };
         memcpy(ret->info_hash_hex, check->info_hash_hex, sizeof(ret->info_hash_hex));
+        stock_check(out, ret);
 out:
         if (r < 0 && o->payload)
                 unlink(o->payload);
@@ -752,6 +764,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 .n_extents = p.layout->n_data, .n_zero = p.layout->n_zero, .kind = map->kind,
                 .read_bytes = done,
         };
+        stock_check(out, ret);
         memcpy(ret->info_hash_hex, check->info_hash_hex, sizeof(ret->info_hash_hex));
         ez_torrent_free(check);
 out:

@@ -504,3 +504,18 @@ extern "C" const char *ez_swarm_lt_version(void)
 {
         return lt::version();
 }
+
+extern "C" int ez_swarm_check_torrent(const void *buf, size_t len, struct ez_err *err)
+{
+        try {
+                lt::error_code ec;
+                lt::torrent_info ti(lt::span<char const>(static_cast<char const *>(buf), static_cast<std::ptrdiff_t>(len)),
+                                    ec, lt::from_span);
+
+                if (ec)
+                        return ez_err_set(err, -EINVAL, "%s", ec.message().c_str());
+                return 0;
+        } catch (std::exception const &e) {
+                return ez_err_set(err, -EINVAL, "%s", e.what());
+        }
+}

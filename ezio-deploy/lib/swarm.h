@@ -91,6 +91,11 @@ void ez_swarm_scrape(struct ez_swarm *s);
 /* Stop the session and release everything.  Accepts NULL. */
 void ez_swarm_free(struct ez_swarm *s);
 
+/* Load a torrent as any libtorrent-based client would, with libtorrent's
+ * default limits on metadata.  Returns 0, or -EINVAL with libtorrent's
+ * reason. */
+int ez_swarm_check_torrent(const void *buf, size_t len, struct ez_err *err);
+
 /* libtorrent's version string. */
 const char *ez_swarm_lt_version(void);
 

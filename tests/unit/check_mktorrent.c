@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "mktorrent.h"
+#include "swarm.h"
 #include "torrent.h"
 #include "testutil.h"
 
@@ -262,6 +263,48 @@ START_TEST(test_kind)
 }
 END_TEST
 
+/* A 50 GB filesystem fragmented into 700k extents: the native torrent
+ * stays small enough for any libtorrent client with default limits, where
+ * EZIO's layout (a file per extent) is refused. */
+START_TEST(test_many_extents)
+{
+        const size_t n = 700000;
+        const uint64_t piece = 256 * KiB;
+        struct ez_layout *l = NULL;
+        struct ez_buf native = { 0 }, compat = { 0 };
+        struct ez_torrent *t = NULL;
+        struct ez_err err = { "" };
+        uint8_t *pieces;
+        uint64_t payload = n * 4096ull, np = (payload + piece - 1) / piece;
+        size_t i;
+
+        ck_assert_int_eq(ez_layout_new(50000000000ull, 4096, EZ_LAYOUT_PARTITION, &l, NULL), 0);
+        for (i = 0; i < n; i++)
+                ck_assert_int_eq(ez_layout_add_data(l, i * 65536ull, 4096, NULL), 0);
+        ck_assert_int_eq(ez_layout_finish(l, payload, NULL), 0);
+        pieces = calloc(np, 20);
+        ck_assert_ptr_nonnull(pieces);
+        {
+                struct ez_torrent_spec spec = { .name = "big", .piece_length = piece, .pieces = pieces,
+                                                .n_pieces = np, .layout = l };
+
+                ck_assert_int_eq(ez_torrent_build(&spec, &native, NULL), 0);
+                spec.compat = true;
+                ck_assert_int_eq(ez_torrent_build(&spec, &compat, NULL), 0);
+        }
+        ck_assert_uint_lt(native.len, 4 * MiB);
+        ck_assert_msg(ez_swarm_check_torrent(native.data, native.len, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(ez_torrent_parse(native.data, native.len, &t, NULL), 0);
+        ck_assert_int_eq(t->layout->n_data, n);
+        ck_assert_int_eq(ez_swarm_check_torrent(compat.data, compat.len, &err), -EINVAL);
+        ez_torrent_free(t);
+        ez_buf_free(&native);
+        ez_buf_free(&compat);
+        free(pieces);
+        ez_layout_free(l);
+}
+END_TEST
+
 static const uint64_t piece_cases[][2] = {
         { 0, 64 * KiB },
         { 64 * MiB, 64 * KiB },
@@ -289,6 +332,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_all_zero_image);
         tcase_add_loop_test(tc, test_fail, 0, EZ_ARRAY_LEN(fail_cases));
         tcase_add_loop_test(tc, test_kind, 0, EZ_ARRAY_LEN(disk_cases));
+        tcase_add_test(tc, test_many_extents);
         tcase_add_loop_test(tc, test_piece_length, 0, EZ_ARRAY_LEN(piece_cases));
         suite_add_tcase(s, tc);
         return s;
