@@ -59,7 +59,7 @@ struct ez_mk_result {
         enum ez_layout_kind kind;
         uint64_t read_bytes;            /* bytes of the source the pass covered */
         char info_hash_hex[41];
-        char stock_refusal[256];        /* why libtorrent with default limits refuses it, or "" */
+        char stock_refusal[EZ_ERR_MSG_MAX];     /* why libtorrent with default limits refuses it, or "" */
 };
 
 /* Piece length for a payload of about size bytes: the smallest power of
