@@ -45,7 +45,8 @@ static void usage(FILE *f)
               "  -n, --name NAME          torrent name (default: SOURCE's base name)\n"
               "  -k, --kind disk|partition\n"
               "                           image kind (default: a filesystem across the whole\n"
-              "                           source is a partition, a partition table a disk)\n"
+              "                           source is a partition, a partition table a disk;\n"
+              "                           a disk without a table is read as one area)\n"
               "  -f, --fs [N=]TYPE        read partition N (or every filesystem) as TYPE, a\n"
               "                           blkid name such as ext4 or xfs; 'raw' copies every\n"
               "                           non-zero block (repeatable; default: detected)\n"
@@ -108,6 +109,7 @@ static bool print_map;
 static void map_ready(const struct ez_srcmap *m, void *userdata)
 {
         const char *n = m->notes;
+        FILE *out;
         size_t i;
 
         while (n && *n) {
@@ -121,18 +123,20 @@ static void map_ready(const struct ez_srcmap *m, void *userdata)
                         printf("%" PRIu64 " %" PRIu64 "\n", m->regions[i].off, m->regions[i].len);
         if (!*(bool *)userdata)
                 return;
-        fprintf(stderr, "%s image of %" PRIu64 " bytes%s%s%s\n", ez_layout_kind_name(m->kind), m->size,
+        out = print_map ? stderr : stdout;      /* stdout carries the map then */
+        fprintf(out, "%s image of %" PRIu64 " bytes%s%s%s\n", ez_layout_kind_name(m->kind), m->size,
                 m->pttype[0] ? " (" : "", m->pttype, m->pttype[0] ? " partition table)" : "");
         for (i = 0; i < m->n_parts; i++) {
                 const struct ez_srcmap_part *p = &m->parts[i];
 
                 if (p->number)
-                        fprintf(stderr, "  partition %d: ", p->number);
+                        fprintf(out, "  partition %d: ", p->number);
                 else
-                        fputs("  ", stderr);
-                fprintf(stderr, "%s, %" PRIu64 " bytes, %" PRIu64 " to read (%s)\n",
+                        fputs("  ", out);
+                fprintf(out, "%s, %" PRIu64 " bytes, %" PRIu64 " to read (%s)\n",
                         p->fstype[0] ? p->fstype : "no filesystem found", p->len, p->used, p->route);
         }
+        fflush(out);
 }
 
 static void progress(uint64_t done, uint64_t total, void *userdata)

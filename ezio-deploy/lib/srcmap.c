@@ -663,30 +663,28 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
         }
 
         /* a filesystem across the whole source is a partition image */
-        if (o->kind < 0 && probe_fs(fd, 0, m->size, fstype, sizeof(fstype)) == 0 && fstype[0])
+        if (o->kind < 0 && probe_fs(fd, 0, m->size, fstype, sizeof(fstype)) == 0 && fstype[0]) {
                 m->kind = EZ_LAYOUT_PARTITION;
-        else if (o->kind < 0 || o->kind == EZ_LAYOUT_DISK) {
+        } else if (o->kind < 0 || o->kind == EZ_LAYOUT_DISK) {
                 r = check_gpt_size(m, fd, err);
                 if (r >= 0)
                         r = list_partitions(m, fd, err);
                 if (r < 0)
                         goto fail;
-                if (o->kind == EZ_LAYOUT_DISK && !m->pttype[0]) {
-                        r = ez_err_set(err, -EINVAL, "--kind disk: no partition table found on '%s'", o->source);
-                        goto fail;
-                }
-                /* an MBR signature with no partition in it is no disk */
-                if (o->kind < 0 && m->n_parts == 0)
+                /* an MBR signature with no partition in it is no table */
+                if (m->n_parts == 0)
                         m->pttype[0] = '\0';
-                m->kind = m->pttype[0] ? EZ_LAYOUT_DISK : EZ_LAYOUT_PARTITION;
+                /* --kind disk without a table (a disk that is one LVM PV or
+                 * one filesystem): a disk, read as one area */
+                m->kind = m->pttype[0] || o->kind == EZ_LAYOUT_DISK ? EZ_LAYOUT_DISK : EZ_LAYOUT_PARTITION;
         } else {
                 m->kind = EZ_LAYOUT_PARTITION;
         }
-
-        if (m->kind == EZ_LAYOUT_PARTITION) {
+        if (m->n_parts == 0 || m->kind == EZ_LAYOUT_PARTITION) {
                 free(m->parts);
                 m->parts = NULL;
                 m->n_parts = 0;
+                m->pttype[0] = '\0';
                 r = add_part(m, 0, 0, m->size, err);
                 if (r < 0)
                         goto fail;
@@ -697,7 +695,7 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
                         goto fail;
         }
         /* outside the partitions: tables, boot code, the backup GPT */
-        if (m->kind == EZ_LAYOUT_DISK) {
+        if (m->pttype[0]) {
                 struct ez_extent *sorted = malloc((m->n_parts + 1) * sizeof(*sorted));
 
                 if (!sorted) {

@@ -123,11 +123,16 @@ START_TEST(test_build_refusals)
         tu_fill(src, 0x11, 1 * MiB, 0);
         ck_assert_int_eq(ez_srcmap_build(&o, &m, &err), -EINVAL);
         ck_assert_msg(strstr(err.msg, "--fs nosuchfs: partclone knows no filesystem"), "%s", err.msg);
-        /* no partition table where --kind disk asks for one */
+        /* --kind disk without a partition table: a disk read as one area */
         o.n_fs = 0;
         o.kind = EZ_LAYOUT_DISK;
-        ck_assert_int_eq(ez_srcmap_build(&o, &m, &err), -EINVAL);
-        ck_assert_msg(strstr(err.msg, "no partition table found"), "%s", err.msg);
+        ck_assert_msg(ez_srcmap_build(&o, &m, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(m->kind, EZ_LAYOUT_DISK);
+        ck_assert_int_eq(m->n_parts, 1);
+        ck_assert_int_eq(m->parts[0].number, 0);
+        ck_assert_int_eq(m->region_bytes, 1 * MiB);
+        ez_srcmap_free(m);
+        m = NULL;
         /* ext4 forced onto bytes that are no ext4: partclone fails, named */
         o.kind = -1;
         o.fs = &ext4;
