@@ -30,6 +30,7 @@
 #include "verify.h"
 
 #define CHUNK (4u << 20)
+#define READ_AHEAD (32u << 20)
 
 /*
  * Small pieces, many of them: a piece is passed on only once it is whole,
@@ -186,7 +187,7 @@ static int hasher_init(struct hasher *h, unsigned threads, uint64_t piece_length
         if (!h->pieces || !h->b || !h->th)
                 return ez_err_set(err, -ENOMEM, "out of memory");
         for (i = 0; i < h->nb; i++)
-                if (!(h->b[i].buf = malloc(h->batch_size)))
+                if (!(h->b[i].buf = malloc(h->batch_size + CHUNK)))
                         return ez_err_set(err, -ENOMEM, "out of memory");
         for (; h->started < h->nth; h->started++) {
                 int r = pthread_create(&h->th[h->started], NULL, hash_worker, h);
@@ -209,58 +210,103 @@ static void hasher_submit(struct hasher *h)
         pthread_mutex_unlock(&h->mu);
 }
 
+/* Take a free batch for filling (hashing a ready one meanwhile if none is
+ * free, so the reading thread's core is not left idle). */
+static int hasher_take(struct hasher *h, struct ez_err *err)
+{
+        size_t i, j;
+
+        pthread_mutex_lock(&h->mu);
+        for (;;) {
+                for (i = 0; i < h->nb && h->b[i].state != B_FREE; i++)
+                        ;
+                if (i < h->nb || h->error)
+                        break;
+                for (j = 0; j < h->nb && h->b[j].state != B_READY; j++)
+                        ;
+                if (j == h->nb) {
+                        pthread_cond_wait(&h->cv, &h->mu);
+                        continue;
+                }
+                h->b[j].state = B_BUSY;
+                pthread_mutex_unlock(&h->mu);
+                hash_batch(h, &h->b[j]);
+                pthread_mutex_lock(&h->mu);
+                h->b[j].state = B_FREE;
+        }
+        if (h->error) {
+                int r = ez_err_set(err, h->error, "%s", h->msg);
+
+                pthread_mutex_unlock(&h->mu);
+                return r;
+        }
+        h->b[i].state = B_FILLING;
+        h->b[i].poff = h->poff;
+        h->b[i].len = 0;
+        h->cur = i;
+        pthread_mutex_unlock(&h->mu);
+        return 0;
+}
+
+/* A place for up to want (<= CHUNK) more payload bytes at the end of the
+ * batch being filled; hasher_commit() says how many went there. */
+static int hasher_reserve(struct hasher *h, uint8_t **ret, struct ez_err *err)
+{
+        if (h->cur == h->nb) {
+                int r = hasher_take(h, err);
+
+                if (r < 0)
+                        return r;
+        }
+        *ret = h->b[h->cur].buf + h->b[h->cur].len;
+        return 0;
+}
+
+/* n bytes were added at the end of the batch.  Once it holds batch_size
+ * bytes it goes to the workers, cut at the last whole piece: the rest
+ * starts the next batch. */
+static int hasher_commit(struct hasher *h, size_t n, struct ez_err *err)
+{
+        struct batch *b = &h->b[h->cur];
+        size_t old = h->cur, cut, rest;
+        int r;
+
+        b->len += n;
+        h->poff += n;
+        if (b->len < h->batch_size)
+                return 0;
+        cut = (size_t)(b->len / h->piece_length * h->piece_length);
+        rest = b->len - cut;
+        b->len = cut;
+        h->cur = h->nb;
+        r = hasher_take(h, err);        /* the old batch is still ours: no overlap */
+        if (r < 0)
+                return r;
+        memcpy(h->b[h->cur].buf, b->buf + cut, rest);
+        h->b[h->cur].poff = b->poff + cut;
+        h->b[h->cur].len = rest;
+        pthread_mutex_lock(&h->mu);
+        h->b[old].state = B_READY;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        return 0;
+}
+
 static int hasher_add(struct hasher *h, const uint8_t *buf, size_t len, struct ez_err *err)
 {
         while (len) {
-                struct batch *b;
-                size_t n;
+                size_t n = len < CHUNK ? len : CHUNK;
+                uint8_t *dst;
+                int r = hasher_reserve(h, &dst, err);
 
-                if (h->cur == h->nb) {
-                        size_t i;
-
-                        pthread_mutex_lock(&h->mu);
-                        for (;;) {
-                                size_t j;
-
-                                for (i = 0; i < h->nb && h->b[i].state != B_FREE; i++)
-                                        ;
-                                if (i < h->nb || h->error)
-                                        break;
-                                /* every batch is taken: hash one here rather than wait,
-                                 * so the reading thread's core is not left idle */
-                                for (j = 0; j < h->nb && h->b[j].state != B_READY; j++)
-                                        ;
-                                if (j == h->nb) {
-                                        pthread_cond_wait(&h->cv, &h->mu);
-                                        continue;
-                                }
-                                h->b[j].state = B_BUSY;
-                                pthread_mutex_unlock(&h->mu);
-                                hash_batch(h, &h->b[j]);
-                                pthread_mutex_lock(&h->mu);
-                                h->b[j].state = B_FREE;
-                        }
-                        if (h->error) {
-                                int r = ez_err_set(err, h->error, "%s", h->msg);
-
-                                pthread_mutex_unlock(&h->mu);
-                                return r;
-                        }
-                        h->b[i].state = B_FILLING;
-                        h->b[i].poff = h->poff;
-                        h->b[i].len = 0;
-                        h->cur = i;
-                        pthread_mutex_unlock(&h->mu);
-                }
-                b = &h->b[h->cur];
-                n = h->batch_size - b->len < len ? h->batch_size - b->len : len;
-                memcpy(b->buf + b->len, buf, n);
-                b->len += n;
-                h->poff += n;
+                if (r < 0)
+                        return r;
+                memcpy(dst, buf, n);
+                r = hasher_commit(h, n, err);
+                if (r < 0)
+                        return r;
                 buf += n;
                 len -= n;
-                if (b->len == h->batch_size)
-                        hasher_submit(h);
         }
         return 0;
 }
@@ -284,6 +330,7 @@ struct pass {
         uint64_t zero_start;    /* start of the current zero run, or UINT64_MAX */
         uint64_t data_end;      /* end of the last data extent, or UINT64_MAX */
         uint8_t *gapbuf;
+        uint64_t ra_end;        /* read-ahead asked up to here */
         struct ez_err *err;
 };
 
@@ -326,7 +373,19 @@ static int fill_gap(struct pass *p, uint64_t off)
         return 0;
 }
 
-/* Append data found at source offset off to the payload. */
+/* Data found at source offset off is in the payload now. */
+static int note_payload(struct pass *p, size_t len, uint64_t off)
+{
+        int r = ez_layout_add_data(p->layout, off, len, p->err);
+
+        if (r < 0)
+                return r;
+        p->payload_len += len;
+        p->data_end = off + len;
+        return 0;
+}
+
+/* Append data found at source offset off to the payload (a copy). */
 static int add_payload(struct pass *p, const uint8_t *buf, size_t len, uint64_t off)
 {
         int r;
@@ -334,15 +393,25 @@ static int add_payload(struct pass *p, const uint8_t *buf, size_t len, uint64_t 
         if (p->o->fill_gaps && p->data_end != UINT64_MAX && off > p->data_end &&
             off - p->data_end <= p->o->fill_gaps && (r = fill_gap(p, off)) < 0)
                 return r;
-        r = ez_layout_add_data(p->layout, off, len, p->err);
-        if (r < 0)
-                return r;
         r = hasher_add(&p->h, buf, len, p->err);
         if (r < 0)
                 return r;
-        p->payload_len += len;
-        p->data_end = off + len;
-        return 0;
+        return note_payload(p, len, off);
+}
+
+/* Keep the kernel reading ahead of the pass: the reading thread also
+ * hashes and classifies, and the disk should not wait for it. */
+static void read_ahead(struct pass *p, uint64_t off, uint64_t end)
+{
+        uint64_t to;
+
+        if (p->ra_end < off)
+                p->ra_end = off;
+        if (p->ra_end >= end || p->ra_end - off >= READ_AHEAD / 2)
+                return;
+        to = end - off < READ_AHEAD ? end : off + READ_AHEAD;
+        posix_fadvise(p->fd, (off_t)p->ra_end, (off_t)(to - p->ra_end), POSIX_FADV_WILLNEED);
+        p->ra_end = to;
 }
 
 static int end_zero_run(struct pass *p, uint64_t end)
@@ -369,30 +438,37 @@ static bool all_zero(const uint8_t *b, size_t n)
         return true;
 }
 
-/* Classify [off, end) of the source block by block. */
+/* Classify [off, end) of the source block by block.  The data is read
+ * straight into the hash batch and the zero blocks squeezed out of it
+ * there; with --fill-gaps (gap bytes go before the data) through buf. */
 static int scan_range(struct pass *p, uint8_t *buf, uint64_t off, uint64_t end, uint64_t *done, uint64_t total)
 {
         uint32_t bs = p->layout->block_size;
+        bool copy = p->o->fill_gaps != 0;
         int r;
 
         while (off < end) {
                 size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-                size_t i = 0;
+                size_t i = 0, kept = 0;
+                uint8_t *dst = buf;
 
-                r = ez_pread_full(p->fd, buf, n, off);
+                read_ahead(p, off, end);
+                if (!copy && (r = hasher_reserve(&p->h, &dst, p->err)) < 0)
+                        return r;
+                r = ez_pread_full(p->fd, dst, n, off);
                 if (r < 0)
                         return ez_err_set(p->err, r, "cannot read '%s' at %#" PRIx64 ": %s",
                                           p->o->source, off, strerror(-r));
                 while (i < n) {
                         size_t run = 0;
                         size_t bl = n - i < bs ? n - i : bs;
-                        bool z = all_zero(buf + i, bl);
+                        bool z = p->o->ezio_format ? false : all_zero(dst + i, bl);
 
                         /* extend the run of same-kind blocks */
                         while (i + run < n) {
                                 size_t l = n - i - run < bs ? n - i - run : bs;
 
-                                if (all_zero(buf + i + run, l) != z)
+                                if (!p->o->ezio_format && all_zero(dst + i + run, l) != z)
                                         break;
                                 run += l;
                         }
@@ -401,14 +477,21 @@ static int scan_range(struct pass *p, uint8_t *buf, uint64_t off, uint64_t end, 
                                         p->zero_start = off + i;
                         } else {
                                 r = end_zero_run(p, off + i);
-                                if (r < 0)
-                                        return r;
-                                r = add_payload(p, buf + i, run, off + i);
+                                if (r >= 0 && copy)
+                                        r = add_payload(p, dst + i, run, off + i);
+                                else if (r >= 0) {
+                                        if (kept != i)
+                                                memmove(dst + kept, dst + i, run);
+                                        kept += run;
+                                        r = note_payload(p, run, off + i);
+                                }
                                 if (r < 0)
                                         return r;
                         }
                         i += run;
                 }
+                if (!copy && (r = hasher_commit(&p->h, kept, p->err)) < 0)
+                        return r;
                 off += n;
                 *done += n;
                 if (p->o->progress)
@@ -424,25 +507,8 @@ static int scan_region(struct pass *p, uint8_t *buf, const struct ez_extent *rg,
         uint64_t off = rg->off, end = rg->off + rg->len;
         int r;
 
-        if (p->o->ezio_format) {
-                /* EZIO's layout has no zero ranges: every byte is payload */
-                while (off < end) {
-                        size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-
-                        r = ez_pread_full(p->fd, buf, n, off);
-                        if (r < 0)
-                                return ez_err_set(p->err, r, "cannot read '%s' at %#" PRIx64 ": %s",
-                                                  p->o->source, off, strerror(-r));
-                        r = add_payload(p, buf, n, off);
-                        if (r < 0)
-                                return r;
-                        off += n;
-                        *done += n;
-                        if (p->o->progress)
-                                p->o->progress(*done, total, p->o->userdata);
-                }
-                return 0;
-        }
+        if (p->o->ezio_format)         /* no zero ranges: every byte is payload */
+                return scan_range(p, buf, off, end, done, total);
         while (off < end) {
                 off_t d = lseek(p->fd, (off_t)off, SEEK_DATA), h;
                 uint64_t dstart, dend;

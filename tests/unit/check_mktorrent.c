@@ -4,6 +4,7 @@
  * hashes, kind detection, and refusals.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -213,6 +214,62 @@ START_TEST(test_fail)
 }
 END_TEST
 
+/* A payload spanning many hash batches (4 MiB each, cut at piece
+ * boundaries), with zero blocks squeezed out of the middle of reads: every
+ * piece hash is the SHA-1 of its slice of the data extents read from the
+ * source, and the payload file is that concatenation. */
+static const uint64_t batch_pieces[] = { 16 * KiB, 64 * KiB, 1 * MiB, 8 * MiB };
+
+START_TEST(test_batches)
+{
+        char *dir = tu_mkdtemp(), *src = tu_path(dir, "img"), *pl = tu_path(dir, "payload");
+        const size_t size = 27 * MiB + 4096 * 3;
+        struct ez_mk_options o = { .source = src, .payload = pl, .kind = -1, .piece_length = batch_pieces[_i],
+                                   .threads = 3 };
+        struct ez_mk_result res;
+        struct ez_buf out = { 0 };
+        struct ez_torrent *t = NULL;
+        struct ez_err err = { "" };
+        uint8_t *img = malloc(size), *want, *got;
+        uint64_t pos = 0, i;
+
+        tu_random(img, size, 11);
+        for (i = 0; i + 4096 <= size; i += 4096)
+                if (i % (1 * MiB + 8192) < 8192 || (i / 4096) % 37 == 5)
+                        memset(img + i, 0, 4096);               /* zero blocks all over */
+        memset(img + 9 * MiB, 0, 3 * MiB);                      /* and a long zero run */
+        tu_write_at(src, img, size, 0);
+        ck_assert_msg(ez_mk_torrent(&o, &out, &res, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(ez_torrent_parse(out.data, out.len, &t, NULL), 0);
+        want = malloc(t->total_length);
+        got = malloc(t->total_length);
+        for (i = 0; i < t->layout->n_data; i++) {
+                memcpy(want + pos, img + t->layout->data[i].off, t->layout->data[i].len);
+                pos += t->layout->data[i].len;
+        }
+        ck_assert_int_eq(pos, t->total_length);
+        tu_read_at(pl, got, t->total_length, 0);
+        ck_assert(memcmp(want, got, t->total_length) == 0);
+        for (i = 0; i < t->num_pieces; i++) {
+                unsigned char md[20];
+                uint64_t off = i * t->piece_length;
+                uint64_t n = t->total_length - off < t->piece_length ? t->total_length - off : t->piece_length;
+
+                ck_assert(EVP_Digest(want + off, n, md, NULL, EVP_sha1(), NULL));
+                ck_assert_msg(memcmp(t->pieces + 20 * i, md, 20) == 0, "piece %" PRIu64 " of %" PRIu64, i,
+                              t->num_pieces);
+        }
+        free(img);
+        free(want);
+        free(got);
+        ez_torrent_free(t);
+        ez_buf_free(&out);
+        free(src);
+        free(pl);
+        tu_rmtree(dir);
+}
+END_TEST
+
 struct disk_case {
         const char *name;
         int sig;        /* 0x55aa at 510 */
@@ -333,6 +390,7 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_fail, 0, EZ_ARRAY_LEN(fail_cases));
         tcase_add_loop_test(tc, test_kind, 0, EZ_ARRAY_LEN(disk_cases));
         tcase_add_test(tc, test_many_extents);
+        tcase_add_loop_test(tc, test_batches, 0, EZ_ARRAY_LEN(batch_pieces));
         tcase_add_loop_test(tc, test_piece_length, 0, EZ_ARRAY_LEN(piece_cases));
         suite_add_tcase(s, tc);
         return s;
