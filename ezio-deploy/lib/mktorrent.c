@@ -405,6 +405,8 @@ static void read_ahead(struct pass *p, uint64_t off, uint64_t end)
 {
         uint64_t to;
 
+        if (end - off < READ_AHEAD / 8)
+                return;         /* short regions: the kernel's own read-ahead does better */
         if (p->ra_end < off)
                 p->ra_end = off;
         if (p->ra_end >= end || p->ra_end - off >= READ_AHEAD / 2)
