@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -75,7 +76,7 @@ static void usage(FILE *f)
               "  -V, --version            show the version\n"
               "\n"
               "Exit status: 0 done, 1 failure (no torrent written), 2 usage,\n"
-              "3 --verify found a difference.\n", f);
+              "3 --verify found a difference, 130 interrupted (no torrent written).\n", f);
 }
 
 static int usage_error(const char *what, const char *why)
@@ -105,6 +106,12 @@ static int parse_size(const char *s, uint64_t *ret)
 }
 
 static bool print_map;
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+        interrupted = sig;
+}
 
 static void map_ready(const struct ez_srcmap *m, void *userdata)
 {
@@ -306,6 +313,16 @@ int main(int argc, char **argv)
                 o.progress = progress;
         verbose = !quiet;
         print_map = o.map_only;
+        {
+                /* no SA_RESTART: a wait for partclone or qemu-img returns,
+                 * so they are stopped and the temporary files removed */
+                struct sigaction sa = { .sa_handler = on_signal };
+
+                sigemptyset(&sa.sa_mask);
+                sigaction(SIGINT, &sa, NULL);
+                sigaction(SIGTERM, &sa, NULL);
+                ez_srcmap_stop = &interrupted;
+        }
         if (verify) {
                 uint64_t bytes = 0;
 
@@ -314,7 +331,7 @@ int main(int argc, char **argv)
                         fputc('\n', stderr);
                 if (r < 0) {
                         fprintf(stderr, "ezio-mktorrent: %s: %s\n", o.source, err.msg);
-                        return r == -EBADMSG ? 3 : 1;
+                        return interrupted ? 130 : r == -EBADMSG ? 3 : 1;
                 }
                 if (!quiet)
                         printf("%s: matches %s (%" PRIu64 " bytes checked)\n", o.source, verify, bytes);
@@ -329,7 +346,7 @@ int main(int argc, char **argv)
         if (r < 0) {
                 fprintf(stderr, "ezio-mktorrent: %s: %s\n", o.source ? o.source : o.pcinfo, err.msg);
                 ez_buf_free(&out);
-                return 1;
+                return interrupted ? 130 : 1;
         }
         if (o.map_only)
                 return 0;

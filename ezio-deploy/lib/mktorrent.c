@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ struct hasher {
 static void hash_batch(struct hasher *h, struct batch *b)
 {
         size_t i, first = (size_t)(b->poff / h->piece_length);
+        const char *what = NULL;
         int r = 0;
 
         for (i = 0; i * h->piece_length < b->len && !r; i++) {
@@ -93,7 +95,7 @@ static void hash_batch(struct hasher *h, struct batch *b)
                         n = (size_t)h->piece_length;
                 if (first + i >= h->max_pieces ||
                     !EVP_Digest(b->buf + i * h->piece_length, n, h->pieces + 20 * (first + i), NULL, EVP_sha1(), NULL))
-                        r = -EIO;
+                        r = -EIO, what = "SHA-1 failed";
         }
         if (!r && h->payload_fd >= 0)
                 r = ez_pwrite_full(h->payload_fd, b->buf, b->len, b->poff);
@@ -101,11 +103,11 @@ static void hash_batch(struct hasher *h, struct batch *b)
                 pthread_mutex_lock(&h->mu);
                 if (!h->error) {
                         h->error = r;
-                        if (h->payload_fd >= 0 && r != -EIO)
+                        if (what)
+                                snprintf(h->msg, sizeof(h->msg), "%s", what);
+                        else
                                 snprintf(h->msg, sizeof(h->msg), "cannot write the payload file '%s': %s",
                                          h->payload, strerror(-r));
-                        else
-                                snprintf(h->msg, sizeof(h->msg), "SHA-1 failed");
                 }
                 pthread_mutex_unlock(&h->mu);
         }
@@ -454,6 +456,8 @@ static int scan_range(struct pass *p, uint8_t *buf, uint64_t off, uint64_t end, 
                 size_t i = 0, kept = 0;
                 uint8_t *dst = buf;
 
+                if (ez_srcmap_stop && *ez_srcmap_stop)
+                        return ez_err_set(p->err, -EINTR, "interrupted");
                 read_ahead(p, off, end);
                 if (!copy && (r = hasher_reserve(&p->h, &dst, p->err)) < 0)
                         return r;
@@ -604,8 +608,9 @@ static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct
         struct ez_pcinfo pi;
         struct ez_layout *l = NULL;
         struct ez_torrent *check = NULL;
-        char info[4200], dir[4096];
+        char info[4200], dir[4096], real[PATH_MAX];
         const char *name = o->name;
+        bool made_payload = false;
         struct stat st;
         size_t i;
         int r;
@@ -647,8 +652,16 @@ static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct
         if (r < 0)
                 goto out;
         if (!name) {
-                name = strrchr(dir, '/');
-                name = name ? name + 1 : dir;
+                /* the directory's own name, also for "." or a trailing '/' */
+                if (!realpath(dir, real)) {
+                        r = ez_err_set(err, -errno, "cannot resolve '%s': %s", dir, strerror(errno));
+                        goto out;
+                }
+                name = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+                if (!*name) {
+                        r = ez_err_set(err, -EINVAL, "no name to give the torrent: use --name");
+                        goto out;
+                }
         }
         {
                 struct ez_torrent_spec spec = {
@@ -661,8 +674,10 @@ static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct
 
                 r = ez_torrent_build(&spec, out, err);
         }
-        if (r >= 0 && o->payload)
+        if (r >= 0 && o->payload) {
+                made_payload = true;
                 r = concat_chunks(dir, &pi, o->payload, err);
+        }
         if (r >= 0 && (r = ez_torrent_parse(out->data, out->len, &check, err)) < 0)
                 ez_err_prefix(err, r, "internal error, the new torrent does not parse");
         if (r < 0)
@@ -674,7 +689,7 @@ static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct
         memcpy(ret->info_hash_hex, check->info_hash_hex, sizeof(ret->info_hash_hex));
         stock_check(out, ret);
 out:
-        if (r < 0 && o->payload)
+        if (r < 0 && made_payload)
                 unlink(o->payload);
         ez_torrent_free(check);
         ez_layout_free(l);
@@ -738,6 +753,10 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 goto out;
         if (o->map_ready)
                 o->map_ready(map, o->userdata);
+        if (map->n_regions == 0 && !o->map_only) {
+                r = ez_err_set(err, -EINVAL, "nothing of '%s' has to reach a target: the map is empty", o->source);
+                goto out;
+        }
         if (o->map_only) {
                 *ret = (struct ez_mk_result){ .source_size = map->size, .kind = map->kind,
                                               .read_bytes = map->region_bytes };
@@ -762,6 +781,12 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 goto out;
         }
         if (o->payload) {
+                struct stat a, b;
+
+                if (stat(o->payload, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+                        r = ez_err_set(err, -EINVAL, "the payload file '%s' is the source", o->payload);
+                        goto out;
+                }
                 payload_fd = open(o->payload, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                 if (payload_fd < 0) {
                         r = ez_err_set(err, -errno, "cannot create the payload file '%s': %s", o->payload, strerror(errno));
@@ -896,9 +921,14 @@ int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *r
                 goto out;
         }
         r = ez_verify_start(t, l, fd, true, &v, err);
-        while (r >= 0 && (r = ez_verify_step(v, 64u << 20, err)) > 0)
+        while (r >= 0 && (r = ez_verify_step(v, 64u << 20, err)) > 0) {
+                if (ez_srcmap_stop && *ez_srcmap_stop) {
+                        r = ez_err_set(err, -EINTR, "interrupted");
+                        break;
+                }
                 if (o->progress)
                         o->progress(ez_verify_done(v), ez_verify_total(v), o->userdata);
+        }
         if (r == 0 && ret_bytes)
                 *ret_bytes = ez_verify_total(v);
 out:

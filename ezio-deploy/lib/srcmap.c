@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #include "srcmap.h"
 
 extern char **environ;
+
+const volatile sig_atomic_t *ez_srcmap_stop;
 
 #define TAIL_COPY_MAX (1u << 20)
 
@@ -270,22 +273,32 @@ static void tmp_remove(struct tmp *t)
 static int spawn_wait(char **argv, const char *out, int *status, struct ez_err *err)
 {
         posix_spawn_file_actions_t fa;
+        _cleanup_close_ int ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         pid_t pid;
         int r;
 
+        if (ofd < 0)
+                return ez_err_set(err, -errno, "cannot create '%s': %s", out, strerror(errno));
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawn_file_actions_adddup2(&fa, ofd, 1);
+        posix_spawn_file_actions_adddup2(&fa, ofd, 2);
         r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         if (r == ENOENT)
-                return -ENOENT;
+                return -ENOENT;         /* the output is open already: the program is missing */
         if (r)
                 return ez_err_set(err, -r, "cannot run %s: %s", argv[0], strerror(r));
-        while (waitpid(pid, status, 0) < 0)
+        while (waitpid(pid, status, 0) < 0) {
                 if (errno != EINTR)
                         return ez_err_set(err, -errno, "waiting for %s: %s", argv[0], strerror(errno));
+                if (ez_srcmap_stop && *ez_srcmap_stop) {
+                        kill(pid, SIGTERM);
+                        while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+                                ;
+                        return ez_err_set(err, -EINTR, "interrupted while %s ran", argv[0]);
+                }
+        }
         return 0;
 }
 
@@ -355,7 +368,8 @@ int ez_srcmap_qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, 
         snprintf(what, sizeof(what), "'%s'", src);
         /* qemu-img convert reads what a damaged image lacks as zeros */
         r = spawn_wait(check, t.out, &status, err);
-        if (r >= 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+        /* exit 3: leaked clusters only (a VM that was killed), no damage */
+        if (r >= 0 && (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3)))
                 r = failed("qemu-img check", what, status, NULL, t.out, err);
         if (r >= 0)
                 r = spawn_wait(argv, t.out, &status, err);
@@ -662,8 +676,18 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
                 goto done;
         }
 
-        /* a filesystem across the whole source is a partition image */
+        /* a filesystem across the whole source is a partition image, a
+         * partition table with partitions a disk; both (a signature left
+         * over from an earlier use) is for the operator to decide */
         if (o->kind < 0 && probe_fs(fd, 0, m->size, fstype, sizeof(fstype)) == 0 && fstype[0]) {
+                r = list_partitions(m, fd, err);
+                if (r >= 0 && m->n_parts > 0)
+                        r = ez_err_set(err, -EINVAL,
+                                       "'%s' holds both a %s partition table with %zu partitions and a %s signature "
+                                       "across the whole: give --kind disk or --kind partition", o->source,
+                                       m->pttype, m->n_parts, fstype);
+                if (r < 0)
+                        goto fail;
                 m->kind = EZ_LAYOUT_PARTITION;
         } else if (o->kind < 0 || o->kind == EZ_LAYOUT_DISK) {
                 r = check_gpt_size(m, fd, err);
@@ -795,18 +819,23 @@ int ez_pcinfo_load(const char *path, struct ez_pcinfo *pi, struct ez_err *err)
                                 goto bad;
                         pending_off = x;
                 } else if (strcmp(line, "length") == 0) {
-                        if (pending_off == UINT64_MAX || hex_field(v, &x) < 0 || x == 0)
+                        if (pending_off == UINT64_MAX || hex_field(v, &x) < 0 || x == 0 ||
+                            x > UINT64_MAX - pending_off)
                                 goto bad;
-                        if (pi->n_ext && pending_off < pi->ext[pi->n_ext - 1].off + pi->ext[pi->n_ext - 1].len)
-                                return ez_err_set(err, -EINVAL, "%s: line %u: extents out of order or overlapping",
-                                                  path, lineno);
+                        if (pi->n_ext && pending_off < pi->ext[pi->n_ext - 1].off + pi->ext[pi->n_ext - 1].len) {
+                                r = ez_err_set(err, -EINVAL, "%s: line %u: extents out of order or overlapping",
+                                               path, lineno);
+                                goto fail;
+                        }
                         if (pi->n_ext == cap_ext) {
                                 struct ez_extent *e;
 
                                 cap_ext = cap_ext ? 2 * cap_ext : 256;
                                 if (cap_ext > EZ_LAYOUT_MAX_EXTENTS ||
-                                    !(e = realloc(pi->ext, cap_ext * sizeof(*e))))
-                                        return ez_err_set(err, -ENOMEM, "%s: too many extents", path);
+                                    !(e = realloc(pi->ext, cap_ext * sizeof(*e)))) {
+                                        r = ez_err_set(err, -ENOMEM, "%s: too many extents", path);
+                                        goto fail;
+                                }
                                 pi->ext = e;
                         }
                         pi->ext[pi->n_ext++] = (struct ez_extent){ pending_off, x };
@@ -815,14 +844,16 @@ int ez_pcinfo_load(const char *path, struct ez_pcinfo *pi, struct ez_err *err)
                 } else if (strcmp(line, "sha1") == 0) {
                         size_t i;
 
-                        if (strspn(v, "0123456789abcdefABCDEF") != 40)
+                        if (strspn(v, "0123456789abcdefABCDEF") != 40 || v[40 + strspn(v + 40, " \t\r")] != '\0')
                                 goto bad;
                         if (pi->n_sha1 == cap_sha) {
                                 uint8_t *p;
 
                                 cap_sha = cap_sha ? 2 * cap_sha : 256;
-                                if (!(p = realloc(pi->sha1, cap_sha * 20)))
-                                        return ez_err_set(err, -ENOMEM, "out of memory");
+                                if (!(p = realloc(pi->sha1, cap_sha * 20))) {
+                                        r = ez_err_set(err, -ENOMEM, "out of memory");
+                                        goto fail;
+                                }
                                 pi->sha1 = p;
                         }
                         for (i = 0; i < 20; i++) {
@@ -835,15 +866,22 @@ int ez_pcinfo_load(const char *path, struct ez_pcinfo *pi, struct ez_err *err)
                         goto bad;
                 }
         }
-        if (!pi->block_size || !pi->blocks_total || pi->n_ext == 0 || pending_off != UINT64_MAX)
-                return ez_err_set(err, -EINVAL, "%s: not a partclone torrent.info (block_size, blocks_total "
-                                  "and offset/length pairs are needed)", path);
+        if (!pi->block_size || !pi->blocks_total || pi->n_ext == 0 || pending_off != UINT64_MAX) {
+                r = ez_err_set(err, -EINVAL, "%s: not a partclone torrent.info (block_size, blocks_total "
+                               "and offset/length pairs are needed)", path);
+                goto fail;
+        }
         if (pi->blocks_total > UINT64_MAX / pi->block_size ||
-            pi->ext[pi->n_ext - 1].off + pi->ext[pi->n_ext - 1].len > pi->blocks_total * pi->block_size)
-                return ez_err_set(err, -EINVAL, "%s: an extent ends past blocks_total x block_size", path);
+            pi->ext[pi->n_ext - 1].off + pi->ext[pi->n_ext - 1].len > pi->blocks_total * pi->block_size) {
+                r = ez_err_set(err, -EINVAL, "%s: an extent ends past blocks_total x block_size", path);
+                goto fail;
+        }
         pi->size = pi->blocks_total * pi->block_size;
         pi->data_bytes = sum;
         return 0;
 bad:
-        return ez_err_set(err, -EINVAL, "%s: line %u is not what partclone writes", path, lineno);
+        r = ez_err_set(err, -EINVAL, "%s: line %u is not what partclone writes", path, lineno);
+fail:
+        ez_pcinfo_free(pi);
+        return r;
 }

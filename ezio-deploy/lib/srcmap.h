@@ -20,6 +20,7 @@
 #ifndef EZ_SRCMAP_H
 #define EZ_SRCMAP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,10 @@ struct ez_srcmap {
  * failed (an unknown --fs type, a partclone that failed, ...). */
 int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, struct ez_err *err);
 void ez_srcmap_free(struct ez_srcmap *m);
+
+/* When set and non-zero (a signal handler's flag), the programs this runs
+ * (partclone, qemu-img) are stopped and the call fails with -EINTR. */
+extern const volatile sig_atomic_t *ez_srcmap_stop;
 
 /* The partclone program for a blkid filesystem type ("extfs" for ext4), or
  * NULL when partclone has none. */
