@@ -29,6 +29,7 @@ extern char **environ;
 const volatile sig_atomic_t *ez_srcmap_stop;
 
 #define TAIL_COPY_MAX (1u << 20)
+#define SWAP_HEADER_MAX (64u << 10)
 
 /* blkid's TYPE -> partclone's program suffix */
 static const struct {
@@ -494,9 +495,14 @@ static int map_area(struct ez_srcmap *m, const struct ez_srcmap_options *o, int 
                 goto raw;
         } else if (!p->fstype[0]) {
                 goto raw;
+        } else if (strcmp(p->fstype, "swap") == 0) {
+                /* only the header page (4 KiB, or 64 KiB on 64 KiB-page
+                 * systems) means anything; what was swapped out does not */
+                snprintf(p->route, sizeof(p->route), "swap header");
+                p->used = p->len < SWAP_HEADER_MAX ? p->len : SWAP_HEADER_MAX;
+                return ez_srcmap_add_region(m, p->off, p->used, o->block_size, err);
         } else if (!(pc = ez_srcmap_partclone_fs(p->fstype))) {
-                if (strcmp(p->fstype, "swap"))
-                        note(m, "%s holds %s, which partclone does not read: copied whole", what, p->fstype);
+                note(m, "%s holds %s, which partclone does not read: copied whole", what, p->fstype);
                 goto raw;
         }
 
