@@ -237,3 +237,32 @@ int ez_blockdev_size(int fd, const char *path, uint64_t *ret, struct ez_err *err
                 return ez_err_set(err, -EINVAL, "'%s' is empty", path);
         return 0;
 }
+
+int ez_read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct ez_err *err)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return ez_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return ez_err_set(err, -EINVAL, "'%s' is not a regular file", path);
+        if ((uint64_t)st.st_size > max)
+                return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
+        buf = malloc((size_t)st.st_size + 1);
+        if (!buf)
+                return ez_err_set(err, -ENOMEM, "out of memory");
+        r = ez_pread_full(fd, buf, (size_t)st.st_size, 0);
+        if (r < 0)
+                return ez_err_set(err, r, "cannot read '%s': %s", path, strerror(-r));
+        buf[st.st_size] = '\0';
+        if (ret_len)
+                *ret_len = (size_t)st.st_size;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}

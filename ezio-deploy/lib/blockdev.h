@@ -56,6 +56,11 @@ int ez_blockdev_extend(struct ez_blockdev *dev, uint64_t size, struct ez_err *er
 int ez_blockdev_size(int fd, const char *path, uint64_t *ret, struct ez_err *err);
 
 int ez_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+/* Read the regular file at path, of at most max bytes, into a malloc'ed
+ * buffer with a NUL after its *ret_len (may be NULL) bytes.  Returns 0,
+ * or -errno with err saying what failed (-EFBIG: larger than max). */
+int ez_read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct ez_err *err);
 int ez_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /* The same for len bytes at payload offset poff, mapped through l onto the

@@ -113,28 +113,36 @@ static void hash_batch(struct hasher *h, struct batch *b)
         }
 }
 
+/* With h->mu held: hash one batch that is ready (the lock dropped
+ * meanwhile) and free it.  Returns false when none is ready. */
+static bool hash_one_ready(struct hasher *h)
+{
+        size_t i;
+
+        for (i = 0; i < h->nb && h->b[i].state != B_READY; i++)
+                ;
+        if (i == h->nb)
+                return false;
+        h->b[i].state = B_BUSY;
+        pthread_mutex_unlock(&h->mu);
+        hash_batch(h, &h->b[i]);
+        pthread_mutex_lock(&h->mu);
+        h->b[i].state = B_FREE;
+        pthread_cond_broadcast(&h->cv);
+        return true;
+}
+
 static void *hash_worker(void *arg)
 {
         struct hasher *h = arg;
 
         pthread_mutex_lock(&h->mu);
         for (;;) {
-                size_t i;
-
-                for (i = 0; i < h->nb && h->b[i].state != B_READY; i++)
-                        ;
-                if (i == h->nb) {
-                        if (h->done)
-                                break;
-                        pthread_cond_wait(&h->cv, &h->mu);
+                if (hash_one_ready(h))
                         continue;
-                }
-                h->b[i].state = B_BUSY;
-                pthread_mutex_unlock(&h->mu);
-                hash_batch(h, &h->b[i]);
-                pthread_mutex_lock(&h->mu);
-                h->b[i].state = B_FREE;
-                pthread_cond_broadcast(&h->cv);
+                if (h->done)
+                        break;
+                pthread_cond_wait(&h->cv, &h->mu);
         }
         pthread_mutex_unlock(&h->mu);
         return NULL;
@@ -216,7 +224,7 @@ static void hasher_submit(struct hasher *h)
  * free, so the reading thread's core is not left idle). */
 static int hasher_take(struct hasher *h, struct ez_err *err)
 {
-        size_t i, j;
+        size_t i;
 
         pthread_mutex_lock(&h->mu);
         for (;;) {
@@ -224,17 +232,8 @@ static int hasher_take(struct hasher *h, struct ez_err *err)
                         ;
                 if (i < h->nb || h->error)
                         break;
-                for (j = 0; j < h->nb && h->b[j].state != B_READY; j++)
-                        ;
-                if (j == h->nb) {
+                if (!hash_one_ready(h))
                         pthread_cond_wait(&h->cv, &h->mu);
-                        continue;
-                }
-                h->b[j].state = B_BUSY;
-                pthread_mutex_unlock(&h->mu);
-                hash_batch(h, &h->b[j]);
-                pthread_mutex_lock(&h->mu);
-                h->b[j].state = B_FREE;
         }
         if (h->error) {
                 int r = ez_err_set(err, h->error, "%s", h->msg);
@@ -716,7 +715,8 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir, .pcinfo = o->pcinfo,
         };
         struct ez_torrent *check = NULL;
-        char *qdir = NULL, *qraw = NULL, pcinfo[4200];
+        struct ez_srcmap_raw raw = { 0 };
+        char pcinfo[4200];
         uint64_t piece_length, done = 0;
         int payload_fd = -1;
         const char *name = o->name;
@@ -742,12 +742,10 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                          stat(o->pcinfo, &st) == 0 && S_ISDIR(st.st_mode) ? "/torrent.info" : "");
                 mo.pcinfo = pcinfo;
         }
-        if (ez_srcmap_is_qcow2(o->source)) {
-                r = ez_srcmap_qcow2_to_raw(o->source, o->tmpdir, &qdir, &qraw, err);
-                if (r < 0)
-                        return r;
-                mo.source = qraw;
-        }
+        r = ez_srcmap_raw_open(o->source, o->tmpdir, &raw, err);
+        if (r < 0)
+                return r;
+        mo.source = raw.path;
         r = ez_srcmap_build(&mo, &map, err);
         if (r < 0)
                 goto out;
@@ -870,12 +868,7 @@ out:
         free(p.gapbuf);
         ez_layout_free(p.layout);
         ez_srcmap_free(map);
-        if (qraw) {
-                unlink(qraw);
-                rmdir(qdir);
-                free(qraw);
-                free(qdir);
-        }
+        ez_srcmap_raw_close(&raw);
         return r;
 }
 
@@ -886,21 +879,17 @@ int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *r
         struct ez_layout *payload = NULL;
         const struct ez_layout *l;
         struct ez_verify *v = NULL;
-        char *qdir = NULL, *qraw = NULL;
-        const char *src = o->source;
+        struct ez_srcmap_raw raw = { 0 };
         uint64_t size = 0;
         int r;
 
         r = ez_torrent_load(torrent, &t, err);
         if (r < 0)
                 return ez_err_prefix(err, r, "%s", torrent);
-        if (ez_srcmap_is_qcow2(src)) {
-                r = ez_srcmap_qcow2_to_raw(src, o->tmpdir, &qdir, &qraw, err);
-                if (r < 0)
-                        goto out;
-                src = qraw;
-        }
-        fd = open(src, O_RDONLY | O_CLOEXEC);
+        r = ez_srcmap_raw_open(o->source, o->tmpdir, &raw, err);
+        if (r < 0)
+                goto out;
+        fd = open(raw.path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 r = ez_err_set(err, -errno, "cannot open '%s': %s", o->source, strerror(errno));
                 goto out;
@@ -935,11 +924,6 @@ out:
         ez_verify_free(v);
         ez_layout_free(payload);
         ez_torrent_free(t);
-        if (qraw) {
-                unlink(qraw);
-                rmdir(qdir);
-                free(qraw);
-                free(qdir);
-        }
+        ez_srcmap_raw_close(&raw);
         return r;
 }

@@ -192,30 +192,10 @@ int ez_srcmap_add_domain(struct ez_srcmap *m, const char *text, uint64_t base, u
         return 0;
 }
 
+/* A text file partclone or qemu-img wrote; -errno, no message. */
 static int read_text(const char *path, char **ret)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        char *buf;
-        int r;
-
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_size > 1024L * 1024 * 1024)
-                return -EFBIG;
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        r = ez_pread_full(fd, buf, (size_t)st.st_size, 0);
-        if (r < 0) {
-                free(buf);
-                return r;
-        }
-        buf[st.st_size] = '\0';
-        *ret = buf;
-        return 0;
+        return ez_read_file(path, 1u << 30, ret, NULL, NULL);
 }
 
 /* The last line of a program's output that says something, for an error. */
@@ -341,7 +321,8 @@ static int run_partclone(const char *fs, const char *dev, const char *what, stru
         return 0;
 }
 
-int ez_srcmap_is_qcow2(const char *path)
+/* 1 when path starts with qcow2's magic. */
+static int is_qcow2(const char *path)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         uint8_t magic[4];
@@ -349,7 +330,7 @@ int ez_srcmap_is_qcow2(const char *path)
         return fd >= 0 && ez_pread_full(fd, magic, sizeof(magic), 0) == 0 && memcmp(magic, "QFI\xfb", 4) == 0;
 }
 
-int ez_srcmap_qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, char **ret_raw, struct ez_err *err)
+static int qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, char **ret_raw, struct ez_err *err)
 {
         struct tmp t;
         _cleanup_free_ char *raw = NULL;
@@ -394,6 +375,30 @@ int ez_srcmap_qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, 
                 return ez_err_set(err, -ENOMEM, "out of memory");
         }
         return 0;
+}
+
+int ez_srcmap_raw_open(const char *src, const char *tmpdir, struct ez_srcmap_raw *ret, struct ez_err *err)
+{
+        int r;
+
+        *ret = (struct ez_srcmap_raw){ .path = src };
+        if (!is_qcow2(src))
+                return 0;
+        r = qcow2_to_raw(src, tmpdir, &ret->dir, &ret->tmp, err);
+        if (r >= 0)
+                ret->path = ret->tmp;
+        return r;
+}
+
+void ez_srcmap_raw_close(struct ez_srcmap_raw *raw)
+{
+        if (raw->tmp) {
+                unlink(raw->tmp);
+                rmdir(raw->dir);
+        }
+        free(raw->tmp);
+        free(raw->dir);
+        *raw = (struct ez_srcmap_raw){ 0 };
 }
 
 /* A read-only loop device over [off, off+len) of fd, detached when the

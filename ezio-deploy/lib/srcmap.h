@@ -118,13 +118,17 @@ struct ez_pcinfo {
 int ez_pcinfo_load(const char *path, struct ez_pcinfo *ret, struct ez_err *err);
 void ez_pcinfo_free(struct ez_pcinfo *pi);
 
-/* 1 when path starts with qcow2's magic. */
-int ez_srcmap_is_qcow2(const char *path);
+/* A raw view of a source: the source itself, or for a qcow2 image (checked
+ * with qemu-img check) a sparse raw file qemu-img convert writes into a
+ * new temporary directory. */
+struct ez_srcmap_raw {
+        const char *path;       /* what to read */
+        char *dir, *tmp;        /* the temporary directory and file, or NULL */
+};
 
-/* Convert a qcow2 image to a sparse raw file in a new temporary directory
- * (qemu-img convert; its allocation map decides what is written).  The
- * caller removes *ret_raw and *ret_dir and frees both. */
-int ez_srcmap_qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, char **ret_raw, struct ez_err *err);
+int ez_srcmap_raw_open(const char *src, const char *tmpdir, struct ez_srcmap_raw *ret, struct ez_err *err);
+/* Remove the temporary file and directory, if any.  Accepts a zeroed one. */
+void ez_srcmap_raw_close(struct ez_srcmap_raw *raw);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "blockdev.h"
 #include "cleanup.h"
 #include "torrent.h"
 
@@ -342,36 +343,14 @@ fail:
 
 int ez_torrent_load(const char *path, struct ez_torrent **ret, struct ez_err *err)
 {
-        _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t got = 0;
+        size_t len = 0;
         int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return ez_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
-        if (fstat(fd, &st) < 0)
-                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return ez_err_set(err, -EINVAL, "'%s' is not a regular file", path);
-        if ((uint64_t)st.st_size > EZ_TORRENT_MAX_SIZE)
-                return ez_err_set(err, -EFBIG, "'%s' is larger than %u bytes", path, EZ_TORRENT_MAX_SIZE);
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return ez_err_set(err, -ENOMEM, "out of memory");
-        while (got < (size_t)st.st_size) {
-                ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return ez_err_set(err, -errno, "cannot read '%s': %s", path, strerror(errno));
-                if (n == 0)
-                        break;
-                got += (size_t)n;
-        }
-        r = ez_torrent_parse(buf, got, ret, err);
+        r = ez_read_file(path, EZ_TORRENT_MAX_SIZE, &buf, &len, err);
+        if (r < 0)
+                return r;
+        r = ez_torrent_parse(buf, len, ret, err);
         return r < 0 ? ez_err_prefix(err, r, "%s", path) : r;
 }
 
