@@ -27,7 +27,7 @@ EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
 LIB_C     := err bencode layout torrent blockdev status srcmap mktorrent config fetch verify
-LIB_CXX   := swarm ownership raw_disk_io
+LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent

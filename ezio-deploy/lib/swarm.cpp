@@ -9,6 +9,7 @@
  * every exception.
  */
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cerrno>
 #include <chrono>
@@ -36,6 +37,7 @@
 
 #include "ownership.hpp"
 #include "raw_disk_io.hpp"
+#include "request_budget.hpp"
 #include "swarm.h"
 
 struct ez_swarm {
@@ -51,6 +53,7 @@ struct ez_swarm {
         int num_pieces = 0;
         bool debug = false;     /* EZIO_DEBUG set: every alert on stderr */
         std::unique_ptr<ez::ownership> own;     /* null with EZIO_NO_OWNERSHIP or when seeding */
+        ez::peer_count peers_now = std::make_shared<std::atomic<int>>(0);       /* for request_budget */
         std::chrono::steady_clock::time_point last_ownership;
         std::chrono::steady_clock::time_point last_trace;
         std::vector<uint8_t> sent;      /* debug: times each block was uploaded */
@@ -157,10 +160,11 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
          * remote's limit wins) a node had up to 25 MB outstanding with
          * the seeder and a relayed piece took most of a second to move on,
          * which at N = 8 cost 7 % of the time.  16 blocks (256 KiB) still
-         * fill 100 Mbit/s from one peer, and 1 Gbit/s at 2 ms of latency. */
+         * fill 100 Mbit/s from one peer, and 1 Gbit/s at 2 ms of latency.
+         * With more peers each gets less (request_budget.cpp). */
         s.set_int(lt::settings_pack::request_queue_time, 1);
-        s.set_int(lt::settings_pack::max_out_request_queue, 16);
-        s.set_int(lt::settings_pack::max_allowed_in_request_queue, 16);
+        s.set_int(lt::settings_pack::max_out_request_queue, ez::request_queue_max);
+        s.set_int(lt::settings_pack::max_allowed_in_request_queue, ez::request_queue_max);
         /* a taken port is an error, not a silent move to a random one */
         s.set_bool(lt::settings_pack::listen_system_port_fallback, false);
         s.set_int(lt::settings_pack::max_retry_port_bind, 0);
@@ -337,6 +341,8 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         atp.flags |= lt::torrent_flags::seed_mode;
                 for (size_t i = 0; i < cfg->n_trackers; i++)
                         atp.trackers.push_back(cfg->trackers[i]);
+                if (!std::getenv("EZIO_NO_REQUEST_BUDGET"))
+                        atp.extensions.push_back(ez::request_budget_extension(s->peers_now));
                 s->h = s->ses->add_torrent(std::move(atp), ec);
                 if (ec)
                         return ez_err_set(err, -EINVAL, "libtorrent refused the torrent: %s", ec.message().c_str());
@@ -385,6 +391,7 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                         return ez_err_set(err, s->fatal, "%s", s->fatal_msg.c_str());
 
                 lt::torrent_status st = s->h.status();
+                s->peers_now->store(st.num_peers, std::memory_order_relaxed);
                 struct ez_swarm_status o = {};
 
                 switch (st.state) {

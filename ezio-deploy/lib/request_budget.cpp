@@ -1,0 +1,132 @@
+/*
+ * request_budget.cpp - every peer may keep only its share of a fixed
+ * budget of block requests outstanding with this node.
+ *
+ * In a swarm on a LAN every node receives from every other at once: at
+ * N = 16, sixteen TCP flows converge on each node's switch port.  With
+ * 16 blocks (256 KiB) requested from each of them, a node had 4 MiB on
+ * its way to a port that buffers a few hundred KiB; the port dropped,
+ * and 1.7-2 % of every node's uplink went to retransmissions, in a swarm
+ * whose uplinks have only 6 % to spare (docs/benchmarks.md).  So the
+ * number of requests a peer may have outstanding with this node is what
+ * a node may have outstanding in all (request_budget_blocks, 1 MiB)
+ * shared among the peers this node has: 16 up to four peers, as before,
+ * 8 at eight, 4 at sixteen, never below 2.  On a full mesh every node
+ * sees about as many peers as the others, so each receiver ends up with
+ * about the budget outstanding.
+ *
+ * The limit is the "reqq" of the extension handshake (BEP 10), which a
+ * peer's libtorrent takes as its request limit towards this node.  Peers
+ * connect over the first second or so, so the handshake goes out again
+ * with the new value as soon as the peer next asks for a block after the
+ * number of peers has moved the share (BEP 10
+ * allows a handshake to be sent again, and it is sent whole, so that a
+ * peer reading it afresh keeps its extensions).
+ */
+#include <algorithm>
+#include <iterator>
+#include <string>
+
+#include <libtorrent/bdecode.hpp>
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/entry.hpp>
+#include <libtorrent/peer_connection_handle.hpp>
+
+#include "request_budget.hpp"
+
+namespace ez {
+
+int request_queue_for(int peers)
+{
+        if (peers < 1)
+                peers = 1;
+        return std::max(2, std::min(request_queue_max, request_budget_blocks / peers));
+}
+
+namespace {
+
+class budget_peer final : public lt::peer_plugin {
+public:
+        budget_peer(lt::bt_peer_connection_handle pc, peer_count peers) : pc_(std::move(pc)), peers_(std::move(peers)) {}
+
+        lt::string_view type() const override { return "ezio_request_budget"; }
+
+        void add_handshake(lt::entry &h) override
+        {
+                sent_ = request_queue_for(peers_->load(std::memory_order_relaxed));
+                h["reqq"] = sent_;
+                handshake_ = h;
+        }
+
+        bool on_extension_handshake(lt::bdecode_node const &) override
+        {
+                extended_ = true;
+                return true;
+        }
+
+        /* a peer asking for a block is the moment its limit matters */
+        bool on_request(lt::peer_request const &) override
+        {
+                update();
+                return false;
+        }
+
+        void tick() override { update(); }
+
+private:
+        void update()
+        {
+                int const want = request_queue_for(peers_->load(std::memory_order_relaxed));
+
+                if (!extended_ || sent_ == 0 || want == sent_ || pc_.is_disconnecting())
+                        return;
+                /* the same extension handshake again, with the new limit */
+                handshake_["reqq"] = want;
+                std::string body;
+                lt::bencode(std::back_inserter(body), handshake_);
+                std::string msg(4, '\0');
+                std::uint32_t const len = static_cast<std::uint32_t>(body.size() + 2);
+                msg[0] = static_cast<char>(len >> 24);
+                msg[1] = static_cast<char>(len >> 16);
+                msg[2] = static_cast<char>(len >> 8);
+                msg[3] = static_cast<char>(len);
+                msg += '\x14';
+                msg += '\0';
+                msg += body;
+                pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+                sent_ = want;
+        }
+
+        lt::bt_peer_connection_handle pc_;
+        peer_count peers_;
+        lt::entry handshake_;   /* the extension handshake this peer was sent */
+        int sent_ = 0;          /* the limit this peer was last told; 0: no handshake yet */
+        bool extended_ = false; /* the peer speaks the extension protocol */
+};
+
+class budget_torrent final : public lt::torrent_plugin {
+public:
+        explicit budget_torrent(peer_count peers) : peers_(std::move(peers)) {}
+
+        std::shared_ptr<lt::peer_plugin> new_connection(lt::peer_connection_handle const &pc) override
+        {
+                if (pc.type() != lt::connection_type::bittorrent)
+                        return nullptr;
+                return std::make_shared<budget_peer>(lt::bt_peer_connection_handle(pc), peers_);
+        }
+
+private:
+        peer_count peers_;
+};
+
+}
+
+std::function<std::shared_ptr<lt::torrent_plugin>(lt::torrent_handle const &, lt::client_data_t)>
+request_budget_extension(peer_count peers)
+{
+        return [peers](lt::torrent_handle const &, lt::client_data_t) -> std::shared_ptr<lt::torrent_plugin> {
+                return std::make_shared<budget_torrent>(peers);
+        };
+}
+
+}
