@@ -19,9 +19,9 @@
  * peer's libtorrent takes as its request limit towards this node.  Peers
  * connect over the first second or so, so the handshake goes out again
  * with the new value as soon as the peer next asks for a block after the
- * number of peers has moved the share (BEP 10
- * allows a handshake to be sent again, and it is sent whole, so that a
- * peer reading it afresh keeps its extensions).
+ * number of peers has moved the share.  BEP 10 allows a handshake to be
+ * sent again; it is sent whole, so that a peer reading it afresh keeps
+ * its extensions.
  */
 #include <algorithm>
 #include <iterator>
