@@ -18,10 +18,13 @@
  * The limit is the "reqq" of the extension handshake (BEP 10), which a
  * peer's libtorrent takes as its request limit towards this node.  Peers
  * connect over the first second or so, so the handshake goes out again
- * with the new value as soon as the peer next asks for a block after the
- * number of peers has moved the share.  BEP 10 allows a handshake to be
- * sent again; it is sent whole, so that a peer reading it afresh keeps
- * its extensions.
+ * with the new value once the number of peers has moved the share: when
+ * the peer next asks for a block, or at its next one-second tick.  BEP
+ * 10 allows a handshake to be sent again; it is sent whole, so that a
+ * peer reading it afresh keeps its extensions.  The count is of every
+ * connected peer, seeds included: at the start the origin seeder is one
+ * of them, and later the nodes that finished still serve.  It never goes
+ * above the limit this node's libtorrent enforces.
  */
 #include <algorithm>
 #include <iterator>
@@ -53,9 +56,17 @@ public:
 
         void add_handshake(lt::entry &h) override
         {
-                sent_ = request_queue_for(peers_->load(std::memory_order_relaxed));
+                /* libtorrent wrote the limit it enforces (max_allowed_in_request_queue,
+                 * which EZIO_LT_SETTINGS may lower): never advertise more */
+                if (lt::entry const *own = h.find_key("reqq"); own && own->type() == lt::entry::int_t)
+                        cap_ = static_cast<int>(std::min<std::int64_t>(own->integer(), request_queue_max));
+                sent_ = want();
                 h["reqq"] = sent_;
+                /* the copy sent again later: everything the plugins before
+                 * this one wrote (the session has none: swarm.cpp), less the
+                 * seconds since this node was complete, stale by then */
                 handshake_ = h;
+                handshake_.dict().erase("complete_ago");
         }
 
         bool on_extension_handshake(lt::bdecode_node const &) override
@@ -74,14 +85,19 @@ public:
         void tick() override { update(); }
 
 private:
+        int want() const
+        {
+                return std::min(cap_, request_queue_for(peers_->load(std::memory_order_relaxed)));
+        }
+
         void update()
         {
-                int const want = request_queue_for(peers_->load(std::memory_order_relaxed));
+                int const w = want();
 
-                if (!extended_ || sent_ == 0 || want == sent_ || pc_.is_disconnecting())
+                if (!extended_ || sent_ == 0 || w == sent_ || pc_.is_disconnecting())
                         return;
                 /* the same extension handshake again, with the new limit */
-                handshake_["reqq"] = want;
+                handshake_["reqq"] = w;
                 std::string body;
                 lt::bencode(std::back_inserter(body), handshake_);
                 std::string msg(4, '\0');
@@ -94,13 +110,14 @@ private:
                 msg += '\0';
                 msg += body;
                 pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
-                sent_ = want;
+                sent_ = w;
         }
 
         lt::bt_peer_connection_handle pc_;
         peer_count peers_;
         lt::entry handshake_;   /* the extension handshake this peer was sent */
         int sent_ = 0;          /* the limit this peer was last told; 0: no handshake yet */
+        int cap_ = request_queue_max;   /* what this node's libtorrent serves */
         bool extended_ = false; /* the peer speaks the extension protocol */
 };
 

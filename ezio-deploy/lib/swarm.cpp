@@ -308,7 +308,10 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 if (r < 0)
                         return r;
                 lt::session_params params(std::move(pack));
-                params.extensions.clear();      /* no PEX, no metadata exchange: private swarm */
+                /* no PEX, no metadata exchange: private swarm.  The request
+                 * budget's handshake, sent again later, also relies on no
+                 * session plugin adding to the handshake after it */
+                params.extensions.clear();
                 params.disk_io_constructor = [target](lt::io_context &ioc, lt::settings_interface const &,
                                                       lt::counters &) {
                         return ez::make_raw_disk_io(ioc, target);
