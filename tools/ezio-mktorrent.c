@@ -53,7 +53,9 @@ static void usage(FILE *f)
               "                           non-zero block (repeatable; default: detected)\n"
               "  -g, --fill-gaps BYTES    merge data extents at most BYTES apart, the gap\n"
               "                           becoming payload (fewer, longer extents)\n"
-              "  -j, --threads N          hashing threads (default: one per CPU)\n"
+              "  -j, --threads N          hashing threads besides the reading thread, which\n"
+              "                           hashes too when they are busy (default: one per\n"
+              "                           CPU but one)\n"
               "      --tmpdir DIR         for partclone's map (default: $TMPDIR or /tmp)\n"
               "      --from-partclone INFO\n"
               "                           take the used blocks from partclone's torrent.info\n"
@@ -71,6 +73,12 @@ static void usage(FILE *f)
               "                           EZIO and Clonezilla's Lite Server: one file per\n"
               "                           extent named by its offset, 16 MiB pieces, no zero\n"
               "                           ranges (zero blocks are sent as data)\n"
+              "      --hybrid             a BitTorrent v1+v2 torrent: also the SHA-256 tree\n"
+              "                           of every 16 KiB block (BEP 52), checked by v2\n"
+              "                           clients as they download\n"
+              "      --no-digest          leave out the digest (the payload's SHA-256 tree\n"
+              "                           root) and hash with SHA-1 alone: faster where\n"
+              "                           the CPUs, not the disk, limit the pass\n"
               "  -q, --quiet              no progress or summary\n"
               "  -h, --help               show this help\n"
               "  -V, --version            show the version\n"
@@ -171,6 +179,8 @@ int main(int argc, char **argv)
                 { "verify", required_argument, NULL, 'C' },
                 { "format", required_argument, NULL, 'F' },
                 { "from-partclone", required_argument, NULL, 'P' },
+                { "hybrid", no_argument, NULL, 'Y' },
+                { "no-digest", no_argument, NULL, 'D' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
@@ -274,6 +284,12 @@ int main(int argc, char **argv)
                 case 'P':
                         o.pcinfo = optarg;
                         break;
+                case 'Y':
+                        o.hybrid = true;
+                        break;
+                case 'D':
+                        o.no_digest = true;
+                        break;
                 case 'F':
                         if (strcmp(optarg, "ezio") == 0)
                                 o.ezio_format = true;
@@ -306,6 +322,14 @@ int main(int argc, char **argv)
         o.source = optind < argc ? argv[optind] : NULL;
         if (!o.source && (o.map_only || verify))
                 return usage_error("SOURCE", "is required");
+        if (o.hybrid && (o.ezio_format || !o.source || verify || o.map_only))
+                return usage_error("--hybrid", o.ezio_format ? "EZIO's layout has no v2 form" :
+                                   !o.source ? "needs SOURCE: the SHA-256 tree is made from the data" :
+                                   "makes a torrent: not with --verify or --print-map");
+        if (o.no_digest && (o.hybrid || o.ezio_format || verify || o.map_only))
+                return usage_error("--no-digest", o.hybrid ? "a hybrid torrent is made of the SHA-256 tree" :
+                                   o.ezio_format ? "EZIO's layout has no digest anyway" :
+                                   "makes a torrent: not with --verify or --print-map");
         if (!o.source && (o.piece_length || o.n_fs || o.fill_gaps))
                 return usage_error("--from-partclone", "without SOURCE takes partclone's pieces as they are: "
                                    "no --piece-size, --fs or --fill-gaps");
@@ -378,5 +402,8 @@ int main(int argc, char **argv)
                        "%zu zero ranges, piece size %" PRIu64 "\n",
                        output, res.info_hash_hex, ez_layout_kind_name(res.kind), res.source_size, res.payload_len,
                        res.n_extents, res.n_zero, res.piece_length);
+        if (!quiet && res.root_hex[0])
+                printf("%s: payload SHA-256 tree root %s%s\n", output, res.root_hex,
+                       o.hybrid ? " (v1+v2 hybrid)" : "");
         return 0;
 }

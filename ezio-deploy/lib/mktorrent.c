@@ -24,6 +24,7 @@
 
 #include "blockdev.h"
 #include "cleanup.h"
+#include "merkle.h"
 #include "mktorrent.h"
 #include "srcmap.h"
 #include "swarm.h"
@@ -60,6 +61,7 @@ enum { B_FREE, B_FILLING, B_READY, B_BUSY };
 
 struct batch {
         uint8_t *buf;
+        uint8_t *leaves;        /* one piece's block hashes, for the SHA-256 tree */
         uint64_t poff;          /* payload offset of buf[0] */
         size_t len;
         int state;
@@ -74,6 +76,7 @@ struct hasher {
         unsigned nth, started;
         uint64_t piece_length, poff;
         uint8_t *pieces;                /* 20 bytes per piece, preallocated */
+        uint8_t *layer;                 /* 32 bytes per piece (the SHA-256 tree's piece layer), or NULL */
         size_t max_pieces;
         int payload_fd;
         const char *payload;
@@ -96,6 +99,12 @@ static void hash_batch(struct hasher *h, struct batch *b)
                 if (first + i >= h->max_pieces ||
                     !EVP_Digest(b->buf + i * h->piece_length, n, h->pieces + 20 * (first + i), NULL, EVP_sha1(), NULL))
                         r = -EIO, what = "SHA-1 failed";
+                /* a short piece is the last one: the payload ends with it */
+                else if (h->layer &&
+                         ez_merkle_piece(b->buf + i * h->piece_length, n,
+                                         ez_merkle_piece_leaves(h->piece_length, (first + i) * h->piece_length + n),
+                                         b->leaves, h->layer + EZ_MERKLE_HASH * (first + i)) < 0)
+                        r = -EIO, what = "SHA-256 failed";
         }
         if (!r && h->payload_fd >= 0)
                 r = ez_pwrite_full(h->payload_fd, b->buf, b->len, b->poff);
@@ -168,17 +177,20 @@ static void hasher_free(struct hasher *h)
         if (!h->inited)
                 return;
         hasher_stop(h);
-        for (i = 0; h->b && i < h->nb; i++)
+        for (i = 0; h->b && i < h->nb; i++) {
                 free(h->b[i].buf);
+                free(h->b[i].leaves);
+        }
         free(h->b);
         free(h->th);
         free(h->pieces);
+        free(h->layer);
         pthread_mutex_destroy(&h->mu);
         pthread_cond_destroy(&h->cv);
 }
 
 static int hasher_init(struct hasher *h, unsigned threads, uint64_t piece_length, uint64_t max_payload,
-                       int payload_fd, const char *payload, struct ez_err *err)
+                       bool tree, int payload_fd, const char *payload, struct ez_err *err)
 {
         size_t i;
 
@@ -192,12 +204,14 @@ static int hasher_init(struct hasher *h, unsigned threads, uint64_t piece_length
         h->cur = h->nb;
         h->max_pieces = (size_t)(max_payload / piece_length) + 1;
         h->pieces = malloc(h->max_pieces * 20);
+        h->layer = tree ? malloc(h->max_pieces * EZ_MERKLE_HASH) : NULL;
         h->b = calloc(h->nb, sizeof(*h->b));
         h->th = calloc(h->nth, sizeof(*h->th));
-        if (!h->pieces || !h->b || !h->th)
+        if (!h->pieces || (tree && !h->layer) || !h->b || !h->th)
                 return ez_err_set(err, -ENOMEM, "out of memory");
         for (i = 0; i < h->nb; i++)
-                if (!(h->b[i].buf = malloc(h->batch_size + CHUNK)))
+                if (!(h->b[i].buf = malloc(h->batch_size + CHUNK)) ||
+                    (tree && !(h->b[i].leaves = malloc(piece_length / EZ_MERKLE_BLOCK * EZ_MERKLE_HASH))))
                         return ez_err_set(err, -ENOMEM, "out of memory");
         for (; h->started < h->nth; h->started++) {
                 int r = pthread_create(&h->th[h->started], NULL, hash_worker, h);
@@ -696,9 +710,13 @@ out:
         return r;
 }
 
+/* One worker fewer than CPUs: the reading thread hashes too whenever
+ * every batch is taken, so CPUs workers would be one thread too many
+ * (on 2 cores -j 1 took 0.85-0.98 x the time of -j 2, every row of two
+ * runs of tools/bench/mktorrent-speed: docs/mktorrent.md). */
 static unsigned default_threads(void)
 {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
 
         return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
@@ -717,12 +735,17 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         struct ez_torrent *check = NULL;
         struct ez_srcmap_raw raw = { 0 };
         char pcinfo[4200];
+        uint8_t root[EZ_MERKLE_HASH];
         uint64_t piece_length, done = 0;
+        size_t n_pieces;
         int payload_fd = -1;
         const char *name = o->name;
         size_t i;
         int r;
 
+        if (o->hybrid && (o->ezio_format || !o->source))
+                return ez_err_set(err, -EINVAL, "a hybrid torrent is native and needs the data: %s",
+                                  o->ezio_format ? "not with EZIO's layout" : "give SOURCE");
         if (!o->source)
                 return from_pcinfo(o, out, ret, err);
         if (!name) {
@@ -792,7 +815,9 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 }
         }
         r = hasher_init(&p.h, o->threads ? o->threads : default_threads(), piece_length,
-                        map->region_bytes + (o->fill_gaps ? map->size : 0) + mo.block_size, payload_fd, o->payload, err);
+                        map->region_bytes + (o->fill_gaps ? map->size : 0) + mo.block_size,
+                        !o->ezio_format && (!o->no_digest || o->hybrid),
+                        payload_fd, o->payload, err);
         if (r < 0)
                 goto out;
 
@@ -827,11 +852,20 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 r = ez_err_set(err, -errno, "cannot flush the payload file '%s': %s", o->payload, strerror(errno));
                 goto out;
         }
+        n_pieces = (size_t)((p.payload_len + piece_length - 1) / piece_length);
+        if (p.h.layer) {
+                _cleanup_free_ uint8_t *scratch = malloc(n_pieces * EZ_MERKLE_HASH);
 
+                if (!scratch || ez_merkle_root(p.h.layer, n_pieces, piece_length, p.payload_len, scratch, root) < 0) {
+                        r = ez_err_set(err, scratch ? -EIO : -ENOMEM, scratch ? "SHA-256 failed" : "out of memory");
+                        goto out;
+                }
+        }
         {
                 struct ez_torrent_spec spec = {
                         .name = name, .piece_length = piece_length,
-                        .pieces = p.h.pieces, .n_pieces = (size_t)((p.payload_len + piece_length - 1) / piece_length),
+                        .pieces = p.h.pieces, .n_pieces = n_pieces,
+                        .root = p.h.layer ? root : NULL, .layer = p.h.layer, .hybrid = o->hybrid,
                         .layout = p.layout,
                         .trackers = o->trackers, .n_trackers = o->n_trackers,
                         .web_seeds = o->web_seeds, .n_web_seeds = o->n_web_seeds,
@@ -857,6 +891,8 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         };
         stock_check(out, ret);
         memcpy(ret->info_hash_hex, check->info_hash_hex, sizeof(ret->info_hash_hex));
+        for (i = 0; p.h.layer && i < EZ_MERKLE_HASH; i++)
+                snprintf(ret->root_hex + 2 * i, 3, "%02x", root[i]);
         ez_torrent_free(check);
 out:
         hasher_free(&p.h);

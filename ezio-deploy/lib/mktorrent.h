@@ -39,10 +39,12 @@ struct ez_mk_options {
         size_t n_fs;
         const char *tmpdir;
         uint64_t fill_gaps;             /* merge data extents this close (bytes) */
-        unsigned threads;               /* hashing threads, 0: one per CPU */
+        unsigned threads;               /* hashing threads, 0: one per CPU but one */
         bool map_only;                  /* stop after map_ready: read no data, make no torrent */
         bool ezio_format;               /* EZIO's layout: a file per extent, 16 MiB pieces,
                                          * every byte of the map is payload */
+        bool hybrid;                    /* v1+v2: also the SHA-256 file tree and piece layers */
+        bool no_digest;                 /* no SHA-256 tree: SHA-1 pieces only (not with hybrid) */
         /* called once the map is known, and after each chunk read; may be NULL */
         void (*map_ready)(const struct ez_srcmap *map, void *userdata);
         void (*progress)(uint64_t done, uint64_t total, void *userdata);
@@ -59,6 +61,7 @@ struct ez_mk_result {
         enum ez_layout_kind kind;
         uint64_t read_bytes;            /* bytes of the source the pass covered */
         char info_hash_hex[41];
+        char root_hex[65];              /* the payload's SHA-256 tree root, or "" */
         char stock_refusal[EZ_ERR_MSG_MAX];     /* why libtorrent with default limits refuses it, or "" */
 };
 

@@ -128,7 +128,7 @@ static int parse_trackers(struct ez_torrent *t, const struct ez_bdoc *d, const s
 static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const struct ez_bnode *ez,
                         struct ez_err *err)
 {
-        const struct ez_bnode *ver, *tsize, *bsize, *ext, *zero, *kind;
+        const struct ez_bnode *ver, *tsize, *bsize, *ext, *zero, *kind, *root;
         enum ez_layout_kind k;
         int r;
 
@@ -138,6 +138,7 @@ static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const str
         ext = get_typed(d, ez, "extents", EZ_BNODE_STR);
         zero = get_typed(d, ez, "zero", EZ_BNODE_STR);
         kind = get_typed(d, ez, "kind", EZ_BNODE_STR);
+        root = ez_bdict_get(d, ez, "pieces root");
         if (!ver)
                 return ez_err_set(err, -EINVAL, "ezio dictionary has no format version");
         if (ver->ival != EZ_TORRENT_FORMAT_VERSION)
@@ -151,8 +152,14 @@ static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const str
                 return ez_err_set(err, -EINVAL, "ezio dictionary: missing 'extents'");
         if (!kind || ez_layout_kind_parse(kind->str, kind->len, &k) < 0)
                 return ez_err_set(err, -EINVAL, "ezio dictionary: missing or unknown 'kind'");
+        if (root && (root->type != EZ_BNODE_STR || root->len != sizeof(t->root)))
+                return ez_err_set(err, -EINVAL, "ezio dictionary: 'pieces root' is not a 32-byte SHA-256");
         if (t->n_files != 1)
                 return ez_err_set(err, -EINVAL, "a native ezio torrent must have exactly one file");
+        if (root) {
+                memcpy(t->root, root->str, sizeof(t->root));
+                t->has_root = true;
+        }
 
         r = ez_layout_new((uint64_t)tsize->ival, (uint32_t)bsize->ival, k, &t->layout, err);
         if (r < 0)
@@ -386,6 +393,8 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
                 return ez_err_set(err, -EINVAL, "layout not finished");
         if (s->compat && l->n_zero)
                 return ez_err_set(err, -EINVAL, "EZIO's layout has no zero ranges");
+        if (s->hybrid && (s->compat || !s->root || !s->layer))
+                return ez_err_set(err, -EINVAL, "a hybrid torrent needs the native format and the SHA-256 tree");
         r = ez_layout_encode(l->data, l->n_data, l->block_size, l->target_size, &ext, &ext_len, err);
         if (r < 0)
                 return r;
@@ -444,6 +453,10 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
                 ez_benc_str(out, ext, ext_len);
                 ez_benc_cstr(out, "kind");
                 ez_benc_cstr(out, ez_layout_kind_name(l->kind));
+                if (s->root) {
+                        ez_benc_cstr(out, "pieces root");
+                        ez_benc_str(out, s->root, 32);
+                }
                 ez_benc_cstr(out, "target size");
                 ez_benc_int(out, (int64_t)l->target_size);
                 ez_benc_cstr(out, "version");
@@ -451,8 +464,28 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
                 ez_benc_cstr(out, "zero");
                 ez_benc_str(out, zero, zero_len);
                 ez_benc_end(out);
+                if (s->hybrid) {
+                        /* BEP 52: the one file at the top of the tree */
+                        ez_benc_cstr(out, "file tree");
+                        ez_benc_dict(out);
+                        ez_benc_cstr(out, s->name);
+                        ez_benc_dict(out);
+                        ez_benc_cstr(out, "");
+                        ez_benc_dict(out);
+                        ez_benc_cstr(out, "length");
+                        ez_benc_int(out, (int64_t)l->payload_len);
+                        ez_benc_cstr(out, "pieces root");
+                        ez_benc_str(out, s->root, 32);
+                        ez_benc_end(out);
+                        ez_benc_end(out);
+                        ez_benc_end(out);
+                }
                 ez_benc_cstr(out, "length");
                 ez_benc_int(out, (int64_t)l->payload_len);
+                if (s->hybrid) {
+                        ez_benc_cstr(out, "meta version");
+                        ez_benc_int(out, 2);
+                }
         }
         ez_benc_cstr(out, "name");
         ez_benc_cstr(out, s->name);
@@ -463,6 +496,14 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
         ez_benc_cstr(out, "private");
         ez_benc_int(out, 1);
         ez_benc_end(out);
+        if (s->hybrid && l->payload_len > s->piece_length) {
+                /* a file of one piece has its root for its only piece hash */
+                ez_benc_cstr(out, "piece layers");
+                ez_benc_dict(out);
+                ez_benc_str(out, s->root, 32);
+                ez_benc_str(out, s->layer, s->n_pieces * 32);
+                ez_benc_end(out);
+        }
         if (s->n_web_seeds > 0) {
                 ez_benc_cstr(out, "url-list");
                 ez_benc_list(out);

@@ -43,6 +43,8 @@ struct ez_torrent {
         bool is_private;
         bool native;                    /* false: EZIO/partclone compatible layout */
         bool has_v2;                    /* info carries a v2 file tree (hybrid) */
+        bool has_root;                  /* the ezio dictionary holds the payload's digest */
+        uint8_t root[32];               /* the payload's SHA-256 tree root (BEP 52 "pieces root") */
         struct ez_layout *layout;       /* owned */
         char **trackers;                /* owned, announce + announce-list, deduplicated */
         size_t n_trackers;
@@ -75,6 +77,9 @@ struct ez_torrent_spec {
         uint64_t piece_length;
         const uint8_t *pieces;          /* 20 bytes per piece */
         size_t n_pieces;
+        const uint8_t *root;            /* the payload's SHA-256 tree root (merkle.h), or NULL */
+        const uint8_t *layer;           /* its piece layer, 32 bytes per piece (with hybrid) */
+        bool hybrid;                    /* also BitTorrent v2: file tree and piece layers */
         const struct ez_layout *layout; /* finished; data extents sorted */
         const char *const *trackers;
         size_t n_trackers;

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "blockdev.h"
+#include "merkle.h"
 #include "verify.h"
 
 #define CHUNK (1u << 20)
@@ -31,6 +32,11 @@ struct ez_verify {
         uint64_t done, total;
         EVP_MD_CTX *md;
         unsigned char *buf;
+        /* with zeros and a digest in the torrent: the SHA-256 tree */
+        uint8_t *layer;         /* a node per piece, as they are checked */
+        uint8_t *leaves;        /* one piece's block hashes */
+        uint64_t piece_leaves;
+        bool root_checked;
 };
 
 int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int fd, bool zeros,
@@ -53,6 +59,15 @@ int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int f
         v->total = t->total_length;
         for (i = 0; zeros && i < l->n_zero; i++)
                 v->total += l->zero[i].len;
+        if (zeros && t->has_root) {
+                v->piece_leaves = ez_merkle_piece_leaves(t->piece_length, t->total_length);
+                v->layer = malloc(t->num_pieces * EZ_MERKLE_HASH);
+                v->leaves = malloc(t->piece_length / EZ_MERKLE_BLOCK * EZ_MERKLE_HASH);
+                if (!v->layer || !v->leaves) {
+                        ez_verify_free(v);
+                        return ez_err_set(err, -ENOMEM, "out of memory");
+                }
+        }
         *ret = v;
         return 0;
 }
@@ -104,6 +119,17 @@ static int check_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
                         return ez_err_set(err, r, "cannot read piece %" PRIu64 " back: %s", piece, strerror(-r));
                 if (!EVP_DigestUpdate(v->md, v->buf, n))
                         return ez_err_set(err, -EIO, "SHA-1 failed");
+                /* a chunk is whole 16 KiB blocks, but for the payload's end */
+                for (uint64_t b = 0; v->layer && b < n; b += EZ_MERKLE_BLOCK)
+                        if (ez_merkle_leaf(v->buf + b, n - b < EZ_MERKLE_BLOCK ? n - b : EZ_MERKLE_BLOCK,
+                                           v->leaves + (off - start + b) / EZ_MERKLE_BLOCK * EZ_MERKLE_HASH) < 0)
+                                return ez_err_set(err, -EIO, "SHA-256 failed");
+        }
+        if (v->layer) {
+                if (ez_merkle_reduce(v->leaves, (end - start + EZ_MERKLE_BLOCK - 1) / EZ_MERKLE_BLOCK,
+                                     v->piece_leaves, NULL) < 0)
+                        return ez_err_set(err, -EIO, "SHA-256 failed");
+                memcpy(v->layer + piece * EZ_MERKLE_HASH, v->leaves, EZ_MERKLE_HASH);
         }
         if (!EVP_DigestFinal_ex(v->md, h, &hlen) || hlen != 20)
                 return ez_err_set(err, -EIO, "SHA-1 failed");
@@ -139,6 +165,25 @@ int ez_verify_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
                 poff += run;
         }
         return check_piece(v, piece, err);
+}
+
+/* Every piece matched its SHA-1: the root of their SHA-256 tree must be
+ * the torrent's digest too. */
+static int check_root(struct ez_verify *v, struct ez_err *err)
+{
+        const struct ez_torrent *t = v->t;
+        uint8_t *scratch = malloc(t->num_pieces * EZ_MERKLE_HASH), root[EZ_MERKLE_HASH];
+        int r = scratch ? ez_merkle_root(v->layer, t->num_pieces, t->piece_length, t->total_length, scratch, root)
+                        : -ENOMEM;
+
+        free(scratch);
+        if (r < 0)
+                return ez_err_set(err, r, r == -ENOMEM ? "out of memory" : "SHA-256 failed");
+        if (memcmp(root, t->root, sizeof(root)) != 0)
+                return ez_err_set(err, -EBADMSG, "every piece matches its SHA-1, but the data's SHA-256 tree root "
+                                  "differs from the torrent's digest");
+        v->root_checked = true;
+        return 0;
 }
 
 /* Check up to CHUNK bytes of zero range zi from zpos; *ret_n: bytes covered. */
@@ -192,6 +237,10 @@ int ez_verify_step(struct ez_verify *v, uint64_t budget, struct ez_err *err)
                         r = check_piece(v, v->piece, err);
                         if (r < 0)
                                 return r;
+                } else if (v->layer && !v->root_checked) {
+                        r = check_root(v, err);
+                        if (r < 0)
+                                return r;
                 } else if (v->zeros && v->zi < v->l->n_zero) {
                         uint64_t n = 0;
 
@@ -227,6 +276,8 @@ void ez_verify_free(struct ez_verify *v)
         if (!v)
                 return;
         EVP_MD_CTX_free(v->md);
+        free(v->layer);
+        free(v->leaves);
         free(v->checked);
         free(v->buf);
         free(v);

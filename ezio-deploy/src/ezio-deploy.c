@@ -94,7 +94,8 @@ static void usage(FILE *f)
               "                           other way round\n"
               "      --verify data|full|none  once written, flush, drop the cache and read\n"
               "                           back: every piece (data, the default), also every\n"
-              "                           zero range (full), or nothing\n"
+              "                           zero range and the data's SHA-256 digest (full),\n"
+              "                           or nothing\n"
               "      --dry-run            check everything, print the plan, write nothing\n"
               "      --status json|none   one JSON status object per line on stdout\n"
               "      --status-file PATH   keep the latest JSON status in PATH (replaced\n"
@@ -666,16 +667,17 @@ static void print_plan(const struct options *o, const struct ez_torrent *t, cons
                        dev->size, !dev->is_block && dev->size < l->target_size ? " (would be extended)" : "");
         else
                 printf("  target: regular file, would be created\n");
-        printf("  image: %s, %s format, %" PRIu64 " bytes, info hash %s\n", ez_layout_kind_name(l->kind),
-               t->native ? "ezio" : "EZIO", l->target_size, t->info_hash_hex);
+        printf("  image: %s, %s format%s, %" PRIu64 " bytes, info hash %s\n", ez_layout_kind_name(l->kind),
+               t->native ? "ezio" : "EZIO", t->has_v2 ? " (v1+v2 hybrid)" : "", l->target_size, t->info_hash_hex);
         printf("  extents: %zu, %" PRIu64 " bytes to %s\n", l->n_data, l->payload_len,
                c->mode == EZ_CONFIG_SEED ? "serve" : c->mode == EZ_CONFIG_VERIFY ? "check" : "write");
         printf("  zero ranges: %zu, %" PRIu64 " bytes%s\n", l->n_zero, zero,
                c->mode != EZ_CONFIG_DEPLOY ? "" : c->assume_zeroed ? " (assumed zero, skipped)" : " to zero");
         if (c->mode != EZ_CONFIG_SEED)
                 printf("  verify: %s\n", c->verify == EZ_CONFIG_VERIFY_NONE ? "none" :
-                       c->verify == EZ_CONFIG_VERIFY_FULL ? "every piece and every zero range read back" :
-                       "every piece read back");
+                       c->verify != EZ_CONFIG_VERIFY_FULL ? "every piece read back" :
+                       t->has_root ? "every piece and every zero range read back, the SHA-256 digest checked" :
+                       "every piece and every zero range read back (the torrent has no digest)");
         for (i = 0; i < t->n_trackers; i++)
                 printf("  tracker: %s (torrent)\n", t->trackers[i]);
         for (i = 0; i < c->n_trackers; i++)

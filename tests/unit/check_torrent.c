@@ -276,6 +276,56 @@ START_TEST(test_native)
 }
 END_TEST
 
+/* The digest goes into the ezio dictionary and comes back; with hybrid
+ * the v2 file tree and the piece layers are written too; a hybrid
+ * without the tree, or in EZIO's layout, is refused. */
+START_TEST(test_digest)
+{
+        const struct native_case *c = &native_cases[1];
+        struct ez_layout *l = mk_layout(c->target, c->bs, c->kind, c->data, c->n_data, c->zero, c->n_zero, true);
+        size_t n_pieces = (size_t)div_up(l->payload_len, c->piece_length);
+        uint8_t *pieces = calloc(n_pieces, 20), *layer = calloc(n_pieces, 32), root[32];
+        struct ez_torrent_spec spec = {
+                .name = c->name, .piece_length = c->piece_length, .pieces = pieces, .n_pieces = n_pieces,
+                .layout = l, .root = root, .layer = layer,
+        };
+        struct ez_torrent *t;
+        struct ez_err err = { "" };
+        struct ez_buf b = { 0 };
+        int hybrid;
+
+        ck_assert(pieces && layer);
+        tu_random(root, sizeof(root), 7);
+        tu_random(layer, n_pieces * 32, 8);
+        for (hybrid = 0; hybrid < 2; hybrid++) {
+                spec.hybrid = hybrid;
+                b = (struct ez_buf){ 0 };
+                ck_assert_msg(ez_torrent_build(&spec, &b, &err) == 0, "%s", err.msg);
+                ck_assert_msg(parse_copy(b.data, b.len, &t, &err) == 0, "%s", err.msg);
+                ck_assert(t->has_root);
+                ck_assert_mem_eq(t->root, root, 32);
+                ck_assert(t->has_v2 == hybrid);
+                ck_assert((memmem(b.data, b.len, "12:piece layers", 15) != NULL) == (hybrid && n_pieces > 1));
+                ck_assert((memmem(b.data, b.len, "12:meta versioni2e", 18) != NULL) == hybrid);
+                ez_torrent_free(t);
+                ez_buf_free(&b);
+        }
+        spec.root = NULL;
+        spec.hybrid = false;
+        ck_assert_int_eq(ez_torrent_build(&spec, &b, &err), 0);
+        ck_assert_int_eq(parse_copy(b.data, b.len, &t, &err), 0);
+        ck_assert(!t->has_root);
+        ez_torrent_free(t);
+        ez_buf_free(&b);
+        spec.hybrid = true;
+        ck_assert_int_eq(ez_torrent_build(&spec, &b, &err), -EINVAL);
+        ez_buf_free(&b);
+        free(pieces);
+        free(layer);
+        ez_layout_free(l);
+}
+END_TEST
+
 /* Every proper prefix of a native torrent is refused as bad bencode. */
 START_TEST(test_native_truncated)
 {
@@ -1246,6 +1296,7 @@ static Suite *torrent_suite(void)
         tc = tcase_create("native");
         tcase_add_loop_test(tc, test_native, 0, N_ELEMS(native_cases));
         tcase_add_loop_test(tc, test_native_truncated, 0, N_ELEMS(native_cases));
+        tcase_add_test(tc, test_digest);
         tcase_add_loop_test(tc, test_build_bad, 0, N_ELEMS(build_bad_cases));
         suite_add_tcase(s, tc);
 
