@@ -563,8 +563,9 @@ static int add_part(struct ez_srcmap *m, int number, uint64_t off, uint64_t len,
 }
 
 /* A GPT whose backup header lies past the end of the source: libblkid
- * then sees no table at all, and the disk would be taken for raw data. */
-static int check_gpt_size(struct ez_srcmap *m, int fd, struct ez_err *err)
+ * then sees no table at all, and the disk would be taken for raw data.
+ * *sector: the sector size the GPT header was found with, or 0. */
+static int check_gpt_size(struct ez_srcmap *m, int fd, unsigned *sector, struct ez_err *err)
 {
         static const unsigned sectors[] = { 512, 4096 };
         uint8_t h[48];
@@ -577,6 +578,8 @@ static int check_gpt_size(struct ez_srcmap *m, int fd, struct ez_err *err)
                 if (m->size < 2ull * sectors[i] || ez_pread_full(fd, h, sizeof(h), sectors[i]) < 0 ||
                     memcmp(h, "EFI PART", 8) != 0)
                         continue;
+                if (!*sector)
+                        *sector = sectors[i];
                 for (b = 7; b >= 0; b--)
                         alt = alt << 8 | h[32 + b];             /* backup header LBA, little endian */
                 if (alt > UINT64_MAX / sectors[i] - 1)
@@ -590,8 +593,10 @@ static int check_gpt_size(struct ez_srcmap *m, int fd, struct ez_err *err)
         return 0;
 }
 
-/* The partitions of a whole disk; 0 when none were found. */
-static int list_partitions(struct ez_srcmap *m, int fd, struct ez_err *err)
+/* The partitions of a whole disk; 0 when none were found.  sector: the
+ * disk's logical sector size, where the GPT says it (an image file of a
+ * 4Kn disk, whose GPT libblkid looks for at 512 bytes otherwise), or 0. */
+static int list_partitions(struct ez_srcmap *m, int fd, unsigned sector, struct ez_err *err)
 {
         blkid_probe pr = blkid_new_probe();
         blkid_partlist ls;
@@ -604,6 +609,8 @@ static int list_partitions(struct ez_srcmap *m, int fd, struct ez_err *err)
                 r = ez_err_set(err, -EIO, "cannot probe for a partition table");
                 goto out;
         }
+        if (sector)
+                blkid_probe_set_sectorsize(pr, sector);
         blkid_probe_enable_superblocks(pr, 0);
         blkid_probe_enable_partitions(pr, 1);
         ls = blkid_probe_get_partitions(pr);
@@ -691,7 +698,7 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
          * partition table with partitions a disk; both (a signature left
          * over from an earlier use) is for the operator to decide */
         if (o->kind < 0 && probe_fs(fd, 0, m->size, fstype, sizeof(fstype)) == 0 && fstype[0]) {
-                r = list_partitions(m, fd, err);
+                r = list_partitions(m, fd, 0, err);
                 if (r >= 0 && m->n_parts > 0)
                         r = ez_err_set(err, -EINVAL,
                                        "'%s' holds both a %s partition table with %zu partitions and a %s signature "
@@ -701,9 +708,11 @@ int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, s
                         goto fail;
                 m->kind = EZ_LAYOUT_PARTITION;
         } else if (o->kind < 0 || o->kind == EZ_LAYOUT_DISK) {
-                r = check_gpt_size(m, fd, err);
+                unsigned sector = 0;
+
+                r = check_gpt_size(m, fd, &sector, err);
                 if (r >= 0)
-                        r = list_partitions(m, fd, err);
+                        r = list_partitions(m, fd, sector, err);
                 if (r < 0)
                         goto fail;
                 /* an MBR signature with no partition in it is no table */

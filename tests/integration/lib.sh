@@ -126,12 +126,13 @@ fill() {
         $PY -c "import sys; open(sys.argv[1], 'wb').write(bytes([int(sys.argv[3], 16)]) * (int(sys.argv[2]) << 20))" "$@"
 }
 
-# loop_setup FILE: attach FILE to a free loop device and print its path;
-# fails (quietly) where loop devices cannot be used.  Detached on exit
-# (by its backing file, since $(loop_setup ...) runs in a subshell).
+# loop_setup FILE [LOSETUP OPTIONS]: attach FILE to a free loop device and
+# print its path; fails (quietly) where loop devices cannot be used.
+# Detached on exit (by its backing file, since $(loop_setup ...) runs in a
+# subshell).
 loop_setup() {
         local dev
-        dev=$(losetup -f --show "$1" 2>/dev/null) || return 1
+        dev=$(losetup -f --show "${@:2}" "$1" 2>/dev/null) || return 1
         LOOPS+=("$dev")
         echo "$dev"
 }
