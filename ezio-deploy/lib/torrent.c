@@ -154,6 +154,10 @@ static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const str
                 return ez_err_set(err, -EINVAL, "ezio dictionary: missing or unknown 'kind'");
         if (root && (root->type != EZ_BNODE_STR || root->len != sizeof(t->root)))
                 return ez_err_set(err, -EINVAL, "ezio dictionary: 'pieces root' is not a 32-byte SHA-256");
+        /* the tree's piece layer needs pieces of whole 16 KiB blocks, as v2 does */
+        if (root && (t->piece_length & (t->piece_length - 1)))
+                return ez_err_set(err, -EINVAL, "ezio dictionary: a 'pieces root' needs a piece length that is a "
+                                  "power of two (this one is %" PRIu64 ")", t->piece_length);
         if (t->n_files != 1)
                 return ez_err_set(err, -EINVAL, "a native ezio torrent must have exactly one file");
         if (root) {

@@ -284,7 +284,8 @@ START_TEST(test_digest)
         const struct native_case *c = &native_cases[1];
         struct ez_layout *l = mk_layout(c->target, c->bs, c->kind, c->data, c->n_data, c->zero, c->n_zero, true);
         size_t n_pieces = (size_t)div_up(l->payload_len, c->piece_length);
-        uint8_t *pieces = calloc(n_pieces, 20), *layer = calloc(n_pieces, 32), root[32];
+        size_t most = (size_t)div_up(l->payload_len, 16384);    /* pieces at the smallest size */
+        uint8_t *pieces = calloc(most, 20), *layer = calloc(most, 32), root[32];
         struct ez_torrent_spec spec = {
                 .name = c->name, .piece_length = c->piece_length, .pieces = pieces, .n_pieces = n_pieces,
                 .layout = l, .root = root, .layer = layer,
@@ -319,6 +320,15 @@ START_TEST(test_digest)
         ez_buf_free(&b);
         spec.hybrid = true;
         ck_assert_int_eq(ez_torrent_build(&spec, &b, &err), -EINVAL);
+        ez_buf_free(&b);
+        /* a digest with pieces that are not whole 16 KiB blocks is refused */
+        spec.root = root;
+        spec.hybrid = false;
+        spec.piece_length = 3 * 16384;
+        spec.n_pieces = (size_t)div_up(l->payload_len, spec.piece_length);
+        ck_assert_int_eq(ez_torrent_build(&spec, &b, &err), 0);
+        ck_assert_int_eq(parse_copy(b.data, b.len, &t, &err), -EINVAL);
+        ck_assert_msg(strstr(err.msg, "power of two"), "%s", err.msg);
         ez_buf_free(&b);
         free(pieces);
         free(layer);
