@@ -22,7 +22,7 @@ static void sha256_fetch(void)
 static int sha256(const void *data, size_t len, uint8_t out[EZ_MERKLE_HASH])
 {
         pthread_once(&sha256_once, sha256_fetch);
-        return sha256_md && EVP_Digest(data, len, out, NULL, sha256_md, NULL) ? 0 : -EIO;
+        return EVP_Digest(data, len, out, NULL, sha256_md ? sha256_md : EVP_sha256(), NULL) ? 0 : -EIO;
 }
 
 static uint64_t pow2_at_least(uint64_t n)

@@ -792,6 +792,19 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         p.fd = fd;
         piece_length = o->piece_length ? o->piece_length :
                        o->ezio_format ? EZ_MK_EZIO_PIECE : ez_mk_piece_length(map->region_bytes);
+        {
+                /* the pieces' hashes are the torrent: past what a receiver
+                 * loads, say so before reading anything */
+                uint64_t most = (map->region_bytes + (o->fill_gaps ? map->size : 0)) / piece_length + 1;
+
+                if (most > EZ_TORRENT_MAX_SIZE / (o->hybrid ? 20 + EZ_MERKLE_HASH : 20)) {
+                        r = ez_err_set(err, -EINVAL, "pieces of %" PRIu64 " bytes: up to %" PRIu64 " of them for the %"
+                                       PRIu64 " bytes to read would make a torrent over %u MiB; give a larger "
+                                       "--piece-size", piece_length, most, map->region_bytes,
+                                       EZ_TORRENT_MAX_SIZE >> 20);
+                        goto out;
+                }
+        }
         r = ez_layout_new(map->size, mo.block_size, map->kind, &p.layout, err);
         if (r < 0)
                 goto out;

@@ -19,7 +19,10 @@
 
 #include "blockdev.h"
 #include "cleanup.h"
+#include "merkle.h"
 #include "torrent.h"
+
+_Static_assert(EZ_TORRENT_MIN_PIECE % EZ_MERKLE_BLOCK == 0, "a piece is whole blocks of the SHA-256 tree");
 
 void ez_torrent_free(struct ez_torrent *t)
 {
@@ -125,8 +128,27 @@ static int parse_trackers(struct ez_torrent *t, const struct ez_bdoc *d, const s
         return 0;
 }
 
-static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const struct ez_bnode *ez,
-                        struct ez_err *err)
+/* A hybrid torrent's v2 file tree must describe the payload the ezio
+ * dictionary does: the one file, its length and the same root. */
+static int check_file_tree(struct ez_torrent *t, const struct ez_bdoc *d, const struct ez_bnode *info,
+                           struct ez_err *err)
+{
+        const struct ez_bnode *tree = get_typed(d, info, "file tree", EZ_BNODE_DICT), *f, *len, *root;
+
+        f = tree ? get_typed(d, tree, t->name, EZ_BNODE_DICT) : NULL;
+        f = f ? get_typed(d, f, "", EZ_BNODE_DICT) : NULL;
+        len = f ? get_typed(d, f, "length", EZ_BNODE_INT) : NULL;
+        root = f ? get_typed(d, f, "pieces root", EZ_BNODE_STR) : NULL;
+        if (!len || !root || (uint64_t)len->ival != t->total_length || root->len != sizeof(t->root) ||
+            (t->has_root && memcmp(root->str, t->root, sizeof(t->root)) != 0))
+                return ez_err_set(err, -EINVAL, "the v2 file tree does not describe the payload the ezio dictionary "
+                                  "does (one file '%s' of %" PRIu64 " bytes%s)", t->name, t->total_length,
+                                  t->has_root ? " with its digest for root" : "");
+        return 0;
+}
+
+static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const struct ez_bnode *info,
+                        const struct ez_bnode *ez, struct ez_err *err)
 {
         const struct ez_bnode *ver, *tsize, *bsize, *ext, *zero, *kind, *root;
         enum ez_layout_kind k;
@@ -164,6 +186,8 @@ static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const str
                 memcpy(t->root, root->str, sizeof(t->root));
                 t->has_root = true;
         }
+        if (t->has_v2 && (r = check_file_tree(t, d, info, err)) < 0)
+                return r;
 
         r = ez_layout_new((uint64_t)tsize->ival, (uint32_t)bsize->ival, k, &t->layout, err);
         if (r < 0)
@@ -326,7 +350,7 @@ int ez_torrent_parse(const void *buf, size_t len, struct ez_torrent **ret, struc
         t->native = ez != NULL;
         r = parse_files(t, d, info, t->native, err);
         if (r >= 0 && t->native)
-                r = parse_native(t, d, ez, err);
+                r = parse_native(t, d, info, ez, err);
         if (r < 0)
                 goto fail;
 

@@ -309,6 +309,17 @@ START_TEST(test_digest)
                 ck_assert((memmem(b.data, b.len, "12:piece layers", 15) != NULL) == (hybrid && n_pieces > 1));
                 ck_assert((memmem(b.data, b.len, "12:meta versioni2e", 18) != NULL) == hybrid);
                 ez_torrent_free(t);
+                if (hybrid) {
+                        /* the file tree's root (after the ezio dictionary's) made different */
+                        uint8_t *first = memmem(b.data, b.len, root, 32), *second;
+
+                        ck_assert_ptr_nonnull(first);
+                        second = memmem(first + 32, b.len - (size_t)(first + 32 - (uint8_t *)b.data), root, 32);
+                        ck_assert_ptr_nonnull(second);
+                        second[0] ^= 1;
+                        ck_assert_int_eq(parse_copy(b.data, b.len, &t, &err), -EINVAL);
+                        ck_assert_msg(strstr(err.msg, "v2 file tree does not describe"), "%s", err.msg);
+                }
                 ez_buf_free(&b);
         }
         spec.root = NULL;

@@ -1,7 +1,8 @@
 /*
  * check_verify.c - reading the image back: a target that matches, a byte
  * changed in a piece, in the last partial block, in a zero range (caught
- * only with zeros), step budgets, and a target too short to read.
+ * only with zeros), step budgets, a target too short to read, and the
+ * digest (only with zeros).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,9 +24,11 @@ struct fixture {
         struct ez_torrent *t;
 };
 
+static uint64_t setup_piece = 16 * KiB;
+
 static void setup(struct fixture *f)
 {
-        struct ez_mk_options o = { .kind = -1, .piece_length = 16 * KiB };
+        struct ez_mk_options o = { .kind = -1, .piece_length = setup_piece };
         unsigned char *buf = malloc(64 * KiB);
         struct ez_mk_result res;
         struct ez_buf out = { 0 };
@@ -193,6 +196,44 @@ START_TEST(test_one_by_one)
 }
 END_TEST
 
+/* With zeros (verify full) the SHA-256 tree root is checked once every
+ * piece is, whatever order they came in and whether the 1 MiB read chunk
+ * is larger or smaller than a piece; without zeros it is not read.  A
+ * root that differs stays an error when the step is called again. */
+static const uint64_t digest_pieces[] = { 16 * KiB, 64 * KiB, 4 * MiB };
+
+START_TEST(test_digest)
+{
+        struct fixture f;
+        struct ez_err err = { "" };
+        struct ez_verify *v = NULL;
+        int fd, steps;
+
+        setup_piece = digest_pieces[_i];
+        setup(&f);
+        setup_piece = 16 * KiB;
+        ck_assert(f.t->has_root);
+        fd = open(f.img, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, true, &v, &err), 0);
+        ck_assert_int_eq(ez_verify_piece(v, f.t->num_pieces - 1, &err), 0);
+        ck_assert_int_eq(ez_verify_piece(v, f.t->num_pieces / 2, &err), 0);
+        while ((steps = ez_verify_step(v, 16 * KiB, &err)) == 1)
+                ;
+        ck_assert_msg(steps == 0, "%s", err.msg);
+        ez_verify_free(v);
+
+        f.t->root[31] ^= 1;
+        ck_assert_int_eq(run(&f, false, 0, &steps, &err), 0);
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, true, &v, &err), 0);
+        ck_assert_int_eq(ez_verify_step(v, 0, &err), -EBADMSG);
+        ck_assert_msg(strstr(err.msg, "SHA-256 tree root differs from the torrent's digest"), "'%s'", err.msg);
+        ck_assert_int_eq(ez_verify_step(v, 0, &err), -EBADMSG);
+        ez_verify_free(v);
+        close(fd);
+        teardown(&f);
+}
+END_TEST
+
 /* A target cut short: the read error, not a mismatch. */
 START_TEST(test_short_target)
 {
@@ -218,6 +259,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_steps);
         tcase_add_test(tc, test_one_by_one);
         tcase_add_test(tc, test_short_target);
+        tcase_add_loop_test(tc, test_digest, 0, EZ_ARRAY_LEN(digest_pieces));
         suite_add_tcase(s, tc);
         return s;
 }
