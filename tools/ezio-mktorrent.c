@@ -228,8 +228,8 @@ int main(int argc, char **argv)
                         o.block_size = (uint32_t)v;
                         break;
                 case 'n':
-                        if (!*optarg || strchr(optarg, '/'))
-                                return usage_error("--name", "must be a non-empty name without '/'");
+                        if (!*optarg || strchr(optarg, '/') || !strcmp(optarg, ".") || !strcmp(optarg, ".."))
+                                return usage_error("--name", "must be a non-empty name without '/', not '.' or '..'");
                         o.name = optarg;
                         break;
                 case 'k':

@@ -118,7 +118,8 @@ int ez_merkle_root(const uint8_t *layer, uint64_t n_pieces, uint64_t piece_lengt
 
         if (ez_merkle_pad(leaves, pad) < 0)
                 return -EIO;
-        memcpy(scratch, layer, n_pieces * EZ_MERKLE_HASH);
+        if (scratch != layer)
+                memcpy(scratch, layer, n_pieces * EZ_MERKLE_HASH);
         if (ez_merkle_reduce(scratch, n_pieces, all / leaves, pad) < 0)
                 return -EIO;
         memcpy(out, scratch, EZ_MERKLE_HASH);

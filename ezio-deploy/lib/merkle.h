@@ -54,8 +54,9 @@ int ez_merkle_reduce(uint8_t *nodes, uint64_t n, uint64_t width, const uint8_t *
 int ez_merkle_pad(uint64_t leaves, uint8_t out[EZ_MERKLE_HASH]);
 
 /* The root of a file of total bytes from its piece layer (n_pieces nodes,
- * each over ez_merkle_piece_leaves() leaves).  layer is left untouched;
- * scratch holds n_pieces hashes.  Returns 0 or -EIO. */
+ * each over ez_merkle_piece_leaves() leaves).  scratch holds n_pieces
+ * hashes; layer is left untouched unless it is scratch.  Returns 0 or
+ * -EIO. */
 int ez_merkle_root(const uint8_t *layer, uint64_t n_pieces, uint64_t piece_length, uint64_t total,
                    uint8_t *scratch, uint8_t out[EZ_MERKLE_HASH]);
 

@@ -36,7 +36,7 @@ struct ez_verify {
         uint8_t *layer;         /* a node per piece, as they are checked */
         uint8_t *leaves;        /* one piece's block hashes */
         uint64_t piece_leaves;
-        bool root_checked;
+        bool root_made, root_ok, root_checked;
 };
 
 int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int fd, bool zeros,
@@ -172,14 +172,16 @@ int ez_verify_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
 static int check_root(struct ez_verify *v, struct ez_err *err)
 {
         const struct ez_torrent *t = v->t;
-        uint8_t *scratch = malloc(t->num_pieces * EZ_MERKLE_HASH), root[EZ_MERKLE_HASH];
-        int r = scratch ? ez_merkle_root(v->layer, t->num_pieces, t->piece_length, t->total_length, scratch, root)
-                        : -ENOMEM;
+        uint8_t root[EZ_MERKLE_HASH];
 
-        free(scratch);
-        if (r < 0)
-                return ez_err_set(err, r, r == -ENOMEM ? "out of memory" : "SHA-256 failed");
-        if (memcmp(root, t->root, sizeof(root)) != 0)
+        /* the layer is reduced in place, once */
+        if (!v->root_made) {
+                if (ez_merkle_root(v->layer, t->num_pieces, t->piece_length, t->total_length, v->layer, root) < 0)
+                        return ez_err_set(err, -EIO, "SHA-256 failed");
+                v->root_made = true;
+                v->root_ok = memcmp(root, t->root, sizeof(root)) == 0;
+        }
+        if (!v->root_ok)
                 return ez_err_set(err, -EBADMSG, "every piece matches its SHA-1, but the data's SHA-256 tree root "
                                   "differs from the torrent's digest");
         v->root_checked = true;
