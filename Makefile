@@ -5,6 +5,7 @@
 #   make check      every test: unit (plain, sanitizers, valgrind), integration
 #   make demo       a seeder and receivers deploying an image, checked byte for byte
 #   make bench      deploy time against udpcast, HTTP and stock BitTorrent (docs/benchmarks.md)
+#   make bench-mktorrent  torrent making against a plain read and partclone (docs/mktorrent.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 VERSION   := 0.1.0
@@ -34,7 +35,7 @@ BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
 UNIT      := bencode merkle layout torrent blockdev srcmap mktorrent swarm status config fetch verify
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
-.PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench install clean
+.PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
 
 all: $(BINS)
 
@@ -99,6 +100,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench/ezio-bench $(BENCH_ARGS)
+
+# ezio-mktorrent against reading the used blocks once and against
+# partclone's own torrent maker (see docs/mktorrent.md), e.g.
+#   make bench-mktorrent MKBENCH_ARGS="--reps 3 --throttle 500"
+bench-mktorrent: deps
+	@$(MAKE) --no-print-directory all
+	@tools/bench/mktorrent-speed $(MKBENCH_ARGS)
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/ezio
