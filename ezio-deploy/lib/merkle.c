@@ -25,18 +25,29 @@ static int sha256(const void *data, size_t len, uint8_t out[EZ_MERKLE_HASH])
         return EVP_Digest(data, len, out, NULL, sha256_md ? sha256_md : EVP_sha256(), NULL) ? 0 : -EIO;
 }
 
-static uint64_t pow2_at_least(uint64_t n)
+/* A node: the hash of its two children (out may be either of them). */
+static int hash_pair(const uint8_t *left, const uint8_t *right, uint8_t out[EZ_MERKLE_HASH])
 {
-        uint64_t p = 1;
+        uint8_t pair[2 * EZ_MERKLE_HASH];
 
-        while (p < n)
+        memcpy(pair, left, EZ_MERKLE_HASH);
+        memcpy(pair + EZ_MERKLE_HASH, right, EZ_MERKLE_HASH);
+        return sha256(pair, sizeof(pair), out);
+}
+
+/* Leaves of the whole file's tree: its blocks, up to a power of two. */
+static uint64_t file_leaves(uint64_t total)
+{
+        uint64_t blocks = (total + EZ_MERKLE_BLOCK - 1) / EZ_MERKLE_BLOCK, p = 1;
+
+        while (p < blocks)
                 p <<= 1;
         return p;
 }
 
 uint64_t ez_merkle_piece_leaves(uint64_t piece_length, uint64_t total)
 {
-        uint64_t all = pow2_at_least((total + EZ_MERKLE_BLOCK - 1) / EZ_MERKLE_BLOCK);
+        uint64_t all = file_leaves(total);
         uint64_t per_piece = piece_length / EZ_MERKLE_BLOCK;
 
         return all < per_piece ? all : per_piece;
@@ -49,7 +60,7 @@ int ez_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[EZ_MERKLE_HASH])
 
 int ez_merkle_reduce(uint8_t *nodes, uint64_t n, uint64_t width, const uint8_t *pad)
 {
-        uint8_t p[EZ_MERKLE_HASH], pair[2 * EZ_MERKLE_HASH];
+        uint8_t p[EZ_MERKLE_HASH];
 
         if (pad)
                 memcpy(p, pad, sizeof(p));
@@ -65,15 +76,11 @@ int ez_merkle_reduce(uint8_t *nodes, uint64_t n, uint64_t width, const uint8_t *
                 for (i = 0; i < (n + 1) / 2; i++) {
                         const uint8_t *right = 2 * i + 1 < n ? nodes + (2 * i + 1) * EZ_MERKLE_HASH : p;
 
-                        memcpy(pair, nodes + 2 * i * EZ_MERKLE_HASH, EZ_MERKLE_HASH);
-                        memcpy(pair + EZ_MERKLE_HASH, right, EZ_MERKLE_HASH);
-                        if (sha256(pair, sizeof(pair), nodes + i * EZ_MERKLE_HASH) < 0)
+                        if (hash_pair(nodes + 2 * i * EZ_MERKLE_HASH, right, nodes + i * EZ_MERKLE_HASH) < 0)
                                 return -EIO;
                 }
                 n = (n + 1) / 2;
-                memcpy(pair, p, EZ_MERKLE_HASH);
-                memcpy(pair + EZ_MERKLE_HASH, p, EZ_MERKLE_HASH);
-                if (sha256(pair, sizeof(pair), p) < 0)
+                if (hash_pair(p, p, p) < 0)
                         return -EIO;
         }
         return 0;
@@ -97,15 +104,10 @@ int ez_merkle_piece(const uint8_t *data, size_t len, uint64_t leaves, uint8_t *s
 
 int ez_merkle_pad(uint64_t leaves, uint8_t out[EZ_MERKLE_HASH])
 {
-        uint8_t pair[2 * EZ_MERKLE_HASH];
-
         memset(out, 0, EZ_MERKLE_HASH);
-        for (; leaves > 1; leaves /= 2) {
-                memcpy(pair, out, EZ_MERKLE_HASH);
-                memcpy(pair + EZ_MERKLE_HASH, out, EZ_MERKLE_HASH);
-                if (sha256(pair, sizeof(pair), out) < 0)
+        for (; leaves > 1; leaves /= 2)
+                if (hash_pair(out, out, out) < 0)
                         return -EIO;
-        }
         return 0;
 }
 
@@ -113,7 +115,7 @@ int ez_merkle_root(const uint8_t *layer, uint64_t n_pieces, uint64_t piece_lengt
                    uint8_t *scratch, uint8_t out[EZ_MERKLE_HASH])
 {
         uint64_t leaves = ez_merkle_piece_leaves(piece_length, total);
-        uint64_t all = pow2_at_least((total + EZ_MERKLE_BLOCK - 1) / EZ_MERKLE_BLOCK);
+        uint64_t all = file_leaves(total);
         uint8_t pad[EZ_MERKLE_HASH];
 
         if (ez_merkle_pad(leaves, pad) < 0)

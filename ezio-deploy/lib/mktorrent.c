@@ -736,7 +736,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         struct ez_srcmap_raw raw = { 0 };
         char pcinfo[4200];
         uint8_t root[EZ_MERKLE_HASH];
-        uint64_t piece_length, done = 0;
+        uint64_t piece_length, max_payload, done = 0;
         size_t n_pieces;
         int payload_fd = -1;
         const char *name = o->name;
@@ -792,10 +792,12 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         p.fd = fd;
         piece_length = o->piece_length ? o->piece_length :
                        o->ezio_format ? EZ_MK_EZIO_PIECE : ez_mk_piece_length(map->region_bytes);
+        /* at most: the regions, and with --fill-gaps what lies between them */
+        max_payload = map->region_bytes + (o->fill_gaps ? map->size : 0);
         {
                 /* the pieces' hashes are the torrent: past what a receiver
                  * loads, say so before reading anything */
-                uint64_t most = (map->region_bytes + (o->fill_gaps ? map->size : 0)) / piece_length + 1;
+                uint64_t most = max_payload / piece_length + 1;
 
                 if (most > EZ_TORRENT_MAX_SIZE / (o->hybrid ? 20 + EZ_MERKLE_HASH : 20)) {
                         r = ez_err_set(err, -EINVAL, "pieces of %" PRIu64 " bytes: up to %" PRIu64 " of them for the %"
@@ -828,8 +830,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 }
         }
         r = hasher_init(&p.h, o->threads ? o->threads : default_threads(), piece_length,
-                        map->region_bytes + (o->fill_gaps ? map->size : 0) + mo.block_size,
-                        !o->ezio_format && (!o->no_digest || o->hybrid),
+                        max_payload + mo.block_size, !o->ezio_format && (!o->no_digest || o->hybrid),
                         payload_fd, o->payload, err);
         if (r < 0)
                 goto out;

@@ -483,7 +483,7 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
                 ez_benc_cstr(out, ez_layout_kind_name(l->kind));
                 if (s->root) {
                         ez_benc_cstr(out, "pieces root");
-                        ez_benc_str(out, s->root, 32);
+                        ez_benc_str(out, s->root, EZ_MERKLE_HASH);
                 }
                 ez_benc_cstr(out, "target size");
                 ez_benc_int(out, (int64_t)l->target_size);
@@ -503,7 +503,7 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
                         ez_benc_cstr(out, "length");
                         ez_benc_int(out, (int64_t)l->payload_len);
                         ez_benc_cstr(out, "pieces root");
-                        ez_benc_str(out, s->root, 32);
+                        ez_benc_str(out, s->root, EZ_MERKLE_HASH);
                         ez_benc_end(out);
                         ez_benc_end(out);
                         ez_benc_end(out);
@@ -528,8 +528,8 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
                 /* a file of one piece has its root for its only piece hash */
                 ez_benc_cstr(out, "piece layers");
                 ez_benc_dict(out);
-                ez_benc_str(out, s->root, 32);
-                ez_benc_str(out, s->layer, s->n_pieces * 32);
+                ez_benc_str(out, s->root, EZ_MERKLE_HASH);
+                ez_benc_str(out, s->layer, s->n_pieces * EZ_MERKLE_HASH);
                 ez_benc_end(out);
         }
         if (s->n_web_seeds > 0) {

@@ -36,7 +36,7 @@ struct ez_verify {
         uint8_t *layer;         /* a node per piece, as they are checked */
         uint8_t *leaves;        /* one piece's block hashes */
         uint64_t piece_leaves;
-        bool root_made, root_ok, root_checked;
+        bool root_made, root_ok;        /* the root made from the layer, and it matched */
 };
 
 int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int fd, bool zeros,
@@ -184,7 +184,6 @@ static int check_root(struct ez_verify *v, struct ez_err *err)
         if (!v->root_ok)
                 return ez_err_set(err, -EBADMSG, "every piece matches its SHA-1, but the data's SHA-256 tree root "
                                   "differs from the torrent's digest");
-        v->root_checked = true;
         return 0;
 }
 
@@ -239,7 +238,7 @@ int ez_verify_step(struct ez_verify *v, uint64_t budget, struct ez_err *err)
                         r = check_piece(v, v->piece, err);
                         if (r < 0)
                                 return r;
-                } else if (v->layer && !v->root_checked) {
+                } else if (v->layer && !v->root_ok) {
                         r = check_root(v, err);
                         if (r < 0)
                                 return r;
