@@ -27,12 +27,12 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err bencode merkle layout torrent blockdev status srcmap mktorrent config fetch verify
+LIB_C     := err bencode merkle layout torrent blockdev parttable status srcmap mktorrent config fetch verify deploy
 LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := bencode merkle layout torrent blockdev srcmap mktorrent swarm status config fetch verify
+UNIT      := bencode merkle layout torrent blockdev srcmap mktorrent swarm status config fetch verify deploy
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
 .PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
@@ -108,11 +108,15 @@ bench-mktorrent: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench/mktorrent-speed $(MKBENCH_ARGS)
 
+# The contract a driver imports: the status schema and the exit codes.
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/ezio
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/ezio \
+		$(DESTDIR)$(PREFIX)/share/ezio $(DESTDIR)$(PREFIX)/include/ezio
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 ezio-deploy/man/ezio-deploy.1 ezio-deploy/man/ezio-mktorrent.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 config/node.yaml.sample $(DESTDIR)$(PREFIX)/share/doc/ezio/
+	install -m 0644 config/ezio-status.schema.json $(DESTDIR)$(PREFIX)/share/ezio/
+	install -m 0644 ezio-deploy/lib/exitcode.h $(DESTDIR)$(PREFIX)/include/ezio/
 
 clean:
 	rm -rf build build-asan

@@ -4,7 +4,8 @@
  * 5xx), none for what will not (4xx, TLS verification, a redirect to
  * another scheme), a cap on the size, and messages that never carry the
  * token or a temp URL's signature.  CURLcode is translated here and
- * nowhere else.
+ * nowhere else.  And the one call that gets a deploy its torrent: fetched
+ * or read, checked against the SHA-256 the operator gave, parsed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "cleanup.h"
 #include "fetch.h"
+#include "torrent.h"
 
 struct sink {
         char *buf;
@@ -293,5 +295,53 @@ int ez_fetch_sha256_hex(const void *buf, size_t len, char hex[65])
                 return -EIO;
         for (i = 0; i < n; i++)
                 snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+/* 0 if want is NULL or the SHA-256 of buf, else -EBADMSG with both in err. */
+static int check_sha256(const void *buf, size_t len, const char *want, const char *shown, struct ez_err *err)
+{
+        char hex[65];
+
+        if (!want)
+                return 0;
+        if (ez_fetch_sha256_hex(buf, len, hex) < 0)
+                return ez_err_set(err, -EIO, "%s: cannot compute its SHA-256", shown);
+        if (strcmp(hex, want) != 0)
+                return ez_err_set(err, -EBADMSG, "%s: SHA-256 %s, expected %s", shown, hex, want);
+        return 0;
+}
+
+int ez_fetch_torrent(const char *where, const char *sha256, const struct ez_fetch_opts *o,
+                     struct ez_torrent **ret, struct ez_err *err)
+{
+        _cleanup_free_ void *buf = NULL;
+        struct ez_torrent *t = NULL;
+        char shown[512];
+        size_t len = 0;
+        int r;
+
+        if (!ez_fetch_is_url(where)) {
+                r = ez_torrent_load(where, &t, err);
+                if (r < 0)
+                        return r;
+                r = check_sha256(t->raw, t->raw_len, sha256, where, err);
+                if (r < 0) {
+                        ez_torrent_free(t);
+                        return r;
+                }
+                *ret = t;
+                return 0;
+        }
+        ez_fetch_redact(where, shown, sizeof(shown));
+        r = ez_fetch(where, o, &buf, &len, err);
+        if (r < 0)
+                return r;
+        r = check_sha256(buf, len, sha256, shown, err);
+        if (r < 0)
+                return r;
+        r = ez_torrent_parse(buf, len, ret, err);
+        if (r < 0)
+                return ez_err_prefix(err, r, "%s", shown);
         return 0;
 }

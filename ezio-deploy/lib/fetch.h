@@ -53,6 +53,20 @@ int ez_fetch(const char *url, const struct ez_fetch_opts *o, void **ret_buf, siz
 /* SHA-256 of buf as 64 lowercase hex digits into hex[65].  Returns 0 or -EIO. */
 int ez_fetch_sha256_hex(const void *buf, size_t len, char hex[65]);
 
+struct ez_torrent;
+
+/*
+ * The torrent at where, a local path or a URL (fetched with o), refused
+ * unless its SHA-256 is sha256 (64 lowercase hex digits; NULL: any), then
+ * parsed (torrent.h).  A fetched torrent is checked before it is even
+ * parsed.  Returns 0 and *ret (free it with ez_torrent_free()), or a
+ * negative errno as ez_fetch(), ez_torrent_parse() or -EBADMSG (SHA-256
+ * differs), with err naming the torrent (a URL redacted); *ret is then
+ * untouched.
+ */
+int ez_fetch_torrent(const char *where, const char *sha256, const struct ez_fetch_opts *o,
+                     struct ez_torrent **ret, struct ez_err *err);
+
 #ifdef __cplusplus
 }
 #endif

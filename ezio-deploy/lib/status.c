@@ -14,6 +14,22 @@
 #include "cleanup.h"
 #include "status.h"
 
+static const char *const phase_names[EZ_PHASE_COUNT] = {
+        [EZ_PHASE_FETCH] = "fetch",
+        [EZ_PHASE_CHECK] = "check",
+        [EZ_PHASE_DOWNLOAD] = "download",
+        [EZ_PHASE_ZERO] = "zero",
+        [EZ_PHASE_VERIFY] = "verify",
+        [EZ_PHASE_SEED] = "seed",
+        [EZ_PHASE_DONE] = "done",
+        [EZ_PHASE_ERROR] = "error",
+};
+
+const char *ez_phase_name(enum ez_phase p)
+{
+        return (unsigned)p < EZ_PHASE_COUNT ? phase_names[p] : "?";
+}
+
 char *ez_status_json(const struct ez_status_report *r)
 {
         struct json_object *o = json_object_new_object();
@@ -21,7 +37,8 @@ char *ez_status_json(const struct ez_status_report *r)
 
         if (!o)
                 return NULL;
-        json_object_object_add(o, "phase", json_object_new_string(r->phase));
+        json_object_object_add(o, "version", json_object_new_int(EZ_STATUS_VERSION));
+        json_object_object_add(o, "phase", json_object_new_string(ez_phase_name(r->phase)));
         if (r->target)
                 json_object_object_add(o, "target", json_object_new_string(r->target));
         if (r->info_hash)

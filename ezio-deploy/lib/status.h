@@ -3,6 +3,10 @@
  *
  * One line per report, for a provisioning agent to read: the phase, bytes
  * done and to do, rates, peers and, at the end, the result or the error.
+ * This is a published contract: config/ezio-status.schema.json describes
+ * every field (tests validate every line they see against it), the man
+ * page ezio-deploy(1) documents it, and a change that a reader could
+ * notice raises EZ_STATUS_VERSION.
  */
 #ifndef EZ_STATUS_H
 #define EZ_STATUS_H
@@ -15,8 +19,30 @@
 extern "C" {
 #endif
 
+/* The "version" of every status object. */
+#define EZ_STATUS_VERSION 1
+
+/*
+ * The phases of a run, in the order they can come (deploy.h says which
+ * come for which mode).  Their names are the "phase" of the status.
+ */
+enum ez_phase {
+        EZ_PHASE_FETCH,         /* getting the torrent from a URL */
+        EZ_PHASE_CHECK,         /* hashing what the target already holds (a resumed deploy) */
+        EZ_PHASE_DOWNLOAD,      /* fetching pieces from the swarm, writing them to the target */
+        EZ_PHASE_ZERO,          /* making the zero ranges read as zeros, flushing */
+        EZ_PHASE_VERIFY,        /* reading the image back from the target */
+        EZ_PHASE_SEED,          /* serving the image to the swarm */
+        EZ_PHASE_DONE,          /* the last report of a run that succeeded */
+        EZ_PHASE_ERROR,         /* the last report of a run that failed */
+};
+#define EZ_PHASE_COUNT (EZ_PHASE_ERROR + 1)
+
+/* The phase's name ("fetch" ... "error"); "?" for a value out of range. */
+const char *ez_phase_name(enum ez_phase p);
+
 struct ez_status_report {
-        const char *phase;      /* fetch, check, download, zero, seed, done, error */
+        enum ez_phase phase;
         const char *target;
         const char *info_hash;
         uint64_t bytes_done, bytes_total;

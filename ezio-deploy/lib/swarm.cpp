@@ -179,8 +179,8 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
         return s;
 }
 
-/* EZIO_LT_SETTINGS="name=value,name=value": libtorrent settings for
- * experiments and unusual networks, applied over the LAN defaults.
+/* "name=value,name=value": libtorrent settings for experiments and
+ * unusual networks, applied over the LAN defaults.
  * Returns 0 or -EINVAL naming the bad entry. */
 int apply_expert_settings(lt::settings_pack &s, char const *spec, ez_err *err)
 {
@@ -195,25 +195,25 @@ int apply_expert_settings(lt::settings_pack &s, char const *spec, ez_err *err)
                 if (item.empty())
                         continue;
                 if (eq == std::string::npos)
-                        return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: '%s' is not name=value", item.c_str());
+                        return ez_err_set(err, -EINVAL, "'%s' is not name=value", item.c_str());
                 std::string name = item.substr(0, eq), value = item.substr(eq + 1);
                 int id = lt::setting_by_name(name);
                 if (id < 0)
-                        return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: unknown setting '%s'", name.c_str());
+                        return ez_err_set(err, -EINVAL, "unknown setting '%s'", name.c_str());
                 switch (id & lt::settings_pack::type_mask) {
                 case lt::settings_pack::string_type_base:
                         s.set_str(id, value);
                         break;
                 case lt::settings_pack::bool_type_base:
                         if (value != "true" && value != "false" && value != "1" && value != "0")
-                                return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: '%s' needs true or false", name.c_str());
+                                return ez_err_set(err, -EINVAL, "'%s' needs true or false", name.c_str());
                         s.set_bool(id, value == "true" || value == "1");
                         break;
                 default: {
                         char *e = nullptr;
                         long v = std::strtol(value.c_str(), &e, 0);
                         if (value.empty() || *e)
-                                return ez_err_set(err, -EINVAL, "EZIO_LT_SETTINGS: '%s' needs a number", name.c_str());
+                                return ez_err_set(err, -EINVAL, "'%s' needs a number", name.c_str());
                         s.set_int(id, static_cast<int>(v));
                         break;
                 }
@@ -285,8 +285,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
 {
         try {
                 std::unique_ptr<ez_swarm> s(new ez_swarm);
-                char const *dbg = std::getenv("EZIO_DEBUG");
-                s->debug = dbg && *dbg && std::strcmp(dbg, "0") != 0;
+                s->debug = cfg->debug;
                 ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed };
                 lt::load_torrent_limits lim;
                 lt::error_code ec;
@@ -304,7 +303,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 if (s->debug)
                         pack.set_int(lt::settings_pack::alert_mask,
                                      pack.get_int(lt::settings_pack::alert_mask) | lt::alert_category::upload);
-                int r = apply_expert_settings(pack, std::getenv("EZIO_LT_SETTINGS"), err);
+                int r = apply_expert_settings(pack, cfg->lt_settings, err);
                 if (r < 0)
                         return r;
                 lt::session_params params(std::move(pack));
@@ -344,12 +343,12 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         atp.flags |= lt::torrent_flags::seed_mode;
                 for (size_t i = 0; i < cfg->n_trackers; i++)
                         atp.trackers.push_back(cfg->trackers[i]);
-                if (!std::getenv("EZIO_NO_REQUEST_BUDGET"))
+                if (!cfg->no_request_budget)
                         atp.extensions.push_back(ez::request_budget_extension(s->peers_now));
                 s->h = s->ses->add_torrent(std::move(atp), ec);
                 if (ec)
                         return ez_err_set(err, -EINVAL, "libtorrent refused the torrent: %s", ec.message().c_str());
-                if (!cfg->seed && !std::getenv("EZIO_NO_OWNERSHIP"))
+                if (!cfg->seed && !cfg->no_ownership)
                         s->own.reset(new ez::ownership(*s->ses, s->h, s->num_pieces,
                                                        listen_address(cfg->listen ? cfg->listen : ""), s->debug));
                 for (auto const &ep : s->peers)
@@ -368,11 +367,11 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
         }
 }
 
-extern "C" int ez_swarm_check_env(struct ez_err *err)
+extern "C" int ez_swarm_check_settings(const char *settings, struct ez_err *err)
 {
         try {
                 lt::settings_pack pack;
-                return apply_expert_settings(pack, std::getenv("EZIO_LT_SETTINGS"), err);
+                return apply_expert_settings(pack, settings, err);
         } catch (...) {
                 return ez_err_set(err, -ENOMEM, "out of memory");
         }

@@ -40,6 +40,11 @@ struct ez_swarm_config {
         int max_connections;            /* 0: the default */
         uint64_t upload_rate;           /* bytes/s over all peers, LAN ones too; 0: unlimited */
         uint64_t download_rate;
+        const char *lt_settings;        /* "name=value,..." libtorrent settings over the LAN
+                                         * defaults (for experiments), or NULL */
+        bool debug;                     /* libtorrent's alerts and the schedule's choices on stderr */
+        bool no_request_budget;         /* leave peers libtorrent's own request queues */
+        bool no_ownership;              /* stock rarest-first, no piece owners */
 };
 
 enum ez_swarm_state {
@@ -68,10 +73,10 @@ struct ez_swarm_status {
  * rejected by libtorrent), -EADDRINUSE (cannot listen), -ENOMEM. */
 int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, struct ez_err *err);
 
-/* Check the expert settings in the environment (EZIO_LT_SETTINGS) without
+/* Check expert settings ("name=value,...", as lt_settings above) without
  * starting anything, so a bad one is refused before the target is touched.
- * Returns 0 or -EINVAL with the reason. */
-int ez_swarm_check_env(struct ez_err *err);
+ * NULL is fine.  Returns 0 or -EINVAL with the reason. */
+int ez_swarm_check_settings(const char *settings, struct ez_err *err);
 
 /* Wait timeout_ms (less if an event other than progress comes: the
  * torrent finishing, an error, a tracker answer), then fill *ret.  Returns 0, or -EIO for

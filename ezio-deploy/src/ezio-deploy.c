@@ -2,10 +2,11 @@
  * ezio-deploy - write a disk image received from a BitTorrent swarm
  * straight onto a block device, or serve one to the swarm.
  *
- * A thin front end over libezio: parse options, validate the whole plan
- * (torrent, layout, target) before the first byte is written, run the
- * swarm, apply the zero ranges, flush, and report.  Every failure is one
- * line on stderr, "ezio-deploy: <what>: <why>", and a documented exit code.
+ * The front end of libezio's deploy (deploy.h): options and node.yaml into
+ * one config, the environment's expert knobs, signals, and printing: the
+ * JSON status lines, the progress line, the plan of --dry-run and the one
+ * line of every failure, "ezio-deploy: <what>: <why>", with its exit code
+ * (exitcode.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,23 +21,10 @@
 
 #include "blockdev.h"
 #include "config.h"
-#include "fetch.h"
+#include "deploy.h"
+#include "exitcode.h"
 #include "status.h"
 #include "swarm.h"
-#include "torrent.h"
-#include "verify.h"
-
-enum {
-        EXIT_OK = 0,
-        EXIT_INTERNAL = 1,
-        EXIT_USAGE = 2,
-        EXIT_TORRENT = 3,
-        EXIT_TARGET = 4,
-        EXIT_SWARM = 5,
-        EXIT_IO = 6,
-        EXIT_VERIFY = 7,
-        EXIT_INTERRUPTED = 130,
-};
 
 struct options {
         struct ez_config c;     /* node.yaml, then the flags over it */
@@ -44,6 +32,9 @@ struct options {
         bool quiet;
         bool dry_run;
         char *token;            /* resolved from c.http.token, token_file or token_env */
+        /* expert knobs from the environment (man page, ENVIRONMENT) */
+        const char *lt_settings;
+        bool debug, no_request_budget, no_ownership;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -63,8 +54,8 @@ static void usage(FILE *f)
               "(a block device, or a regular file created or extended to the image's\n"
               "target size), read it back and check it, or serve it from PATH with\n"
               "--seed, or only check PATH against the torrent with --verify-only.  Every\n"
-              "option below overrides the key of node.yaml named after it\n"
-              "(config/node.yaml.sample).\n"
+              "option below overrides a key of node.yaml (config/node.yaml.sample); the\n"
+              "man page's CONFIGURATION FILE table names it.\n"
               "\n"
               "  -c, --config FILE        read settings from FILE (YAML) first\n"
               "  -t, --torrent PATH|URL   the image's torrent (native ezio or EZIO format);\n"
@@ -188,37 +179,37 @@ static int add_to_list(char **list, size_t *n, bool *from_flags, const char *v, 
                 *from_flags = true;
         }
         if (*n == EZ_CONFIG_MAX_LIST)
-                return fail(EXIT_USAGE, flag, "given too many times");
+                return fail(EZ_EXIT_USAGE, flag, "given too many times");
         list[*n] = strdup(v);
         if (!list[*n])
-                return fail(EXIT_INTERNAL, flag, "out of memory");
+                return fail(EZ_EXIT_INTERNAL, flag, "out of memory");
         (*n)++;
-        return EXIT_OK;
+        return EZ_EXIT_OK;
 }
 
 static int set_str(char **field, const char *v, const char *flag)
 {
-        return ez_config_set_str(field, v) < 0 ? fail(EXIT_INTERNAL, flag, "out of memory") : EXIT_OK;
+        return ez_config_set_str(field, v) < 0 ? fail(EZ_EXIT_INTERNAL, flag, "out of memory") : EZ_EXIT_OK;
 }
 
-/* One flag onto o->c.  Returns an exit code, EXIT_OK to go on. */
+/* One flag onto o->c.  Returns an exit code, EZ_EXIT_OK to go on. */
 static int apply_flag(struct options *o, int c, const char *arg, const char *flag, bool lists[3])
 {
         struct ez_config *k = &o->c;
 
         switch (c) {
         case 'c':
-                return EXIT_OK;         /* read before the other flags */
+                return EZ_EXIT_OK;         /* read before the other flags */
         case 't':
                 return set_str(&k->torrent, arg, flag);
         case OPT_SHA256:
                 switch (ez_config_set_sha256(&k->torrent_sha256, arg)) {
                 case 0:
-                        return EXIT_OK;
+                        return EZ_EXIT_OK;
                 case -EINVAL:
-                        return fail(EXIT_USAGE, flag, "expected 64 hexadecimal digits");
+                        return fail(EZ_EXIT_USAGE, flag, "expected 64 hexadecimal digits");
                 default:
-                        return fail(EXIT_INTERNAL, flag, "out of memory");
+                        return fail(EZ_EXIT_INTERNAL, flag, "out of memory");
                 }
         case 'T':
                 return set_str(&k->target, arg, flag);
@@ -226,54 +217,54 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                 return set_str(&k->payload, arg, flag);
         case 's':
                 k->mode = EZ_CONFIG_SEED;
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         case 'a':
                 return add_to_list(k->trackers, &k->n_trackers, &lists[0], arg, flag);
         case 'P':
                 if (ez_config_check_hostport(arg) < 0)
-                        return fail(EXIT_USAGE, flag, "expected HOST:PORT");
+                        return fail(EZ_EXIT_USAGE, flag, "expected HOST:PORT");
                 return add_to_list(k->peers, &k->n_peers, &lists[1], arg, flag);
         case OPT_HEADER:
                 if (!strchr(arg, ':') || strchr(arg, '\n') || strchr(arg, '\r'))
-                        return fail(EXIT_USAGE, flag, "expected 'NAME: VALUE' on one line");
+                        return fail(EZ_EXIT_USAGE, flag, "expected 'NAME: VALUE' on one line");
                 return add_to_list(k->http.headers, &k->http.n_headers, &lists[2], arg, flag);
         case 'l':
                 if (ez_config_check_hostport(arg) < 0)
-                        return fail(EXIT_USAGE, flag, "expected ADDR:PORT");
+                        return fail(EZ_EXIT_USAGE, flag, "expected ADDR:PORT");
                 return set_str(&k->listen, arg, flag);
         case OPT_SEED_AFTER:
                 if (ez_config_parse_seed_after(arg, &k->seed_after) < 0)
-                        return fail(EXIT_USAGE, flag, "expected 'none', 'until-done' or a number of seconds");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected 'none', 'until-done' or a number of seconds");
+                return EZ_EXIT_OK;
         case OPT_SEED_TIMEOUT:
                 if (ez_config_parse_seconds(arg, &k->seed_timeout) < 0)
-                        return fail(EXIT_USAGE, flag, "expected a number of seconds");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected a number of seconds");
+                return EZ_EXIT_OK;
         case OPT_TIMEOUT:
                 if (ez_config_parse_seconds(arg, &k->timeout) < 0)
-                        return fail(EXIT_USAGE, flag, "expected a number of seconds");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected a number of seconds");
+                return EZ_EXIT_OK;
         case OPT_HTTP_TIMEOUT:
                 if (ez_config_parse_seconds(arg, &k->http.timeout) < 0)
-                        return fail(EXIT_USAGE, flag, "expected a number of seconds");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected a number of seconds");
+                return EZ_EXIT_OK;
         case OPT_MAX_CONN:
                 if (ez_config_parse_count(arg, 1, 65535, &k->max_connections) < 0)
-                        return fail(EXIT_USAGE, flag, "expected a whole number from 1 to 65535");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected a whole number from 1 to 65535");
+                return EZ_EXIT_OK;
         case OPT_HTTP_RETRIES:
                 if (ez_config_parse_count(arg, 0, 20, &k->http.retries) < 0)
-                        return fail(EXIT_USAGE, flag, "expected a whole number from 0 to 20");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected a whole number from 0 to 20");
+                return EZ_EXIT_OK;
         case OPT_UP_RATE:
         case OPT_DOWN_RATE:
                 if (ez_config_parse_size(arg, c == OPT_UP_RATE ? &k->upload_rate : &k->download_rate) < 0)
-                        return fail(EXIT_USAGE, flag, "expected bytes per second (suffixes K, M, G)");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected bytes per second (suffixes K, M, G)");
+                return EZ_EXIT_OK;
         case OPT_STATUS:
                 if (ez_config_parse_status_format(arg, &k->status_json) < 0)
-                        return fail(EXIT_USAGE, flag, "expected 'json' or 'none'");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected 'json' or 'none'");
+                return EZ_EXIT_OK;
         case OPT_STATUS_FILE:
                 return set_str(&k->status_file, arg, flag);
         case OPT_TOKEN_FILE:
@@ -287,28 +278,28 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                 return set_str(&k->http.ca_file, arg, flag);
         case OPT_INSECURE:
                 k->http.insecure = true;
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         case OPT_ASSUME_ZEROED:
                 k->assume_zeroed = true;
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         case OPT_FORCE_KIND:
                 k->force_kind = true;
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         case OPT_DRY_RUN:
                 o->dry_run = true;
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         case OPT_VERIFY:
                 if (ez_config_parse_verify(arg, &k->verify) < 0)
-                        return fail(EXIT_USAGE, flag, "expected 'data', 'full' or 'none'");
-                return EXIT_OK;
+                        return fail(EZ_EXIT_USAGE, flag, "expected 'data', 'full' or 'none'");
+                return EZ_EXIT_OK;
         case OPT_VERIFY_ONLY:
                 k->mode = EZ_CONFIG_VERIFY;
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         case 'q':
                 o->quiet = true;
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         default:
-                return fail(EXIT_INTERNAL, flag, "unhandled option");
+                return fail(EZ_EXIT_INTERNAL, flag, "unhandled option");
         }
 }
 
@@ -321,19 +312,19 @@ static int resolve_token(struct options *o)
         FILE *f;
 
         if (!!h->token + !!h->token_file + !!h->token_env > 1)
-                return fail(EXIT_USAGE, "http", "give one of token, token_file and token_env");
+                return fail(EZ_EXIT_USAGE, "http", "give one of token, token_file and token_env");
         if (h->token_env) {
                 const char *v = getenv(h->token_env);
 
                 if (!v || !*v)
-                        return fail(EXIT_USAGE, "http token", "the environment variable named for it is unset or empty");
+                        return fail(EZ_EXIT_USAGE, "http token", "the environment variable named for it is unset or empty");
                 o->token = strdup(v);
         } else if (h->token_file) {
                 f = fopen(h->token_file, "re");
                 if (!f) {
                         fprintf(stderr, "ezio-deploy: http token: cannot open '%s': %s\n", h->token_file,
                                 strerror(errno));
-                        return EXIT_USAGE;
+                        return EZ_EXIT_USAGE;
                 }
                 len = fread(buf, 1, sizeof(buf) - 1, f);
                 fclose(f);
@@ -342,16 +333,16 @@ static int resolve_token(struct options *o)
                 buf[len] = '\0';
                 if (!len || strchr(buf, '\n') || strlen(buf) != len) {
                         explicit_bzero(buf, sizeof(buf));
-                        return fail(EXIT_USAGE, "http token", "the token file must hold one line");
+                        return fail(EZ_EXIT_USAGE, "http token", "the token file must hold one line");
                 }
                 o->token = strdup(buf);
                 explicit_bzero(buf, sizeof(buf));
         } else if (h->token) {
                 o->token = strdup(h->token);
         } else {
-                return EXIT_OK;
+                return EZ_EXIT_OK;
         }
-        return o->token ? EXIT_OK : fail(EXIT_INTERNAL, "http token", "out of memory");
+        return o->token ? EZ_EXIT_OK : fail(EZ_EXIT_INTERNAL, "http token", "out of memory");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -367,15 +358,15 @@ static int parse_options(int argc, char **argv, struct options *o)
                         o->config = optarg;
                 else if (c == 'h') {
                         usage(stdout);
-                        exit(EXIT_OK);
+                        exit(EZ_EXIT_OK);
                 } else if (c == 'V') {
                         printf("ezio-deploy %s (libtorrent-rasterbar %s)\n", EZ_VERSION, ez_swarm_lt_version());
-                        exit(EXIT_OK);
+                        exit(EZ_EXIT_OK);
                 }
         }
         if (o->config && ez_config_load(o->config, &o->c, &err) < 0) {
                 fprintf(stderr, "ezio-deploy: %s\n", err.msg);
-                return EXIT_USAGE;
+                return EZ_EXIT_USAGE;
         }
 
         /* pass 2: every flag over node.yaml */
@@ -383,278 +374,135 @@ static int parse_options(int argc, char **argv, struct options *o)
         while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
                 if (c == ':') {
                         fprintf(stderr, "ezio-deploy: %s: needs an argument (try --help)\n", argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return EZ_EXIT_USAGE;
                 }
                 if (c == '?') {
                         fprintf(stderr, "ezio-deploy: %s: unknown option (try --help)\n", argv[optind - 1]);
-                        return EXIT_USAGE;
+                        return EZ_EXIT_USAGE;
                 }
                 code = apply_flag(o, c, optarg, flag_name(c), lists);
-                if (code != EXIT_OK)
+                if (code != EZ_EXIT_OK)
                         return code;
         }
         if (optind < argc)
-                return fail(EXIT_USAGE, argv[optind], "unexpected argument");
+                return fail(EZ_EXIT_USAGE, argv[optind], "unexpected argument");
         if (!o->c.torrent)
-                return fail(EXIT_USAGE, "--torrent", "is required");
+                return fail(EZ_EXIT_USAGE, "--torrent", "is required");
         if (!o->c.target == !o->c.payload)
-                return fail(EXIT_USAGE, "--target/--payload", "give exactly one of them");
+                return fail(EZ_EXIT_USAGE, "--target/--payload", "give exactly one of them");
         if (o->c.mode == EZ_CONFIG_VERIFY && o->c.verify == EZ_CONFIG_VERIFY_NONE)
                 o->c.verify = EZ_CONFIG_VERIFY_DATA;    /* checking is the point */
         if (o->c.mode == EZ_CONFIG_SEED && o->c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE)
-                return fail(EXIT_USAGE, "--seed-after", "'until-done' is for a deploy; a seeder stops after SECONDS");
+                return fail(EZ_EXIT_USAGE, "--seed-after", "'until-done' is for a deploy; a seeder stops after SECONDS");
         return resolve_token(o);
 }
 
-static double now_s(void)
-{
-        struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+/* An environment knob that is on: set, and neither empty nor "0". */
+static bool env_on(const char *name)
+{
+        const char *v = getenv(name);
+
+        return v && *v && strcmp(v, "0") != 0;
 }
 
-static const char *phase_of(const struct ez_swarm_status *st, bool seed, bool done)
+/* The expert knobs of the environment, the bad ones refused like flags. */
+static int read_environment(struct options *o)
 {
-        if (seed || done)
-                return "seed";
-        if (st->state == EZ_SWARM_CHECKING)
-                return "check";
-        return "download";
+        struct ez_err err = { "" };
+
+        o->lt_settings = getenv("EZIO_LT_SETTINGS");
+        o->debug = env_on("EZIO_DEBUG");
+        o->no_request_budget = getenv("EZIO_NO_REQUEST_BUDGET") != NULL;
+        o->no_ownership = getenv("EZIO_NO_OWNERSHIP") != NULL;
+        if (ez_swarm_check_settings(o->lt_settings, &err) < 0) {
+                fprintf(stderr, "ezio-deploy: swarm: EZIO_LT_SETTINGS: %s\n", err.msg);
+                return EZ_EXIT_SWARM;
+        }
+        return EZ_EXIT_OK;
 }
 
-/* What the reports say; t is NULL before the torrent is in. */
-struct reporter {
+/* What the printing remembers between reports. */
+struct printer {
         const struct options *o;
-        const struct ez_torrent *t;
-        const char *where;
-        double start;
-        double verify_start;    /* when the read-back began, 0 before */
-        double last;            /* when the last report went out */
-        bool file_failed;       /* warned once */
+        bool tty;               /* stderr is a terminal: a progress line */
+        bool complete_said;     /* the "done:" line is out */
+        bool file_failed;       /* the status file's warning is out */
 };
 
-static void report(struct reporter *rp, const char *phase, const struct ez_swarm_status *st, int exit_code,
-                   const char *message)
+/* The line a person reads once the image is on the target. */
+static void say_complete(struct printer *p, const struct ez_status_report *r)
 {
-        const struct options *o = rp->o;
-        double elapsed = now_s() - rp->start;
-        struct ez_status_report r = {
-                .phase = phase, .target = rp->where, .info_hash = rp->t ? rp->t->info_hash_hex : NULL,
-                .bytes_done = st->total_done, .bytes_total = st->total_wanted,
-                .downloaded = st->downloaded, .uploaded = st->uploaded,
-                .download_rate = st->download_rate, .upload_rate = st->upload_rate,
-                .peers = st->peers, .elapsed = elapsed, .exit_code = exit_code, .message = message,
-                .eta = -1,
-        };
+        const struct ez_config *c = &p->o->c;
+
+        if (p->tty)
+                fputc('\n', stderr);
+        if (c->mode == EZ_CONFIG_VERIFY) {
+                fprintf(stderr, "ezio-deploy: %s: verified: %" PRIu64 " bytes match the torrent, %.2f s\n",
+                        r->target, r->bytes_total, r->elapsed);
+                return;
+        }
+        fprintf(stderr, "ezio-deploy: %s: done: %" PRIu64 " bytes on target, %" PRIu64
+                " downloaded, %.2f s, %.1f MB/s, %s\n",
+                r->target, r->bytes_total, r->downloaded, r->elapsed,
+                r->elapsed > 0 ? (double)r->bytes_total / r->elapsed / 1e6 : 0.0,
+                c->verify == EZ_CONFIG_VERIFY_NONE ? "not read back" :
+                c->verify == EZ_CONFIG_VERIFY_FULL ? "read back in full" : "read back");
+}
+
+/* Every report of the deploy: the JSON line and file, the progress line,
+ * the closing line of a deploy or check, and warnings. */
+static void on_report(void *ctx, const struct ez_status_report *r)
+{
+        struct printer *p = ctx;
+        const struct options *o = p->o;
+        const struct ez_config *c = &o->c;
         struct ez_err err = { "" };
         char *line;
 
-        if (strcmp(phase, "download") == 0 && st->download_rate && st->total_wanted >= st->total_done)
-                r.eta = (double)(st->total_wanted - st->total_done) / (double)st->download_rate;
-        if (strcmp(phase, "verify") == 0 && st->total_done && elapsed > rp->verify_start - rp->start)
-                r.eta = (double)(st->total_wanted - st->total_done) *
-                        (elapsed - (rp->verify_start - rp->start)) / (double)st->total_done;
-        rp->last = now_s();
-        if (o->c.status_json || o->c.status_file) {
-                line = ez_status_json(&r);
-                if (line && o->c.status_json) {
+        if (c->status_json || c->status_file) {
+                line = ez_status_json(r);
+                if (line && c->status_json) {
                         puts(line);
                         fflush(stdout);
                 }
-                if (line && o->c.status_file && ez_status_write_file(o->c.status_file, line, &err) < 0 &&
-                    !rp->file_failed) {
+                if (line && c->status_file && ez_status_write_file(c->status_file, line, &err) < 0 &&
+                    !p->file_failed) {
                         fprintf(stderr, "ezio-deploy: warning: %s\n", err.msg);
-                        rp->file_failed = true;
+                        p->file_failed = true;
                 }
                 free(line);
         }
-        if (!o->quiet && isatty(STDERR_FILENO) && exit_code < 0) {
-                double pct = st->total_wanted ? 100.0 * (double)st->total_done / (double)st->total_wanted : 0;
+        if (r->phase == EZ_PHASE_ERROR || o->quiet)
+                return;
+        if (r->message) {
+                if (p->tty)
+                        fputc('\n', stderr);
+                fprintf(stderr, "ezio-deploy: %s: %s\n", r->target, r->message);
+        }
+        if (!p->complete_said && c->mode != EZ_CONFIG_SEED &&
+            (r->phase == EZ_PHASE_DONE || (r->phase == EZ_PHASE_SEED && c->mode == EZ_CONFIG_DEPLOY))) {
+                say_complete(p, r);
+                p->complete_said = true;
+        }
+        if (p->tty && r->exit_code < 0) {
+                double pct = r->bytes_total ? 100.0 * (double)r->bytes_done / (double)r->bytes_total : 0;
 
-                fprintf(stderr, "\r%-8s %5.1f%%  %7.1f MB/s down  %7.1f MB/s up  %3u peers ",
-                        phase, pct, (double)st->download_rate / 1e6, (double)st->upload_rate / 1e6, st->peers);
-                if (r.eta >= 0)
-                        fprintf(stderr, " %4.0f s left ", r.eta);
+                fprintf(stderr, "\r%-8s %5.1f%%  %7.1f MB/s down  %7.1f MB/s up  %3u peers ", ez_phase_name(r->phase),
+                        pct, (double)r->download_rate / 1e6, (double)r->upload_rate / 1e6, r->peers);
+                if (r->eta >= 0)
+                        fprintf(stderr, " %4.0f s left ", r->eta);
                 fflush(stderr);
         }
 }
 
-/* Report the failure, print its line, return its code. */
-static int give_up(struct reporter *rp, const struct ez_swarm_status *st, int code, const char *what, const char *why)
-{
-        fail(code, what, why);
-        report(rp, "error", st, code, why);
-        return code;
-}
-
-/* The read-back of the image on fd; nothing is read yet. */
-static int verify_new(struct reporter *rp, const struct ez_layout *l, int fd, const struct ez_swarm_status *st,
-                      struct ez_verify **ret)
-{
-        struct ez_err err = { "" };
-
-        if (ez_verify_start(rp->t, l, fd, rp->o->c.verify == EZ_CONFIG_VERIFY_FULL, ret, &err) < 0)
-                return give_up(rp, st, EXIT_INTERNAL, "verify", err.msg);
-        return EXIT_OK;
-}
-
-/* Phase verify begins: what is left of the read-back. */
-static void verify_phase(struct reporter *rp, const struct ez_verify *v, const struct ez_swarm_status *st)
-{
-        struct ez_swarm_status vs = *st;
-
-        rp->verify_start = now_s();
-        vs.total_done = ez_verify_done(v);
-        vs.total_wanted = ez_verify_total(v);
-        report(rp, "verify", &vs, -1, NULL);
-}
-
-/* While downloading: read back the pieces that passed their hash check
- * since the last call, for at most 100 ms (the rest stays queued), so
- * that little is left for phase verify.  Returns EXIT_OK or the exit code
- * of a failure. */
-static int verify_arrived(struct reporter *rp, struct ez_swarm *swarm, struct ez_verify *v,
-                          const struct ez_swarm_status *st)
-{
-        struct ez_err err = { "" };
-        double until = now_s() + 0.1;
-        uint32_t piece;
-        int r;
-
-        while (now_s() < until && ez_swarm_finished(swarm, &piece, 1) == 1) {
-                r = ez_verify_piece(v, piece, &err);
-                if (r == -EBADMSG)
-                        return give_up(rp, st, EXIT_VERIFY, rp->where, err.msg);
-                if (r < 0)
-                        return give_up(rp, st, EXIT_IO, rp->where, err.msg);
-        }
-        return EXIT_OK;
-}
-
-/* One step of the read-back, reported as bytes checked of bytes to check.
- * Returns -1 while there is more, EXIT_OK once the image matched, or the
- * exit code of the failure. */
-static int verify_step(struct reporter *rp, struct ez_verify *v, const struct ez_swarm_status *st)
-{
-        struct ez_swarm_status vs = *st;
-        struct ez_err err = { "" };
-        int r = ez_verify_step(v, 32u << 20, &err);
-
-        vs.total_done = ez_verify_done(v);
-        vs.total_wanted = ez_verify_total(v);
-        if (r == -EBADMSG)
-                return give_up(rp, &vs, EXIT_VERIFY, rp->where, err.msg);
-        if (r < 0)
-                return give_up(rp, &vs, EXIT_IO, rp->where, err.msg);
-        if (r > 0 && now_s() - rp->last >= 0.25)
-                report(rp, "verify", &vs, -1, NULL);
-        return r > 0 ? -1 : EXIT_OK;
-}
-
-/* --verify-only: the whole check, no swarm. */
-static int verify_only(struct reporter *rp, const struct ez_layout *l, int fd, struct ez_swarm_status *st)
-{
-        struct ez_verify *v = NULL;
-        int code = verify_new(rp, l, fd, st, &v);
-
-        if (code != EXIT_OK)
-                return code;
-        verify_phase(rp, v, st);
-        do {
-                if (interrupted) {
-                        code = give_up(rp, st, EXIT_INTERRUPTED, rp->where, "interrupted before the check was complete");
-                        break;
-                }
-                code = verify_step(rp, v, st);
-        } while (code == -1);
-        if (code == EXIT_OK) {
-                st->total_done = st->total_wanted = ez_verify_total(v);
-                if (!rp->o->quiet) {
-                        if (isatty(STDERR_FILENO))
-                                fputc('\n', stderr);
-                        fprintf(stderr, "ezio-deploy: %s: verified: %" PRIu64 " bytes match the torrent, %.2f s\n",
-                                rp->where, ez_verify_total(v), now_s() - rp->start);
-                }
-                report(rp, "done", st, EXIT_OK, NULL);
-        }
-        ez_verify_free(v);
-        return code;
-}
-
-/* Make every zero range of the layout read as zeros, then flush. */
-static int finish_target(struct ez_blockdev *dev, const struct ez_layout *l, bool skip_zero, struct ez_err *err)
-{
-        size_t i;
-        int r;
-
-        for (i = 0; !skip_zero && i < l->n_zero; i++) {
-                r = ez_blockdev_zero(dev, l->zero[i].off, l->zero[i].len, err);
-                if (r < 0)
-                        return r;
-        }
-        return ez_blockdev_sync(dev, err);
-}
-
-/* The torrent from a path or a URL, checked against torrent_sha256. */
-/* 0 if want is NULL or the SHA-256 of buf, else -EBADMSG with both in err. */
-static int check_sha256(const void *buf, size_t len, const char *want, const char *shown, struct ez_err *err)
-{
-        char hex[65];
-
-        if (!want)
-                return 0;
-        if (ez_fetch_sha256_hex(buf, len, hex) < 0)
-                return ez_err_set(err, -EIO, "%s: cannot compute its SHA-256", shown);
-        if (strcmp(hex, want) != 0)
-                return ez_err_set(err, -EBADMSG, "%s: SHA-256 %s, expected %s", shown, hex, want);
-        return 0;
-}
-
-static int load_torrent(const struct options *o, struct ez_torrent **ret, struct ez_err *err)
+static void print_plan(const struct options *o, const struct ez_deploy *d)
 {
         const struct ez_config *c = &o->c;
-        struct ez_fetch_opts fo = {
-                .headers = c->http.headers, .n_headers = c->http.n_headers, .token = o->token,
-                .ca_file = c->http.ca_file, .insecure = c->http.insecure,
-                .connect_timeout = c->http.connect_timeout, .stall_timeout = c->http.timeout,
-                .retries = c->http.retries, .max_size = c->http.max_size,
-        };
-        char shown[512];
-        void *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        if (ez_fetch_is_url(c->torrent)) {
-                /* a fetched torrent is checked before it is even parsed */
-                ez_fetch_redact(c->torrent, shown, sizeof(shown));
-                r = ez_fetch(c->torrent, &fo, &buf, &len, err);
-                if (r < 0)
-                        return r;
-                r = check_sha256(buf, len, c->torrent_sha256, shown, err);
-                if (r == 0) {
-                        r = ez_torrent_parse(buf, len, ret, err);
-                        if (r < 0)
-                                ez_err_prefix(err, r, "%s", shown);
-                }
-                free(buf);
-                return r;
-        }
-        r = ez_torrent_load(c->torrent, ret, err);
-        if (r < 0)
-                return r;
-        r = check_sha256((*ret)->raw, (*ret)->raw_len, c->torrent_sha256, c->torrent, err);
-        if (r < 0) {
-                ez_torrent_free(*ret);
-                *ret = NULL;
-        }
-        return r;
-}
-
-static void print_plan(const struct options *o, const struct ez_torrent *t, const struct ez_layout *l,
-                       const struct ez_blockdev *dev, const char *where)
-{
-        const struct ez_config *c = &o->c;
+        const struct ez_torrent *t = ez_deploy_torrent(d);
+        const struct ez_layout *l = ez_deploy_layout(d);
+        const struct ez_blockdev *dev = ez_deploy_target(d);
+        const char *where = c->target ? c->target : c->payload;
         uint64_t zero = 0;
         size_t i;
 
@@ -691,244 +539,52 @@ static void print_plan(const struct options *o, const struct ez_torrent *t, cons
 int main(int argc, char **argv)
 {
         struct options o = { .config = NULL };
-        struct ez_torrent *t = NULL;
-        struct ez_layout *payload_layout = NULL;
-        const struct ez_layout *layout;
-        struct ez_blockdev *dev = NULL;
-        struct ez_swarm *swarm = NULL;
-        struct ez_swarm_status st = { 0 };
-        struct ez_err err = { "" };
-        struct reporter rp = { .o = &o };
-        struct ez_verify *ver = NULL;  /* the read-back, from the first piece on */
-        bool verifying = false;         /* phase verify: the rest of it */
-        double done_at = 0, last_scrape = 0;
-        int quiet_scrapes = 0;  /* answers in a row with no node downloading */
-        bool done = false, seed, deploy;
-        int code, r;
+        struct printer p = { .o = &o, .tty = isatty(STDERR_FILENO) };
+        struct ez_deploy *d = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
+        int code;
 
         ez_config_init(&o.c);
         code = parse_options(argc, argv, &o);
-        if (code != EXIT_OK)
+        if (code == EZ_EXIT_OK)
+                code = read_environment(&o);
+        if (code != EZ_EXIT_OK)
                 goto out;
-        seed = o.c.mode == EZ_CONFIG_SEED;
-        deploy = o.c.mode == EZ_CONFIG_DEPLOY;
-        rp.where = o.c.target ? o.c.target : o.c.payload;
-        rp.start = now_s();
-
-        /* 1. the torrent and its layout */
-        if (ez_fetch_is_url(o.c.torrent))
-                report(&rp, "fetch", &st, -1, NULL);
-        r = load_torrent(&o, &t, &err);
-        if (r < 0) {
-                code = give_up(&rp, &st, EXIT_TORRENT, "torrent", err.msg);
-                goto out;
-        }
-        rp.t = t;
-        layout = t->layout;
-        if (o.c.payload) {
-                r = ez_torrent_payload_layout(t, &payload_layout, &err);
-                if (r < 0) {
-                        code = give_up(&rp, &st, EXIT_TORRENT, "torrent", err.msg);
-                        goto out;
-                }
-                layout = payload_layout;
-        }
-        st.total_wanted = t->total_length;
-        if (deploy && o.c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE && t->n_trackers + o.c.n_trackers == 0) {
-                code = give_up(&rp, &st, EXIT_USAGE, "--seed-after",
-                               "'until-done' asks a tracker, and neither the torrent nor the options name one");
-                goto out;
-        }
-
-        /* expert settings are part of the plan too */
-        r = ez_swarm_check_env(&err);
-        if (r < 0) {
-                code = give_up(&rp, &st, EXIT_SWARM, "swarm", err.msg);
-                goto out;
-        }
-
-        /* 2. the target: exists or can be created, large enough, not in use */
-        r = ez_blockdev_open(rp.where, layout->target_size,
-                             !deploy ? 0 : EZ_BLOCKDEV_WRITE | (o.dry_run ? 0 : EZ_BLOCKDEV_CREATE), &dev, &err);
-        if (r == -ENOENT && o.dry_run && deploy) {
-                dev = NULL;     /* would be created */
-        } else if (r < 0) {
-                code = give_up(&rp, &st, EXIT_TARGET, "target", err.msg);
-                goto out;
-        }
-        /* a disk image belongs on a whole disk, a partition image on a partition */
-        if (dev && dev->is_block && !o.c.payload && !o.c.force_kind &&
-            (layout->kind == EZ_LAYOUT_DISK) == dev->is_partition) {
-                char why[512];
-
-                snprintf(why, sizeof(why), "'%s' is a %s and the image is a %s image (--force-kind to write it anyway)",
-                         rp.where, dev->is_partition ? "partition" : "whole disk",
-                         layout->kind == EZ_LAYOUT_DISK ? "whole-disk" : "partition");
-                code = give_up(&rp, &st, EXIT_TARGET, "target", why);
-                goto out;
-        }
-        if (o.dry_run) {
-                print_plan(&o, t, layout, dev, rp.where);
-                code = EXIT_OK;
-                goto out;
-        }
-        /* the plan is valid: from here on the target may change */
-        if (deploy) {
-                r = ez_blockdev_extend(dev, layout->target_size, &err);
-                if (r < 0) {
-                        code = give_up(&rp, &st, EXIT_TARGET, "target", err.msg);
-                        goto out;
-                }
-        }
-
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
-        if (o.c.mode == EZ_CONFIG_VERIFY) {
-                code = verify_only(&rp, layout, dev->fd, &st);
-                goto out;
-        }
-
-        /* 3. the swarm */
         {
-                struct ez_swarm_config cfg = {
-                        .torrent = t->raw, .torrent_len = t->raw_len,
-                        .layout = layout, .fd = dev->fd,
-                        .seed = seed, .fresh = dev->created,
-                        .listen = o.c.listen,
-                        .trackers = (const char *const *)o.c.trackers, .n_trackers = o.c.n_trackers,
-                        .peers = (const char *const *)o.c.peers, .n_peers = o.c.n_peers,
-                        .max_connections = (int)o.c.max_connections,
-                        .upload_rate = o.c.upload_rate, .download_rate = o.c.download_rate,
+                struct ez_deploy_opts dopts = {
+                        .config = &o.c, .token = o.token, .dry_run = o.dry_run,
+                        .lt_settings = o.lt_settings, .debug = o.debug,
+                        .no_request_budget = o.no_request_budget, .no_ownership = o.no_ownership,
+                        .stop = &interrupted, .report = on_report, .ctx = &p,
                 };
 
-                r = ez_swarm_start(&cfg, &swarm, &err);
-                if (r < 0) {
-                        code = give_up(&rp, &st, EXIT_SWARM, "swarm", err.msg);
-                        goto out;
-                }
+                d = ez_deploy_new(&dopts);
         }
-        if (deploy && o.c.verify != EZ_CONFIG_VERIFY_NONE) {
-                code = verify_new(&rp, layout, dev->fd, &st, &ver);
-                if (code != EXIT_OK)
-                        goto out;
+        if (!d) {
+                code = fail(EZ_EXIT_INTERNAL, "deploy", "out of memory");
+                goto out;
         }
-
-        for (;;) {
-                double t_now;
-
-                r = ez_swarm_poll(swarm, verifying ? 0 : 250, &st, &err);
-                t_now = now_s();
-                if (r < 0) {
-                        code = give_up(&rp, &st, r == -EIO ? EXIT_IO : EXIT_SWARM, r == -EIO ? rp.where : "swarm",
-                                       err.msg);
-                        goto out;
-                }
-                if (interrupted) {
-                        if (seed || done) {
-                                code = EXIT_OK;
-                        } else if (verifying) {
-                                code = give_up(&rp, &st, EXIT_INTERRUPTED, rp.where,
-                                               "interrupted before the image was read back");
-                        } else {
-                                /* what is written stays: flush it, a restart hashes it and
-                                 * fetches only the rest */
-                                ez_swarm_free(swarm);
-                                swarm = NULL;
-                                ez_blockdev_sync(dev, NULL);
-                                code = give_up(&rp, &st, EXIT_INTERRUPTED, rp.where,
-                                               "interrupted before the image was complete");
-                        }
-                        break;
-                }
-                if (ver && !verifying && !done) {
-                        code = verify_arrived(&rp, swarm, ver, &st);
-                        if (code != EXIT_OK)
-                                goto out;
-                }
-                if (!seed && !done && !verifying && st.state == EZ_SWARM_SEEDING) {
-                        /* every piece verified: zero ranges, flush, read back the rest */
-                        report(&rp, "zero", &st, -1, NULL);
-                        r = finish_target(dev, layout, o.c.assume_zeroed || dev->created || o.c.payload, &err);
-                        if (r < 0) {
-                                code = give_up(&rp, &st, EXIT_IO, rp.where, err.msg);
-                                goto out;
-                        }
-                        if (ver) {
-                                verifying = true;
-                                verify_phase(&rp, ver, &st);
-                                continue;
-                        }
-                }
-                if (verifying) {
-                        /* the swarm is served between steps */
-                        code = verify_step(&rp, ver, &st);
-                        if (code == -1) {
-                                code = EXIT_OK;
-                                continue;
-                        }
-                        verifying = false;
-                        ez_verify_free(ver);
-                        ver = NULL;
-                        if (code != EXIT_OK)
-                                goto out;
-                }
-                if (!seed && !done && st.state == EZ_SWARM_SEEDING) {
-                        done = true;
-                        done_at = now_s();
-                        if (!o.quiet) {
-                                double secs = done_at - rp.start;
-
-                                if (isatty(STDERR_FILENO))
-                                        fputc('\n', stderr);
-                                fprintf(stderr, "ezio-deploy: %s: done: %" PRIu64 " bytes on target, %" PRIu64
-                                        " downloaded, %.2f s, %.1f MB/s, %s\n",
-                                        rp.where, st.total_wanted, st.downloaded, secs,
-                                        secs > 0 ? (double)st.total_wanted / secs / 1e6 : 0.0,
-                                        o.c.verify == EZ_CONFIG_VERIFY_NONE ? "not read back" :
-                                        o.c.verify == EZ_CONFIG_VERIFY_FULL ? "read back in full" : "read back");
-                        }
-                }
-                if (done) {
-                        double serving = t_now - done_at;
-
-                        if (o.c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE) {
-                                /* until the tracker knows no node still downloading, twice
-                                 * running, 5 s apart: a node that started with this one
-                                 * may not have announced yet at the first answer */
-                                if (t_now - last_scrape >= 5) {
-                                        quiet_scrapes = st.incomplete_in_swarm == 0 ? quiet_scrapes + 1 : 0;
-                                        if (quiet_scrapes >= 2)
-                                                break;
-                                        ez_swarm_scrape(swarm);
-                                        last_scrape = t_now;
-                                }
-                        } else if (serving >= (double)o.c.seed_after) {
-                                break;
-                        }
-                        if (o.c.seed_timeout && serving >= (double)o.c.seed_timeout)
-                                break;
-                }
-                if (seed && ((o.c.seed_after > 0 && t_now - rp.start >= (double)o.c.seed_after) ||
-                             (o.c.seed_timeout && t_now - rp.start >= (double)o.c.seed_timeout)))
-                        break;
-                if (!seed && !done && o.c.timeout && t_now - rp.start >= (double)o.c.timeout) {
-                        code = give_up(&rp, &st, EXIT_SWARM, rp.where, "timed out before the image was complete");
-                        goto out;
-                }
-                report(&rp, phase_of(&st, seed, done), &st, -1, NULL);
+        code = ez_deploy_prepare(d);
+        if (code == EZ_EXIT_OK && o.dry_run) {
+                print_plan(&o, d);
+                goto out;
         }
-        if (code == EXIT_OK)
-                report(&rp, "done", &st, EXIT_OK, NULL);
+        if (code == EZ_EXIT_OK) {
+                sigemptyset(&sa.sa_mask);
+                sigaction(SIGINT, &sa, NULL);
+                sigaction(SIGTERM, &sa, NULL);
+                signal(SIGPIPE, SIG_IGN);
+                code = ez_deploy_run(d);
+        }
+        if (code != EZ_EXIT_OK) {
+                const struct ez_deploy_failure *f = ez_deploy_failure(d);
+
+                if (p.tty && !o.quiet)
+                        fputc('\n', stderr);
+                fail(code, f->what, f->why.msg);
+        }
 out:
-        ez_verify_free(ver);
-        ez_swarm_free(swarm);
-        ez_blockdev_close(dev);
-        ez_layout_free(payload_layout);
-        ez_torrent_free(t);
+        ez_deploy_free(d);
         if (o.token)
                 explicit_bzero(o.token, strlen(o.token));
         free(o.token);

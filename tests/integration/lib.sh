@@ -19,6 +19,13 @@ MOUNTS=()
 T_PASS=0
 T_FAIL=0
 
+# forget_partitions DEV: drop the partitions the kernel knows of loop
+# device DEV: those added with BLKPG (partx -a, ezio-deploy) outlive the
+# loop device's detaching and would greet the next user of its number
+forget_partitions() {
+        partx -d "$1" 2>/dev/null
+}
+
 cleanup() {
         local p m l
         for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -27,11 +34,11 @@ cleanup() {
                 kill -9 "$p" 2>/dev/null
         done
         for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
-        for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+        for l in "${LOOPS[@]}"; do forget_partitions "$l"; losetup -d "$l" 2>/dev/null; done
         # loop_setup is mostly called as $(...), a subshell whose LOOPS is
         # lost: detach every loop device backed by a file of this test
         losetup -n -l -O NAME,BACK-FILE 2>/dev/null | while read -r l b; do
-                case "$b" in "$WORK"/*) losetup -d "$l" 2>/dev/null ;; esac
+                case "$b" in "$WORK"/*) forget_partitions "$l"; losetup -d "$l" 2>/dev/null ;; esac
         done
         rm -rf "$WORK"
 }
@@ -68,6 +75,7 @@ expect() {
         shift 3
         "$@" > out.txt 2> err.txt
         rc=$?
+        status_valid out.txt > status.txt || { not_ok "$desc: its status lines break the schema"; cat status.txt; }
         if [ $rc -ne "$code" ]; then
                 not_ok "$desc: exit $rc, expected $code"
                 cat err.txt
@@ -145,7 +153,25 @@ lines = [l for l in open(sys.argv[1]) if l.startswith('{')]
 print(json.loads(lines[-1]).get(sys.argv[2], ''))" "$1" "$2"
 }
 
+# status_valid PATH...: every ezio-deploy status line in PATH (files, or
+# folders searched whole) holds to the published schema, and the phases
+# of every stream of them come in its order (status_schema.py)
+status_valid() {
+        $PY "$EZ_ROOT/tests/integration/status_schema.py" "$EZ_ROOT/config/ezio-status.schema.json" "$@"
+}
+
 finish() {
+        local v
+        # every status line the test kept, against the contract
+        if v=$(status_valid "$WORK"); then
+                case $v in
+                *" 0 status lines"*) ;;
+                *) ok "${v##*$'\n'}: all hold to config/ezio-status.schema.json" ;;
+                esac
+        else
+                not_ok "status lines against config/ezio-status.schema.json"
+                echo "$v"
+        fi
         echo "$(basename "$0"): $T_PASS passed, $T_FAIL failed"
         [ "$T_FAIL" -eq 0 ] && [ "$T_PASS" -gt 0 ]
 }

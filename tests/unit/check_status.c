@@ -17,13 +17,13 @@ struct status_case {
 };
 
 static const struct status_case status_cases[] = {
-        { { .phase = "download", .target = "/dev/sda1", .info_hash = "00ff", .bytes_done = 1, .bytes_total = 2,
+        { { .phase = EZ_PHASE_DOWNLOAD, .target = "/dev/sda1", .info_hash = "00ff", .bytes_done = 1, .bytes_total = 2,
             .downloaded = 3, .uploaded = 4, .download_rate = 5, .upload_rate = 6, .peers = 7, .elapsed = 1.5,
             .exit_code = -1 }, 0, 0 },
-        { { .phase = "done", .bytes_done = INT64_MAX, .bytes_total = INT64_MAX, .exit_code = 0 }, 1, 0 },
-        { { .phase = "error", .target = "a \"quoted\"\nname\\", .exit_code = 6,
+        { { .phase = EZ_PHASE_DONE, .bytes_done = INT64_MAX, .bytes_total = INT64_MAX, .exit_code = 0 }, 1, 0 },
+        { { .phase = EZ_PHASE_ERROR, .target = "a \"quoted\"\nname\\", .exit_code = 6,
             .message = "target write failed: \"No space\"\tleft" }, 1, 1 },
-        { { .phase = "seed", .target = "", .message = "", .exit_code = -1 }, 0, 1 },
+        { { .phase = EZ_PHASE_SEED, .target = "", .message = "", .exit_code = -1 }, 0, 1 },
 };
 
 static const char *str_of(struct json_object *o, const char *key)
@@ -52,7 +52,8 @@ START_TEST(test_status_json)
         ck_assert_ptr_null(strchr(line, '\n'));         /* one line, whatever the strings hold */
         o = json_tokener_parse(line);
         ck_assert_ptr_nonnull(o);
-        ck_assert_str_eq(str_of(o, "phase"), r->phase);
+        ck_assert_str_eq(str_of(o, "phase"), ez_phase_name(r->phase));
+        ck_assert_int_eq(int_of(o, "version"), EZ_STATUS_VERSION);
         if (r->target)
                 ck_assert_str_eq(str_of(o, "target"), r->target);
         ck_assert_int_eq(int_of(o, "bytes_done"), (int64_t)r->bytes_done);
@@ -72,6 +73,20 @@ START_TEST(test_status_json)
                 ck_assert_str_eq(str_of(o, "message"), r->message);
         json_object_put(o);
         free(line);
+}
+END_TEST
+
+/* The names are the contract's (config/ezio-status.schema.json), in order. */
+START_TEST(test_phase_names)
+{
+        static const char *const want[] = { "fetch", "check", "download", "zero", "verify", "seed", "done", "error" };
+        size_t i;
+
+        ck_assert_int_eq(EZ_ARRAY_LEN(want), EZ_PHASE_COUNT);
+        for (i = 0; i < EZ_ARRAY_LEN(want); i++)
+                ck_assert_str_eq(ez_phase_name((enum ez_phase)i), want[i]);
+        ck_assert_str_eq(ez_phase_name((enum ez_phase)EZ_PHASE_COUNT), "?");
+        ck_assert_str_eq(ez_phase_name((enum ez_phase)-1), "?");
 }
 END_TEST
 
@@ -106,6 +121,7 @@ static Suite *suite(void)
         TCase *tc = tcase_create("core");
 
         tcase_add_loop_test(tc, test_status_json, 0, EZ_ARRAY_LEN(status_cases));
+        tcase_add_test(tc, test_phase_names);
         tcase_add_test(tc, test_err);
         suite_add_tcase(s, tc);
         return s;
