@@ -2,13 +2,16 @@
  * check_fetch.c - what fetch.c decides without a server: which strings
  * are URLs, what of a URL may be shown, file:// through the real libcurl
  * (found, missing, too large), schemes refused, and the SHA-256 the
- * torrent is checked against.  HTTP(S) is tested against real servers in
+ * torrent is checked against, and ez_fetch_torrent() (path or URL, the
+ * SHA-256, the parse).  HTTP(S) is tested against real servers in
  * tests/integration/test-fetch.
  */
 #include <errno.h>
 #include <stdint.h>
 
 #include "fetch.h"
+#include "mktorrent.h"
+#include "torrent.h"
 #include "testutil.h"
 
 struct url_case {
@@ -147,6 +150,69 @@ START_TEST(test_sha256)
 }
 END_TEST
 
+/* The one call that gets a deploy its torrent: from a path or a URL,
+ * checked against the SHA-256 given, parsed; a refusal leaves *ret alone
+ * and names the torrent. */
+START_TEST(test_fetch_torrent)
+{
+        struct ez_mk_options mo = { .kind = -1, .piece_length = 16384 };
+        struct ez_mk_result res;
+        struct ez_buf out = { 0 };
+        struct ez_fetch_opts o = { .max_size = 1 << 20 };
+        struct ez_err err = { "" };
+        struct ez_torrent *t = NULL, *sentinel = (struct ez_torrent *)&err;
+        char *dir = tu_mkdtemp(), *src = tu_path(dir, "src"), *path = tu_path(dir, "x.torrent");
+        char *junk = tu_path(dir, "junk.torrent"), *url = NULL, *junk_url = NULL, hex[65];
+        static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
+        unsigned char data[65536];
+
+        tu_random(data, sizeof(data), 3);
+        tu_write_at(src, data, sizeof(data), 0);
+        mo.source = src;
+        ck_assert_int_eq(ez_mk_torrent(&mo, &out, &res, NULL), 0);
+        tu_write_at(path, out.data, out.len, 0);
+        ck_assert_int_eq(ez_fetch_sha256_hex(out.data, out.len, hex), 0);
+        tu_fill(junk, 'x', 100, 0);
+        ck_assert_int_ge(asprintf(&url, "file://%s", path), 0);
+        ck_assert_int_ge(asprintf(&junk_url, "file://%s", junk), 0);
+
+        /* a path and a URL, with and without the SHA-256 */
+        ck_assert_msg(ez_fetch_torrent(path, NULL, &o, &t, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(t->total_length, sizeof(data));
+        ez_torrent_free(t);
+        ck_assert_msg(ez_fetch_torrent(path, hex, &o, &t, &err) == 0, "%s", err.msg);
+        ez_torrent_free(t);
+        ck_assert_msg(ez_fetch_torrent(url, hex, &o, &t, &err) == 0, "%s", err.msg);
+        ck_assert_str_eq(t->info_hash_hex, res.info_hash_hex);
+        ez_torrent_free(t);
+
+        /* another SHA-256: refused, both named, nothing returned */
+        t = sentinel;
+        ck_assert_int_eq(ez_fetch_torrent(path, zeros, &o, &t, &err), -EBADMSG);
+        ck_assert_ptr_eq(t, sentinel);
+        ck_assert_ptr_nonnull(strstr(err.msg, hex));
+        ck_assert_ptr_nonnull(strstr(err.msg, "expected 0000"));
+        ck_assert_int_eq(ez_fetch_torrent(url, zeros, &o, &t, &err), -EBADMSG);
+        ck_assert_ptr_eq(t, sentinel);
+        ck_assert_int_eq(strncmp(err.msg, url, strlen(url)), 0);
+
+        /* not a torrent: the parser's reason behind the URL */
+        ck_assert_int_lt(ez_fetch_torrent(junk_url, NULL, &o, &t, &err), 0);
+        ck_assert_ptr_eq(t, sentinel);
+        ck_assert_int_eq(strncmp(err.msg, junk_url, strlen(junk_url)), 0);
+        ck_assert_int_lt(ez_fetch_torrent(junk, NULL, &o, &t, &err), 0);
+        ck_assert_ptr_eq(t, sentinel);
+
+        ez_buf_free(&out);
+        free(url);
+        free(junk_url);
+        free(junk);
+        free(path);
+        free(src);
+        tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("fetch");
@@ -159,6 +225,7 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_schemes_refused, 0, 4);
         tcase_add_test(tc, test_refused_connection_retried);
         tcase_add_loop_test(tc, test_sha256, 0, EZ_ARRAY_LEN(sha_cases));
+        tcase_add_test(tc, test_fetch_torrent);
         suite_add_tcase(s, tc);
         return s;
 }
