@@ -39,38 +39,26 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Ports.  Every script that sources this file has its own block of
-# PORT_BLOCK ports from PORT_BASE on, by its slot in the table below, so
-# that two scripts run at the same time never want the same port; within
-# its block a script numbers its ports itself: $(port 0), $(port 1) ...
-# The blocks lie in 20000-23999, below the kernel's ephemeral range
+# PORT_BLOCK ports from PORT_BASE on, by its place in PORT_SCRIPTS, so that
+# two scripts run at the same time never want the same port; within its
+# block a script numbers its ports itself: $(port 0), $(port 1) ...  The
+# blocks lie in 20000-23999, below the kernel's ephemeral range
 # (net.ipv4.ip_local_port_range, 32768 and up by default) from which
-# outgoing connections take their source ports.  A new script takes the
-# next free slot (at most 19).
+# outgoing connections take their source ports.  A new script goes at the
+# end of the list (20 at most), so that the others keep their blocks.
 PORT_BLOCK=200
-case $(basename "$0") in
-test-swarm) PORT_SLOT=0 ;;
-test-config) PORT_SLOT=1 ;;
-test-errors) PORT_SLOT=2 ;;
-test-fetch) PORT_SLOT=3 ;;
-test-filesystems) PORT_SLOT=4 ;;
-test-hybrid) PORT_SLOT=5 ;;
-test-requests) PORT_SLOT=6 ;;
-test-resume) PORT_SLOT=7 ;;
-test-swift) PORT_SLOT=8 ;;
-test-verify) PORT_SLOT=9 ;;
-test-bench) PORT_SLOT=10 ;;
-test-docs) PORT_SLOT=11 ;;
-test-install) PORT_SLOT=12 ;;
-demo) PORT_SLOT=13 ;;
-receiver-rss) PORT_SLOT=14 ;;
-*) PORT_SLOT= ;;
-esac
-PORT_BASE=${PORT_SLOT:+$((20000 + PORT_SLOT * PORT_BLOCK))}
+PORT_SCRIPTS=(test-swarm test-config test-errors test-fetch test-filesystems test-hybrid test-requests
+        test-resume test-swift test-verify test-bench test-docs test-install demo receiver-rss)
+PORT_BASE=
+for _slot in "${!PORT_SCRIPTS[@]}"; do
+        [ "${PORT_SCRIPTS[$_slot]}" = "$(basename "$0")" ] && PORT_BASE=$((20000 + _slot * PORT_BLOCK))
+done
+unset _slot
 
 # port N: this script's port N (0 <= N < PORT_BLOCK), PORT_BASE + N
 port() {
         if [ -z "$PORT_BASE" ]; then
-                echo "$(basename "$0") has no block of ports: give it a slot in lib.sh" >&2
+                echo "$(basename "$0") has no block of ports: add it to PORT_SCRIPTS in lib.sh" >&2
                 return 1
         fi
         if [ "$1" -lt 0 ] || [ "$1" -ge "$PORT_BLOCK" ]; then
