@@ -15,8 +15,7 @@ extern "C" {
 /* The most any one peer may ask of this node at once (libtorrent's
  * max_allowed_in_request_queue is set to the same). */
 #define EZ_REQUEST_QUEUE_MAX 16
-/* The fewest: a peer with fewer than two requests outstanding idles for
- * a round trip after every block. */
+/* The fewest, however many peers a node has. */
 #define EZ_REQUEST_QUEUE_MIN 2
 
 /* The share of the budget one peer gets when a node has peers of them:
