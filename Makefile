@@ -3,6 +3,8 @@
 #   make            build ezio-deploy and ezio-mktorrent into build/
 #   make deps       install the Debian packages the build and tests need
 #   make check      every test: unit (plain, sanitizers, valgrind), integration
+#   make check-unit UNIT=layout,torrent   only those unit programs (also with
+#                   check-sanitize and check-valgrind; commas or spaces)
 #   make demo       a seeder and receivers deploying an image, checked byte for byte
 #   make bench      deploy time against udpcast, HTTP and stock BitTorrent (docs/benchmarks.md)
 #   make bench-mktorrent  torrent making against a plain read and partclone (docs/mktorrent.md)
@@ -27,13 +29,17 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err bencode merkle layout torrent blockdev parttable status srcmap mktorrent config fetch verify deploy
+LIB_C     := err bencode merkle rendezvous layout torrent blockdev parttable status srcmap mktorrent config fetch verify deploy
 LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := bencode merkle layout torrent blockdev srcmap mktorrent swarm status config fetch verify deploy
-UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
+UNIT      := bencode merkle rendezvous request_budget layout torrent blockdev srcmap mktorrent swarm status config fetch verify deploy
+# UNIT=a,b or UNIT="a b" on the command line picks programs of this list
+comma     := ,
+UNIT_NAMES = $(subst $(comma), ,$(UNIT))
+$(foreach u,$(UNIT_NAMES),$(if $(wildcard tests/unit/check_$(u).c),,$(error UNIT: no unit test '$(u)' (tests/unit/check_$(u).c))))
+UNIT_BINS := $(UNIT_NAMES:%=$(BUILD)/tests/check_%)
 
 .PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
 

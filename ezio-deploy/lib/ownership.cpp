@@ -20,30 +20,9 @@
 #include <libtorrent/torrent_status.hpp>
 
 #include "ownership.hpp"
+#include "rendezvous.h"
 
 namespace ez {
-
-namespace {
-
-uint64_t mix64(uint64_t x)
-{
-        /* splitmix64's finaliser: a cheap, well-spread hash */
-        x += 0x9e3779b97f4a7c15ULL;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-        return x ^ (x >> 31);
-}
-
-uint64_t key_hash(std::string const &k)
-{
-        uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a */
-
-        for (unsigned char c : k)
-                h = (h ^ c) * 0x100000001b3ULL;
-        return h;
-}
-
-}
 
 ownership::ownership(lt::session &ses, lt::torrent_handle h, int num_pieces, std::string self_key, bool debug)
         : ses_(ses), h_(std::move(h)), num_pieces_(num_pieces), self_key_(std::move(self_key)), debug_(debug),
@@ -99,22 +78,6 @@ void ownership::use_seeders(bool need)
                 std::fprintf(stderr, "ezio-deploy: %s the origin seeders\n", need ? "using" : "releasing");
 }
 
-/* The rendezvous-hash winner for piece among keys (hashed node keys). */
-static std::size_t rendezvous(std::vector<uint64_t> const &kh, uint64_t piece)
-{
-        std::size_t best_i = 0;
-        uint64_t best = 0;
-
-        for (std::size_t j = 0; j < kh.size(); j++) {
-                uint64_t v = mix64(kh[j] ^ mix64(piece));
-                if (v >= best) {
-                        best = v;
-                        best_i = j;
-                }
-        }
-        return best_i;
-}
-
 /* Piece ownership over keys (sorted, unique): rendezvous hashing of (node
  * address, piece), so that a change of the set moves only the pieces of
  * the nodes that came or went. */
@@ -124,10 +87,11 @@ void ownership::assign(std::vector<std::string> const &keys)
 
         owners_ = keys;
         for (auto const &k : keys)
-                kh.push_back(key_hash(k));
+                kh.push_back(ez_rendezvous_key(k.data(), k.size()));
         owner_.assign(static_cast<std::size_t>(num_pieces_), 0);
         for (int i = 0; i < num_pieces_; i++)
-                owner_[static_cast<std::size_t>(i)] = static_cast<int>(rendezvous(kh, static_cast<uint64_t>(i)));
+                owner_[static_cast<std::size_t>(i)] =
+                        static_cast<int>(ez_rendezvous_owner(kh.data(), kh.size(), static_cast<uint64_t>(i)));
         self_index_ = static_cast<int>(std::find(keys.begin(), keys.end(), self_key_) - keys.begin());
         if (self_index_ == static_cast<int>(keys.size()))
                 self_index_ = -1;
@@ -256,7 +220,7 @@ void ownership::update()
         for (std::size_t k = 0; k < owners_.size(); k++)
                 if (share[k].size() <= w) {
                         stealers.push_back(k);
-                        sh.push_back(key_hash(owners_[k]));
+                        sh.push_back(ez_rendezvous_key(owners_[k].data(), owners_[k].size()));
                 }
 
         /* An owner whose share has not moved for longer than a piece takes
@@ -290,7 +254,7 @@ void ownership::update()
                 for (std::size_t k : order)
                         for (std::size_t i = share[k].size(); i-- > front[k] && room > 0;) {
                                 std::size_t const piece = static_cast<std::size_t>(share[k][i]);
-                                if (rendezvous(sh, piece) == j) {
+                                if (ez_rendezvous_owner(sh.data(), sh.size(), piece) == j) {
                                         taker[piece] = static_cast<int>(k0);
                                         room--;
                                 }

@@ -9,7 +9,7 @@
  * and 1.7-2 % of every node's uplink went to retransmissions, in a swarm
  * whose uplinks have only 6 % to spare (docs/benchmarks.md).  So the
  * number of requests a peer may have outstanding with this node is what
- * a node may have outstanding in all (request_budget_blocks, 1 MiB)
+ * a node may have outstanding in all (EZ_REQUEST_BUDGET_BLOCKS, 1 MiB)
  * shared among the peers this node has: 16 up to four peers, as before,
  * 8 at eight, 4 at sixteen, never below 2.  On a full mesh every node
  * sees about as many peers as the others, so each receiver ends up with
@@ -37,14 +37,15 @@
 
 #include "request_budget.hpp"
 
-namespace ez {
-
-int request_queue_for(int peers)
+/* plain arithmetic: nothing here throws */
+extern "C" int ez_request_budget_share(int peers)
 {
         if (peers < 1)
                 peers = 1;
-        return std::max(2, std::min(request_queue_max, request_budget_blocks / peers));
+        return std::max(EZ_REQUEST_QUEUE_MIN, std::min(EZ_REQUEST_QUEUE_MAX, EZ_REQUEST_BUDGET_BLOCKS / peers));
 }
+
+namespace ez {
 
 namespace {
 
@@ -87,7 +88,7 @@ public:
 private:
         int want() const
         {
-                return std::min(cap_, request_queue_for(peers_->load(std::memory_order_relaxed)));
+                return std::min(cap_, ez_request_budget_share(peers_->load(std::memory_order_relaxed)));
         }
 
         void update()

@@ -13,16 +13,12 @@
 #include <libtorrent/extensions.hpp>
 #include <libtorrent/torrent_handle.hpp>
 
+#include "request_budget.h"
+
 namespace ez {
 
-/* Blocks (16 KiB) a node may have requested from all its peers together. */
-constexpr int request_budget_blocks = 64;
-/* The most any one peer may ask of this node at once (libtorrent's
- * max_allowed_in_request_queue is set to the same). */
-constexpr int request_queue_max = 16;
-
-/* The share of the budget one peer gets when a node has `peers` of them. */
-int request_queue_for(int peers);
+/* request_budget.h's per-peer limit, for the session's settings */
+constexpr int request_queue_max = EZ_REQUEST_QUEUE_MAX;
 
 /* The number of connected peers, shared between the status poll (which
  * sets it) and the network thread (which reads it). */

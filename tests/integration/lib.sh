@@ -4,7 +4,7 @@
 # (opentracker, ezio-deploy, aria2c ...) and registers them here so that an
 # EXIT trap stops every one, detaches loop devices and removes the
 # directory, even when the test fails or is interrupted.  Every wait is
-# bounded.  Traffic stays on 127.0.0.0/8.
+# bounded.  Traffic stays on 127.0.0.0/8, on the script's own ports (port).
 
 set -u
 EZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,6 +44,36 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Ports.  Every script that sources this file has its own block of
+# PORT_BLOCK ports from PORT_BASE on, by its place in PORT_SCRIPTS, so that
+# two scripts run at the same time never want the same port; within its
+# block a script numbers its ports itself: $(port 0), $(port 1) ...  The
+# blocks lie in 20000-23999, below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768 and up by default) from which
+# outgoing connections take their source ports.  A new script goes at the
+# end of the list (20 at most), so that the others keep their blocks.
+PORT_BLOCK=200
+PORT_SCRIPTS=(test-swarm test-config test-errors test-fetch test-filesystems test-hybrid test-requests
+        test-resume test-swift test-verify test-bench test-docs test-install demo receiver-rss test-partitions)
+PORT_BASE=
+for _slot in "${!PORT_SCRIPTS[@]}"; do
+        [ "${PORT_SCRIPTS[$_slot]}" = "$(basename "$0")" ] && PORT_BASE=$((20000 + _slot * PORT_BLOCK))
+done
+unset _slot
+
+# port N: this script's port N (0 <= N < PORT_BLOCK), PORT_BASE + N
+port() {
+        if [ -z "$PORT_BASE" ]; then
+                echo "$(basename "$0") has no block of ports: add it to PORT_SCRIPTS in lib.sh" >&2
+                return 1
+        fi
+        if [ "$1" -lt 0 ] || [ "$1" -ge "$PORT_BLOCK" ]; then
+                echo "port $1: outside the block of $PORT_BLOCK ports of $(basename "$0")" >&2
+                return 1
+        fi
+        echo $((PORT_BASE + $1))
+}
 
 # bg CMD...: start CMD in the background and remember its pid in $!
 bg() {
@@ -126,6 +156,16 @@ start_tracker() {
         chmod 644 "$WORK/tracker/whitelist"
         bg opentracker -i 127.0.0.1 -p "$port" -P "$port" -d "$WORK/tracker" -w whitelist -u nobody \
                 > "$WORK/tracker/log" 2>&1
+        wait_port 127.0.0.1 "$port"
+}
+
+# start_seeder PORT ARGS...: an ezio-deploy seeder (--seed -q ARGS...)
+# listening on 127.0.0.1:PORT, stopped on exit; returns once it listens
+# (1 if it does not within 10 s), its pid in $! as with bg
+start_seeder() {
+        local port=$1
+        shift
+        bg "$BIN/ezio-deploy" --seed -l "127.0.0.1:$port" -q "$@"
         wait_port 127.0.0.1 "$port"
 }
 
