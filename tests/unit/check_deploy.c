@@ -126,7 +126,8 @@ static void setup(struct fixture *f)
         tu_write_at(f->torrent, out.data, out.len, 0);
         ck_assert_int_eq(ez_torrent_parse(out.data, out.len, &f->t, NULL), 0);
         ez_buf_free(&out);
-        f->port = 30000 + (int)(getpid() % 20000);
+        /* above the integration tests' blocks (lib.sh), below the ephemeral ports */
+        f->port = 24000 + (int)(getpid() % 8000);
 }
 
 static void teardown(struct fixture *f)
