@@ -13,7 +13,6 @@
 
 #include "deploy.h"
 #include "exitcode.h"
-#include "mktorrent.h"
 #include "testutil.h"
 
 #define IMG_SIZE (3u << 20)
@@ -108,24 +107,10 @@ struct fixture {
 
 static void setup(struct fixture *f)
 {
-        struct ez_mk_options o = { .kind = -1, .piece_length = 32768 };
-        struct ez_mk_result res;
-        struct ez_buf out = { 0 };
-        unsigned char *buf = malloc(IMG_SIZE);
-
         f->dir = tu_mkdtemp();
         f->img = tu_path(f->dir, "img");
         f->torrent = tu_path(f->dir, "img.torrent");
-        /* two data regions with a zero gap between them */
-        tu_random(buf, IMG_SIZE, 11);
-        memset(buf + (1u << 20), 0, 1u << 20);
-        tu_write_at(f->img, buf, IMG_SIZE, 0);
-        free(buf);
-        o.source = f->img;
-        ck_assert_int_eq(ez_mk_torrent(&o, &out, &res, NULL), 0);
-        tu_write_at(f->torrent, out.data, out.len, 0);
-        ck_assert_int_eq(ez_torrent_parse(out.data, out.len, &f->t, NULL), 0);
-        ez_buf_free(&out);
+        tu_two_region_image(f->img, IMG_SIZE, 11, f->torrent, &f->t);
         /* above the integration tests' blocks (lib.sh), below the ephemeral ports */
         f->port = 24000 + (int)(getpid() % 8000);
 }

@@ -28,25 +28,12 @@ struct fixture {
 
 static void setup(struct fixture *f)
 {
-        struct ez_mk_options o = { .kind = -1, .piece_length = 32768 };
-        struct ez_mk_result res;
-        struct ez_buf out = { 0 };
-        unsigned char *buf = malloc(IMG_SIZE);
-
         f->dir = tu_mkdtemp();
         f->src = tu_path(f->dir, "src");
         f->dst = tu_path(f->dir, "dst");
         /* two data regions with a zero gap between them */
-        tu_random(buf, IMG_SIZE, 42);
-        memset(buf + (1u << 20), 0, 1u << 20);
-        tu_write_at(f->src, buf, IMG_SIZE, 0);
-        free(buf);
+        tu_two_region_image(f->src, IMG_SIZE, 42, NULL, &f->t);
         tu_fill(f->dst, PATTERN, IMG_SIZE, 0);
-        o.source = f->src;
-        ck_assert_int_eq(ez_mk_torrent(&o, &out, &res, NULL), 0);
-        ck_assert_int_eq(ez_torrent_parse(out.data, out.len, &f->t, NULL), 0);
-        ck_assert_int_eq(f->t->layout->n_data, 2);
-        ez_buf_free(&out);
         /* ports unlikely to clash between concurrent runs */
         f->port = 20000 + (int)(getpid() % 20000);
 }

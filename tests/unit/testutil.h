@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mktorrent.h"
+#include "torrent.h"
+
 #define EZ_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* A fresh private directory under $TMPDIR; removed by tu_rmtree(). */
@@ -93,6 +96,30 @@ static inline void tu_random(void *buf, size_t len, unsigned long long seed)
 
 /* Run a suite; returns the process exit code.  Honours CK_FORK from the
  * environment (the valgrind run sets CK_FORK=no). */
+/* A size-byte image at path (size > 2 MiB): random bytes from seed but for
+ * a zero MiB from 1 MiB on, so two data regions; and its native torrent,
+ * 32 KiB pieces, parsed into *ret and written to torrent_path unless NULL. */
+static inline void tu_two_region_image(const char *path, size_t size, unsigned long long seed,
+                                       const char *torrent_path, struct ez_torrent **ret)
+{
+        struct ez_mk_options o = { .kind = -1, .piece_length = 32768, .source = path };
+        struct ez_mk_result res;
+        struct ez_buf out = { 0 };
+        unsigned char *buf = malloc(size);
+
+        ck_assert_ptr_nonnull(buf);
+        tu_random(buf, size, seed);
+        memset(buf + (1u << 20), 0, 1u << 20);
+        tu_write_at(path, buf, size, 0);
+        free(buf);
+        ck_assert_int_eq(ez_mk_torrent(&o, &out, &res, NULL), 0);
+        if (torrent_path)
+                tu_write_at(torrent_path, out.data, out.len, 0);
+        ck_assert_int_eq(ez_torrent_parse(out.data, out.len, ret, NULL), 0);
+        ck_assert_int_eq((*ret)->layout->n_data, 2);
+        ez_buf_free(&out);
+}
+
 static inline int tu_run(Suite *s)
 {
         SRunner *sr = srunner_create(s);
