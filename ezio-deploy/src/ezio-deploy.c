@@ -99,7 +99,7 @@ static void usage(FILE *f)
               "      --http-timeout SECONDS  give up an attempt after SECONDS without data\n"
               "                           (default 30)\n"
               "      --http-retries N     retry connection errors and 5xx N times (default 3)\n"
-              "  -q, --quiet              no progress line\n"
+              "  -q, --quiet              no progress line or summary (warnings still)\n"
               "  -h, --help               show this help\n"
               "  -V, --version            show the version\n"
               "\n"
@@ -473,13 +473,15 @@ static void on_report(void *ctx, const struct ez_status_report *r)
                 }
                 free(line);
         }
-        if (r->phase == EZ_PHASE_ERROR || o->quiet)
-                return;
-        if (r->message) {
-                if (p->tty)
+        if (r->phase == EZ_PHASE_ERROR)
+                return;         /* main() prints the failure */
+        if (r->message) {       /* a warning: even with --quiet */
+                if (p->tty && !o->quiet)
                         fputc('\n', stderr);
                 fprintf(stderr, "ezio-deploy: %s: %s\n", r->target, r->message);
         }
+        if (o->quiet)
+                return;
         if (!p->complete_said && c->mode != EZ_CONFIG_SEED &&
             (r->phase == EZ_PHASE_DONE || (r->phase == EZ_PHASE_SEED && c->mode == EZ_CONFIG_DEPLOY))) {
                 say_complete(p, r);
