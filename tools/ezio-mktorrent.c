@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blockdev.h"
 #include "cleanup.h"
+#include "io.h"
 #include "mktorrent.h"
 
 #define MAX_LIST 64
@@ -380,7 +380,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         fd = mkstemp(tmp);
-        if (fd < 0 || (r = ez_pwrite_full(fd, out.data, out.len, 0)) < 0 || fchmod(fd, 0644) < 0 ||
+        if (fd < 0 || (r = ez_io_pwrite_full(fd, out.data, out.len, 0)) < 0 || fchmod(fd, 0644) < 0 ||
             fsync(fd) < 0 || rename(tmp, output) < 0) {
                 int e = fd < 0 || r >= 0 ? errno : -r;
 

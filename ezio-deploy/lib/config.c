@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "io.h"
 
 #define MAX_DEPTH 16
 #define MAX_FILE (1u << 20)
@@ -705,26 +706,14 @@ int ez_config_parse(const char *name, const char *text, size_t len, struct ez_co
 int ez_config_load(const char *path, struct ez_config *c, struct ez_err *err)
 {
         _cleanup_free_ char *buf = NULL;
-        FILE *f;
-        size_t len;
+        size_t len = 0;
+        int r;
 
-        f = fopen(path, "re");
-        if (!f)
-                return ez_err_set(err, -errno, "%s: %s", path, strerror(errno));
-        buf = malloc(MAX_FILE + 1);
-        if (!buf) {
-                fclose(f);
-                return ez_err_set(err, -ENOMEM, "out of memory");
-        }
-        len = fread(buf, 1, MAX_FILE + 1, f);
-        if (ferror(f)) {
-                int e = errno ? errno : EIO;
-                fclose(f);
-                return ez_err_set(err, -e, "%s: %s", path, strerror(e));
-        }
-        fclose(f);
-        if (len > MAX_FILE)
-                return ez_err_set(err, -EFBIG, "%s: larger than 1 MiB, not a node configuration", path);
+        r = ez_io_read_file(path, MAX_FILE, &buf, &len, NULL);
+        if (r == -EFBIG)
+                return ez_err_set(err, r, "%s: larger than 1 MiB, not a node configuration", path);
+        if (r < 0)
+                return ez_err_set(err, r, "%s: %s", path, r == -EINVAL ? "not a regular file" : strerror(-r));
         return ez_config_parse(path, buf, len, c, err);
 }
 

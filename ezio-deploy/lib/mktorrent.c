@@ -24,6 +24,7 @@
 
 #include "blockdev.h"
 #include "cleanup.h"
+#include "io.h"
 #include "merkle.h"
 #include "mktorrent.h"
 #include "srcmap.h"
@@ -107,7 +108,7 @@ static void hash_batch(struct hasher *h, struct batch *b)
                         r = -EIO, what = "SHA-256 failed";
         }
         if (!r && h->payload_fd >= 0)
-                r = ez_pwrite_full(h->payload_fd, b->buf, b->len, b->poff);
+                r = ez_io_pwrite_full(h->payload_fd, b->buf, b->len, b->poff);
         if (r) {
                 pthread_mutex_lock(&h->mu);
                 if (!h->error) {
@@ -371,7 +372,7 @@ static int fill_gap(struct pass *p, uint64_t off)
                 n = end - at < CHUNK ? end - at : CHUNK;
                 if (z)
                         memset(p->gapbuf, 0, (size_t)n);
-                else if ((r = ez_pread_full(p->fd, p->gapbuf, (size_t)n, at)) < 0)
+                else if ((r = ez_io_pread_full(p->fd, p->gapbuf, (size_t)n, at)) < 0)
                         return ez_err_set(p->err, r, "cannot read '%s' at %#" PRIx64 ": %s",
                                           p->o->source, at, strerror(-r));
                 r = ez_layout_add_data(l, at, n, p->err);
@@ -474,7 +475,7 @@ static int scan_range(struct pass *p, uint8_t *buf, uint64_t off, uint64_t end, 
                 read_ahead(p, off, end);
                 if (!copy && (r = hasher_reserve(&p->h, &dst, p->err)) < 0)
                         return r;
-                r = ez_pread_full(p->fd, dst, n, off);
+                r = ez_io_pread_full(p->fd, dst, n, off);
                 if (r < 0)
                         return ez_err_set(p->err, r, "cannot read '%s' at %#" PRIx64 ": %s",
                                           p->o->source, off, strerror(-r));
@@ -602,7 +603,7 @@ static int concat_chunks(const char *dir, const struct ez_pcinfo *pi, const char
                 while (done < pi->ext[i].len) {
                         size_t n = pi->ext[i].len - done < CHUNK ? (size_t)(pi->ext[i].len - done) : CHUNK;
 
-                        if ((r = ez_pread_full(in, buf, n, done)) < 0 || (r = ez_pwrite_full(out, buf, n, at)) < 0)
+                        if ((r = ez_io_pread_full(in, buf, n, done)) < 0 || (r = ez_io_pwrite_full(out, buf, n, at)) < 0)
                                 return ez_err_set(err, r, "copying '%s' into '%s': %s", path, payload, strerror(-r));
                         done += n;
                         at += n;

@@ -22,6 +22,7 @@
 
 #include "blockdev.h"
 #include "cleanup.h"
+#include "io.h"
 #include "srcmap.h"
 
 extern char **environ;
@@ -195,7 +196,7 @@ int ez_srcmap_add_domain(struct ez_srcmap *m, const char *text, uint64_t base, u
 /* A text file partclone or qemu-img wrote; -errno, no message. */
 static int read_text(const char *path, char **ret)
 {
-        return ez_read_file(path, 1u << 30, ret, NULL, NULL);
+        return ez_io_read_file(path, 1u << 30, ret, NULL, NULL);
 }
 
 /* The last line of a program's output that says something, for an error. */
@@ -327,7 +328,7 @@ static int is_qcow2(const char *path)
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         uint8_t magic[4];
 
-        return fd >= 0 && ez_pread_full(fd, magic, sizeof(magic), 0) == 0 && memcmp(magic, "QFI\xfb", 4) == 0;
+        return fd >= 0 && ez_io_pread_full(fd, magic, sizeof(magic), 0) == 0 && memcmp(magic, "QFI\xfb", 4) == 0;
 }
 
 static int qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, char **ret_raw, struct ez_err *err)
@@ -575,7 +576,7 @@ static int check_gpt_size(struct ez_srcmap *m, int fd, unsigned *sector, struct 
                 uint64_t alt = 0, need;
                 int b;
 
-                if (m->size < 2ull * sectors[i] || ez_pread_full(fd, h, sizeof(h), sectors[i]) < 0 ||
+                if (m->size < 2ull * sectors[i] || ez_io_pread_full(fd, h, sizeof(h), sectors[i]) < 0 ||
                     memcmp(h, "EFI PART", 8) != 0)
                         continue;
                 if (!*sector)
