@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "io.h"
+#include "units.h"
 
 #define MAX_DEPTH 16
 #define MAX_FILE (1u << 20)
@@ -290,29 +291,7 @@ int ez_config_parse_verify(const char *s, enum ez_config_verify *ret)
 
 int ez_config_parse_size(const char *s, uint64_t *ret)
 {
-        char *end;
-        uint64_t v, mult = 1;
-
-        if (!isdigit((unsigned char)s[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno)
-                return -EINVAL;
-        if (*end == 'K' || *end == 'k')
-                mult = 1000;
-        else if (*end == 'M')
-                mult = 1000 * 1000;
-        else if (*end == 'G')
-                mult = 1000 * 1000 * 1000;
-        else if (*end)
-                return -EINVAL;
-        if (*end && end[1])
-                return -EINVAL;
-        if (v > UINT64_MAX / mult)
-                return -EINVAL;
-        *ret = v * mult;
-        return 0;
+        return ez_units_parse_size(s, ret);
 }
 
 int ez_config_check_sha256(const char *s)
@@ -622,8 +601,9 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                         return bad(x, y, path, "expected a whole number from 0 to 20");
                 return 0;
         case K_SIZE:
-                if (ez_config_parse_size(y->value, (uint64_t *)(base + k->off)) < 0)
-                        return bad(x, y, path, "expected a number of bytes (suffixes K, M, G: powers of 1000)");
+                if (ez_units_parse_size(y->value, (uint64_t *)(base + k->off)) < 0)
+                        return bad(x, y, path, "expected a number of bytes (K, M, G, T: powers of 1024; "
+                                   "KB, MB, GB, TB: powers of 1000)");
                 return 0;
         case K_BOOL:
                 if (strcmp(y->value, "true") == 0 || strcmp(y->value, "yes") == 0)
