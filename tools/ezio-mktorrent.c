@@ -318,6 +318,8 @@ int main(int argc, char **argv)
         if (!o.source && (o.piece_length || o.n_fs || o.fill_gaps))
                 return usage_error("--from-partclone", "without SOURCE takes partclone's pieces as they are: "
                                    "no --piece-size, --fs or --fill-gaps");
+        if (!o.tmpdir)
+                o.tmpdir = getenv("TMPDIR");    /* the library reads no environment */
         if (!quiet && isatty(STDERR_FILENO))
                 o.progress = progress;
         verbose = !quiet;
@@ -330,7 +332,7 @@ int main(int argc, char **argv)
                 sigemptyset(&sa.sa_mask);
                 sigaction(SIGINT, &sa, NULL);
                 sigaction(SIGTERM, &sa, NULL);
-                ez_srcmap_stop = &interrupted;
+                o.stop = &interrupted;
         }
         if (verify) {
                 uint64_t bytes = 0;

@@ -470,7 +470,7 @@ static int scan_range(struct pass *p, uint8_t *buf, uint64_t off, uint64_t end, 
                 size_t i = 0, kept = 0;
                 uint8_t *dst = buf;
 
-                if (ez_srcmap_stop && *ez_srcmap_stop)
+                if (p->o->stop && *p->o->stop)
                         return ez_err_set(p->err, -EINTR, "interrupted");
                 read_ahead(p, off, end);
                 if (!copy && (r = hasher_reserve(&p->h, &dst, p->err)) < 0)
@@ -731,7 +731,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         struct ez_srcmap *map = NULL;
         struct ez_srcmap_options mo = {
                 .source = o->source, .kind = o->kind, .block_size = o->block_size ? o->block_size : 4096,
-                .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir, .pcinfo = o->pcinfo,
+                .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir, .pcinfo = o->pcinfo, .stop = o->stop,
         };
         struct ez_torrent *check = NULL;
         struct ez_srcmap_raw raw = { 0 };
@@ -766,7 +766,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                          stat(o->pcinfo, &st) == 0 && S_ISDIR(st.st_mode) ? "/torrent.info" : "");
                 mo.pcinfo = pcinfo;
         }
-        r = ez_srcmap_raw_open(o->source, o->tmpdir, &raw, err);
+        r = ez_srcmap_raw_open(o->source, o->tmpdir, o->stop, &raw, err);
         if (r < 0)
                 return r;
         mo.source = raw.path;
@@ -937,7 +937,7 @@ int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *r
         r = ez_torrent_load(torrent, &t, err);
         if (r < 0)
                 return ez_err_prefix(err, r, "%s", torrent);
-        r = ez_srcmap_raw_open(o->source, o->tmpdir, &raw, err);
+        r = ez_srcmap_raw_open(o->source, o->tmpdir, o->stop, &raw, err);
         if (r < 0)
                 goto out;
         fd = open(raw.path, O_RDONLY | O_CLOEXEC);
@@ -962,7 +962,7 @@ int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *r
         }
         r = ez_verify_start(t, l, fd, true, &v, err);
         while (r >= 0 && (r = ez_verify_step(v, 64u << 20, err)) > 0) {
-                if (ez_srcmap_stop && *ez_srcmap_stop) {
+                if (o->stop && *o->stop) {
                         r = ez_err_set(err, -EINTR, "interrupted");
                         break;
                 }

@@ -11,6 +11,7 @@
 #ifndef EZ_MKTORRENT_H
 #define EZ_MKTORRENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,7 +38,11 @@ struct ez_mk_options {
         size_t n_web_seeds;
         const struct ez_srcmap_fs *fs;  /* --fs choices */
         size_t n_fs;
-        const char *tmpdir;
+        const char *tmpdir;             /* for partclone's and qemu-img's files; NULL or "": /tmp */
+        /* NULL, or a flag (a signal handler's) that, once non-zero, ends
+         * the call with -EINTR: the pass stops at the next chunk, and
+         * partclone or qemu-img are stopped */
+        const volatile sig_atomic_t *stop;
         uint64_t fill_gaps;             /* merge data extents this close (bytes) */
         unsigned threads;               /* hashing threads, 0: one per CPU but one */
         bool map_only;                  /* stop after map_ready: read no data, make no torrent */
@@ -75,7 +80,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
 
 /* Check o->source (an image or device, a qcow2 image, or the payload file
  * itself) against the torrent at path torrent: every piece, and every
- * zero range reads zeros.  o->progress, o->tmpdir are used.  Returns 0
+ * zero range reads zeros.  o->progress, o->tmpdir, o->stop are used.  Returns 0
  * with the bytes checked in *ret_bytes, -EBADMSG naming the first
  * difference, or -errno. */
 int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *ret_bytes, struct ez_err *err);

@@ -27,8 +27,6 @@
 
 extern char **environ;
 
-const volatile sig_atomic_t *ez_srcmap_stop;
-
 #define TAIL_COPY_MAX (1u << 20)
 #define SWAP_HEADER_MAX (64u << 10)
 
@@ -226,8 +224,6 @@ struct tmp {
 
 static int tmp_make(struct tmp *t, const char *tmpdir, struct ez_err *err)
 {
-        if (!tmpdir)
-                tmpdir = getenv("TMPDIR");
         if (!tmpdir || !*tmpdir)
                 tmpdir = "/tmp";
         snprintf(t->dir, sizeof(t->dir), "%s/ezio-mktorrent.XXXXXX", tmpdir);
@@ -250,9 +246,11 @@ static void tmp_remove(struct tmp *t)
 }
 
 /* Run argv[0] (looked up in PATH) with stdin from /dev/null and stdout
- * and stderr into out; *status receives its wait status.  Returns 0,
+ * and stderr into out; *status receives its wait status.  A non-zero
+ * *stop stops it (SIGTERM) at the next signal.  Returns 0,
  * -ENOENT when there is no such program, another -errno with err. */
-static int spawn_wait(char **argv, const char *out, int *status, struct ez_err *err)
+static int spawn_wait(char **argv, const char *out, const volatile sig_atomic_t *stop, int *status,
+                      struct ez_err *err)
 {
         posix_spawn_file_actions_t fa;
         _cleanup_close_ int ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -274,7 +272,7 @@ static int spawn_wait(char **argv, const char *out, int *status, struct ez_err *
         while (waitpid(pid, status, 0) < 0) {
                 if (errno != EINTR)
                         return ez_err_set(err, -errno, "waiting for %s: %s", argv[0], strerror(errno));
-                if (ez_srcmap_stop && *ez_srcmap_stop) {
+                if (stop && *stop) {
                         kill(pid, SIGTERM);
                         while (waitpid(pid, status, 0) < 0 && errno == EINTR)
                                 ;
@@ -302,8 +300,8 @@ static int failed(const char *prog, const char *what, int status, const char *lo
 
 /* Run partclone.<fs> -D on dev; 0 with the map's text, -ENOENT when there is
  * no such program, other -errno with err. */
-static int run_partclone(const char *fs, const char *dev, const char *what, struct tmp *t, char **ret,
-                         struct ez_err *err)
+static int run_partclone(const char *fs, const char *dev, const char *what, struct tmp *t,
+                         const volatile sig_atomic_t *stop, char **ret, struct ez_err *err)
 {
         char prog[64], fresh[] = "0.1";
         char *argv[] = { prog, "-D", "-s", (char *)dev, "-O", t->map, "-L", t->log, "-f", fresh, "-B", NULL };
@@ -311,7 +309,7 @@ static int run_partclone(const char *fs, const char *dev, const char *what, stru
 
         snprintf(prog, sizeof(prog), "partclone.%s", fs);
         unlink(t->map);
-        r = spawn_wait(argv, t->out, &status, err);
+        r = spawn_wait(argv, t->out, stop, &status, err);
         if (r < 0)
                 return r;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -331,7 +329,8 @@ static int is_qcow2(const char *path)
         return fd >= 0 && ez_io_pread_full(fd, magic, sizeof(magic), 0) == 0 && memcmp(magic, "QFI\xfb", 4) == 0;
 }
 
-static int qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, char **ret_raw, struct ez_err *err)
+static int qcow2_to_raw(const char *src, const char *tmpdir, const volatile sig_atomic_t *stop, char **ret_dir,
+                        char **ret_raw, struct ez_err *err)
 {
         struct tmp t;
         _cleanup_free_ char *raw = NULL;
@@ -350,12 +349,12 @@ static int qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, cha
         argv[8] = raw;
         snprintf(what, sizeof(what), "'%s'", src);
         /* qemu-img convert reads what a damaged image lacks as zeros */
-        r = spawn_wait(check, t.out, &status, err);
+        r = spawn_wait(check, t.out, stop, &status, err);
         /* exit 3: leaked clusters only (a VM that was killed), no damage */
         if (r >= 0 && (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3)))
                 r = failed("qemu-img check", what, status, NULL, t.out, err);
         if (r >= 0)
-                r = spawn_wait(argv, t.out, &status, err);
+                r = spawn_wait(argv, t.out, stop, &status, err);
         if (r == -ENOENT)
                 r = ez_err_set(err, -ENOENT, "'%s' is a qcow2 image and qemu-img is not installed (Debian: qemu-utils)",
                                src);
@@ -378,14 +377,15 @@ static int qcow2_to_raw(const char *src, const char *tmpdir, char **ret_dir, cha
         return 0;
 }
 
-int ez_srcmap_raw_open(const char *src, const char *tmpdir, struct ez_srcmap_raw *ret, struct ez_err *err)
+int ez_srcmap_raw_open(const char *src, const char *tmpdir, const volatile sig_atomic_t *stop,
+                       struct ez_srcmap_raw *ret, struct ez_err *err)
 {
         int r;
 
         *ret = (struct ez_srcmap_raw){ .path = src };
         if (!is_qcow2(src))
                 return 0;
-        r = qcow2_to_raw(src, tmpdir, &ret->dir, &ret->tmp, err);
+        r = qcow2_to_raw(src, tmpdir, stop, &ret->dir, &ret->tmp, err);
         if (r >= 0)
                 ret->path = ret->tmp;
         return r;
@@ -523,7 +523,7 @@ static int map_area(struct ez_srcmap *m, const struct ez_srcmap_options *o, int 
                         goto raw;
                 }
         }
-        r = run_partclone(pc, p->number ? dev : o->source, what, t, &map, err);
+        r = run_partclone(pc, p->number ? dev : o->source, what, t, o->stop, &map, err);
         if (lfd >= 0)
                 close(lfd);
         if (r == -ENOENT) {

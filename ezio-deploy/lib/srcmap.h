@@ -48,8 +48,12 @@ struct ez_srcmap_options {
         uint32_t block_size;    /* regions are rounded outwards to it */
         const struct ez_srcmap_fs *fs;
         size_t n_fs;
-        const char *tmpdir;     /* for partclone's map and log; NULL: $TMPDIR or /tmp */
+        const char *tmpdir;     /* for partclone's map and log; NULL or "": /tmp */
         const char *pcinfo;     /* partclone's torrent.info: take the used extents from it */
+        /* NULL, or a flag (a signal handler's) that, once non-zero, stops
+         * the programs this runs (partclone, qemu-img); the call then
+         * fails with -EINTR */
+        const volatile sig_atomic_t *stop;
 };
 
 struct ez_srcmap_part {
@@ -76,10 +80,6 @@ struct ez_srcmap {
  * failed (an unknown --fs type, a partclone that failed, ...). */
 int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, struct ez_err *err);
 void ez_srcmap_free(struct ez_srcmap *m);
-
-/* When set and non-zero (a signal handler's flag), the programs this runs
- * (partclone, qemu-img) are stopped and the call fails with -EINTR. */
-extern const volatile sig_atomic_t *ez_srcmap_stop;
 
 /* The partclone program for a blkid filesystem type ("extfs" for ext4), or
  * NULL when partclone has none. */
@@ -126,7 +126,8 @@ struct ez_srcmap_raw {
         char *dir, *tmp;        /* the temporary directory and file, or NULL */
 };
 
-int ez_srcmap_raw_open(const char *src, const char *tmpdir, struct ez_srcmap_raw *ret, struct ez_err *err);
+int ez_srcmap_raw_open(const char *src, const char *tmpdir, const volatile sig_atomic_t *stop,
+                       struct ez_srcmap_raw *ret, struct ez_err *err);
 /* Remove the temporary file and directory, if any.  Accepts a zeroed one. */
 void ez_srcmap_raw_close(struct ez_srcmap_raw *raw);
 
