@@ -27,12 +27,12 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err io units bencode merkle layout torrent blockdev status srcmap mktorrent config fetch verify
+LIB_C     := err io units bencode merkle layout torrent blockdev status helper qcow2 loopdev partitions partclone srcmap mktorrent config fetch verify
 LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := io units bencode merkle layout torrent blockdev srcmap mktorrent swarm status config fetch verify
+UNIT      := io units bencode merkle layout torrent blockdev partclone srcmap mktorrent swarm status config fetch verify
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
 .PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean

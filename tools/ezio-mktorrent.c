@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "io.h"
 #include "mktorrent.h"
+#include "partclone.h"
 #include "units.h"
 
 #define MAX_LIST 64
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
                         fs[o.n_fs].type = eq ? eq + 1 : optarg;
                         if (!*fs[o.n_fs].type)
                                 return usage_error("--fs", "the type is empty");
-                        if (strcmp(fs[o.n_fs].type, "raw") && !ez_srcmap_partclone_fs(fs[o.n_fs].type))
+                        if (strcmp(fs[o.n_fs].type, "raw") && !ez_partclone_fs(fs[o.n_fs].type))
                                 return usage_error("--fs", "not a filesystem partclone reads (ext4, xfs, btrfs, vfat, "
                                                    "exfat, ntfs, hfsplus, f2fs ...) nor 'raw'");
                         o.n_fs++;

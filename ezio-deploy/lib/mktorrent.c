@@ -27,6 +27,8 @@
 #include "io.h"
 #include "merkle.h"
 #include "mktorrent.h"
+#include "partclone.h"
+#include "qcow2.h"
 #include "srcmap.h"
 #include "swarm.h"
 #include "torrent.h"
@@ -575,7 +577,7 @@ static void stock_check(const struct ez_buf *out, struct ez_mk_result *ret)
 
 /* The payload of a `partclone -T` directory: its chunk files, named by
  * their offsets, concatenated in the order torrent.info lists them. */
-static int concat_chunks(const char *dir, const struct ez_pcinfo *pi, const char *payload, struct ez_err *err)
+static int concat_chunks(const char *dir, const struct ez_partclone_info *pi, const char *payload, struct ez_err *err)
 {
         _cleanup_close_ int out = open(payload, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         _cleanup_free_ uint8_t *buf = malloc(CHUNK);
@@ -619,7 +621,7 @@ static int concat_chunks(const char *dir, const struct ez_pcinfo *pi, const char
 static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,
                        struct ez_err *err)
 {
-        struct ez_pcinfo pi;
+        struct ez_partclone_info pi;
         struct ez_layout *l = NULL;
         struct ez_torrent *check = NULL;
         char info[4200], dir[4096], real[PATH_MAX];
@@ -644,7 +646,7 @@ static int from_pcinfo(const struct ez_mk_options *o, struct ez_buf *out, struct
                 else
                         snprintf(dir, sizeof(dir), ".");
         }
-        r = ez_pcinfo_load(info, &pi, err);
+        r = ez_partclone_info_load(info, &pi, err);
         if (r < 0)
                 return r;
         if (pi.n_sha1 != (pi.data_bytes + EZ_MK_EZIO_PIECE - 1) / EZ_MK_EZIO_PIECE) {
@@ -707,7 +709,7 @@ out:
                 unlink(o->payload);
         ez_torrent_free(check);
         ez_layout_free(l);
-        ez_pcinfo_free(&pi);
+        ez_partclone_info_free(&pi);
         return r;
 }
 
@@ -734,7 +736,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 .fs = o->fs, .n_fs = o->n_fs, .tmpdir = o->tmpdir, .pcinfo = o->pcinfo, .stop = o->stop,
         };
         struct ez_torrent *check = NULL;
-        struct ez_srcmap_raw raw = { 0 };
+        struct ez_qcow2_raw raw = { 0 };
         char pcinfo[4200];
         uint8_t root[EZ_MERKLE_HASH];
         uint64_t piece_length, max_payload, done = 0;
@@ -766,7 +768,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                          stat(o->pcinfo, &st) == 0 && S_ISDIR(st.st_mode) ? "/torrent.info" : "");
                 mo.pcinfo = pcinfo;
         }
-        r = ez_srcmap_raw_open(o->source, o->tmpdir, o->stop, &raw, err);
+        r = ez_qcow2_raw_open(o->source, o->tmpdir, o->stop, &raw, err);
         if (r < 0)
                 return r;
         mo.source = raw.path;
@@ -919,7 +921,7 @@ out:
         free(p.gapbuf);
         ez_layout_free(p.layout);
         ez_srcmap_free(map);
-        ez_srcmap_raw_close(&raw);
+        ez_qcow2_raw_close(&raw);
         return r;
 }
 
@@ -930,14 +932,14 @@ int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *r
         struct ez_layout *payload = NULL;
         const struct ez_layout *l;
         struct ez_verify *v = NULL;
-        struct ez_srcmap_raw raw = { 0 };
+        struct ez_qcow2_raw raw = { 0 };
         uint64_t size = 0;
         int r;
 
         r = ez_torrent_load(torrent, &t, err);
         if (r < 0)
                 return ez_err_prefix(err, r, "%s", torrent);
-        r = ez_srcmap_raw_open(o->source, o->tmpdir, o->stop, &raw, err);
+        r = ez_qcow2_raw_open(o->source, o->tmpdir, o->stop, &raw, err);
         if (r < 0)
                 goto out;
         fd = open(raw.path, O_RDONLY | O_CLOEXEC);
@@ -975,6 +977,6 @@ out:
         ez_verify_free(v);
         ez_layout_free(payload);
         ez_torrent_free(t);
-        ez_srcmap_raw_close(&raw);
+        ez_qcow2_raw_close(&raw);
         return r;
 }
