@@ -27,7 +27,7 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err io units bencode merkle layout torrent blockdev status helper qcow2 loopdev partitions partclone srcmap mktorrent config fetch verify
+LIB_C     := err io units bencode merkle layout torrent blockdev status helper qcow2 loopdev partitions partclone srcmap hasher scan mktorrent mkimport mkverify config fetch verify
 LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a

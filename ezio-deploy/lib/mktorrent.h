@@ -74,11 +74,22 @@ struct ez_mk_result {
  * two from 64 KiB that keeps the torrent to 16384 pieces, up to 16 MiB. */
 uint64_t ez_mk_piece_length(uint64_t size);
 
-/* Make the torrent into out (bencoded).  Returns 0 or -errno with err. */
+/* Make the torrent into out (bencoded; the caller frees it with
+ * ez_buf_free) and describe it in *ret.  Returns 0 or -errno with err
+ * (-EINTR when o->stop was set); no payload file is left behind then. */
 int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,
                   struct ez_err *err);
 
-/* Check o->source (an image or device, a qcow2 image, or the payload file
+/* The torrent from o->pcinfo alone (mkimport.c), reading no data: what
+ * ez_mk_torrent() does without o->source.  Returns 0 or -errno with err. */
+int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret, struct ez_err *err);
+
+/* Set ret->stock_refusal to why libtorrent with its default limits would
+ * refuse the torrent out (EZIO's layout stops loading at about 200k
+ * files), or leave it alone when it would load.  For this module's files. */
+void ez_mk_stock_check(const struct ez_buf *out, struct ez_mk_result *ret);
+
+/* Check o->source (mkverify.c) (an image or device, a qcow2 image, or the payload file
  * itself) against the torrent at path torrent: every piece, and every
  * zero range reads zeros.  o->progress, o->tmpdir, o->stop are used.  Returns 0
  * with the bytes checked in *ret_bytes, -EBADMSG naming the first
