@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,12 +13,15 @@
 #include "cleanup.h"
 #include "io.h"
 
-int ez_io_pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* Move len bytes between buf and fd, at off or (off < 0) at the file
+ * position, until done: a short count goes on, EINTR is retried, a
+ * count of 0 is -EIO (the end of the file, or a device that takes no
+ * more). */
+static int move_all(int fd, char *p, size_t len, int64_t off, bool out)
 {
-        char *p = buf;
-
         while (len > 0) {
-                ssize_t n = pread(fd, p, len, (off_t)off);
+                ssize_t n = off < 0 ? (out ? write(fd, p, len) : read(fd, p, len))
+                                    : (out ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off));
 
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -27,48 +31,25 @@ int ez_io_pread_full(int fd, void *buf, size_t len, uint64_t off)
                         return -EIO;
                 p += n;
                 len -= (size_t)n;
-                off += (uint64_t)n;
+                if (off >= 0)
+                        off += n;
         }
         return 0;
+}
+
+int ez_io_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+        return off > INT64_MAX ? -EINVAL : move_all(fd, buf, len, (int64_t)off, false);
 }
 
 int ez_io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t)n;
-                off += (uint64_t)n;
-        }
-        return 0;
+        return off > INT64_MAX ? -EINVAL : move_all(fd, (char *)buf, len, (int64_t)off, true);
 }
 
 int ez_io_write_full(int fd, const void *buf, size_t len)
 {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
+        return move_all(fd, (char *)buf, len, -1, true);
 }
 
 /* Read fd to its end into a buffer of at most max bytes (plus the NUL). */
