@@ -32,7 +32,7 @@ LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := io units bencode merkle layout torrent blockdev partclone srcmap mktorrent swarm status config fetch verify
+UNIT      := io units bencode merkle layout torrent blockdev helper partitions partclone srcmap hasher mktorrent swarm status config fetch verify
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/check_%)
 
 .PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
