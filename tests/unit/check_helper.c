@@ -66,8 +66,16 @@ START_TEST(test_missing_program)
         struct ez_err err = { "" };
         char *argv[] = { "ezio-no-such-program", NULL };
         int status = -1;
+        int r = ez_helper_run(argv, out, NULL, &status, &err);
 
-        ck_assert_int_eq(ez_helper_run(argv, out, NULL, &status, &err), -ENOENT);
+        if (r == 0 && getenv("EZ_VALGRIND")) {
+                /* valgrind runs posix_spawnp as fork and exec, so the
+                 * missing program is a child that exits 127 */
+                ck_assert(WIFEXITED(status));
+                ck_assert_int_eq(WEXITSTATUS(status), 127);
+        } else {
+                ck_assert_int_eq(r, -ENOENT);
+        }
         ck_assert_str_eq(err.msg, "");          /* the caller words it */
         free(out);
         tu_rmtree(tmp);
