@@ -29,12 +29,12 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err bencode merkle rendezvous layout torrent blockdev parttable status srcmap mktorrent config fetch verify deploy
+LIB_C     := err io units bencode merkle rendezvous layout torrent blockdev parttable status helper qcow2 loopdev partitions partclone srcmap hasher scan mktorrent mkimport mkverify config fetch verify deploy
 LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := bencode merkle rendezvous request_budget layout torrent blockdev srcmap mktorrent swarm status config fetch verify deploy
+UNIT      := io units bencode merkle rendezvous request_budget layout torrent blockdev helper partitions partclone srcmap hasher mktorrent swarm status config fetch verify deploy
 # UNIT=a,b or UNIT="a b" on the command line picks programs of this list
 comma     := ,
 UNIT_NAMES = $(subst $(comma), ,$(UNIT))

@@ -16,9 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blockdev.h"
 #include "cleanup.h"
+#include "io.h"
 #include "mktorrent.h"
+#include "partclone.h"
+#include "units.h"
 
 #define MAX_LIST 64
 
@@ -83,6 +85,10 @@ static void usage(FILE *f)
               "  -h, --help               show this help\n"
               "  -V, --version            show the version\n"
               "\n"
+              "BYTES is a number of bytes, or one with a suffix as dd(1) takes it:\n"
+              "K, M, G, T (or KiB, MiB, GiB, TiB) are powers of 1024, KB, MB, GB, TB\n"
+              "powers of 1000 (64K = 65536, 64KB = 64000).\n"
+              "\n"
               "Exit status: 0 done, 1 failure (no torrent written), 2 usage,\n"
               "3 --verify found a difference, 130 interrupted (no torrent written).\n", f);
 }
@@ -91,26 +97,6 @@ static int usage_error(const char *what, const char *why)
 {
         fprintf(stderr, "ezio-mktorrent: %s: %s\n", what, why);
         return 2;
-}
-
-static int parse_size(const char *s, uint64_t *ret)
-{
-        char *end;
-        unsigned long long v;
-        uint64_t mult = 1;
-
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || end == s || s[0] == '-')
-                return -EINVAL;
-        if (*end == 'k' || *end == 'K')
-                mult = 1024, end++;
-        else if (*end == 'm' || *end == 'M')
-                mult = 1024 * 1024, end++;
-        if (*end || v > UINT64_MAX / mult)
-                return -EINVAL;
-        *ret = v * mult;
-        return 0;
 }
 
 static bool print_map;
@@ -218,12 +204,12 @@ int main(int argc, char **argv)
                         web_seeds[o.n_web_seeds++] = optarg;
                         break;
                 case 's':
-                        if (parse_size(optarg, &v) < 0 || v < 16384 || v > (256u << 20) || (v & (v - 1)))
+                        if (ez_units_parse_size(optarg, &v) < 0 || v < 16384 || v > (256u << 20) || (v & (v - 1)))
                                 return usage_error("--piece-size", "expected a power of two from 16K to 256M");
                         o.piece_length = v;
                         break;
                 case 'b':
-                        if (parse_size(optarg, &v) < 0 || v < 512 || v > (1u << 20) || (v & (v - 1)))
+                        if (ez_units_parse_size(optarg, &v) < 0 || v < 512 || v > (1u << 20) || (v & (v - 1)))
                                 return usage_error("--block-size", "expected a power of two from 512 to 1M");
                         o.block_size = (uint32_t)v;
                         break;
@@ -256,19 +242,19 @@ int main(int argc, char **argv)
                         fs[o.n_fs].type = eq ? eq + 1 : optarg;
                         if (!*fs[o.n_fs].type)
                                 return usage_error("--fs", "the type is empty");
-                        if (strcmp(fs[o.n_fs].type, "raw") && !ez_srcmap_partclone_fs(fs[o.n_fs].type))
+                        if (strcmp(fs[o.n_fs].type, "raw") && !ez_partclone_fs(fs[o.n_fs].type))
                                 return usage_error("--fs", "not a filesystem partclone reads (ext4, xfs, btrfs, vfat, "
                                                    "exfat, ntfs, hfsplus, f2fs ...) nor 'raw'");
                         o.n_fs++;
                         break;
                 }
                 case 'g':
-                        if (parse_size(optarg, &v) < 0 || v > (1u << 30))
+                        if (ez_units_parse_size(optarg, &v) < 0 || v > (1u << 30))
                                 return usage_error("--fill-gaps", "expected a size up to 1G");
                         o.fill_gaps = v;
                         break;
                 case 'j':
-                        if (parse_size(optarg, &v) < 0 || v < 1 || v > 256)
+                        if (ez_units_parse_size(optarg, &v) < 0 || v < 1 || v > 256)
                                 return usage_error("--threads", "expected 1 to 256");
                         o.threads = (unsigned)v;
                         break;
@@ -333,6 +319,8 @@ int main(int argc, char **argv)
         if (!o.source && (o.piece_length || o.n_fs || o.fill_gaps))
                 return usage_error("--from-partclone", "without SOURCE takes partclone's pieces as they are: "
                                    "no --piece-size, --fs or --fill-gaps");
+        if (!o.tmpdir)
+                o.tmpdir = getenv("TMPDIR");    /* the library reads no environment */
         if (!quiet && isatty(STDERR_FILENO))
                 o.progress = progress;
         verbose = !quiet;
@@ -345,7 +333,7 @@ int main(int argc, char **argv)
                 sigemptyset(&sa.sa_mask);
                 sigaction(SIGINT, &sa, NULL);
                 sigaction(SIGTERM, &sa, NULL);
-                ez_srcmap_stop = &interrupted;
+                o.stop = &interrupted;
         }
         if (verify) {
                 uint64_t bytes = 0;
@@ -380,7 +368,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         fd = mkstemp(tmp);
-        if (fd < 0 || (r = ez_pwrite_full(fd, out.data, out.len, 0)) < 0 || fchmod(fd, 0644) < 0 ||
+        if (fd < 0 || (r = ez_io_pwrite_full(fd, out.data, out.len, 0)) < 0 || fchmod(fd, 0644) < 0 ||
             fsync(fd) < 0 || rename(tmp, output) < 0) {
                 int e = fd < 0 || r >= 0 ? errno : -r;
 

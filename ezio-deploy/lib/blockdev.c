@@ -1,6 +1,6 @@
 /*
- * blockdev.c - open, size, read, write, zero and flush the target (see
- * blockdev.h).  Every I/O return value is checked; short transfers loop.
+ * blockdev.c - open, size, zero and flush the target, and move payload
+ * bytes to and from it (see blockdev.h).  The byte loops are io.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 
 #include "blockdev.h"
 #include "cleanup.h"
+#include "io.h"
 
 void ez_blockdev_close(struct ez_blockdev *dev)
 {
@@ -107,46 +108,6 @@ int ez_blockdev_extend(struct ez_blockdev *dev, uint64_t size, struct ez_err *er
         return 0;
 }
 
-int ez_pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-        char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pread(fd, p, len, (off_t)off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t)n;
-                off += (uint64_t)n;
-        }
-        return 0;
-}
-
-int ez_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t)n;
-                off += (uint64_t)n;
-        }
-        return 0;
-}
-
 int ez_payload_io(const struct ez_layout *l, int fd, bool write, void *buf, uint64_t poff, uint64_t len)
 {
         char *p = buf;
@@ -157,7 +118,7 @@ int ez_payload_io(const struct ez_layout *l, int fd, bool write, void *buf, uint
 
                 if (ez_layout_map(l, poff, len, &toff, &run) < 0)
                         return -ERANGE;
-                r = write ? ez_pwrite_full(fd, p, run, toff) : ez_pread_full(fd, p, run, toff);
+                r = write ? ez_io_pwrite_full(fd, p, run, toff) : ez_io_pread_full(fd, p, run, toff);
                 if (r < 0)
                         return r;
                 p += run;
@@ -176,7 +137,7 @@ static int write_zeros(int fd, uint64_t off, uint64_t len)
                 return -ENOMEM;
         while (len > 0) {
                 size_t n = len < chunk ? (size_t)len : chunk;
-                int r = ez_pwrite_full(fd, z, n, off);
+                int r = ez_io_pwrite_full(fd, z, n, off);
 
                 if (r < 0)
                         return r;
@@ -235,34 +196,5 @@ int ez_blockdev_size(int fd, const char *path, uint64_t *ret, struct ez_err *err
         }
         if (*ret == 0)
                 return ez_err_set(err, -EINVAL, "'%s' is empty", path);
-        return 0;
-}
-
-int ez_read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct ez_err *err)
-{
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        int r;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return ez_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
-        if (fstat(fd, &st) < 0)
-                return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return ez_err_set(err, -EINVAL, "'%s' is not a regular file", path);
-        if ((uint64_t)st.st_size > max)
-                return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return ez_err_set(err, -ENOMEM, "out of memory");
-        r = ez_pread_full(fd, buf, (size_t)st.st_size, 0);
-        if (r < 0)
-                return ez_err_set(err, r, "cannot read '%s': %s", path, strerror(-r));
-        buf[st.st_size] = '\0';
-        if (ret_len)
-                *ret_len = (size_t)st.st_size;
-        *ret = TAKE_PTR(buf);
         return 0;
 }

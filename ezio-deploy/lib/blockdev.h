@@ -49,22 +49,13 @@ void ez_blockdev_close(struct ez_blockdev *dev);
  * devices and files that are already large enough. */
 int ez_blockdev_extend(struct ez_blockdev *dev, uint64_t size, struct ez_err *err);
 
-/* Read or write exactly len bytes at off, retrying on EINTR and short
- * transfers.  Returns 0 or -errno (-EIO for an unexpected end of file). */
 /* The size of an open block device or regular file (path names it in
  * errors); anything else, or an empty one, is -EINVAL. */
 int ez_blockdev_size(int fd, const char *path, uint64_t *ret, struct ez_err *err);
 
-int ez_pread_full(int fd, void *buf, size_t len, uint64_t off);
-
-/* Read the regular file at path, of at most max bytes, into a malloc'ed
- * buffer with a NUL after its *ret_len (may be NULL) bytes.  Returns 0,
- * or -errno with err saying what failed (-EFBIG: larger than max). */
-int ez_read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct ez_err *err);
-int ez_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
-
-/* The same for len bytes at payload offset poff, mapped through l onto the
- * target fd (one transfer per contiguous run).  Returns 0, -ERANGE outside
+/* Read or write exactly len bytes at payload offset poff, mapped through
+ * l onto the target fd (one ez_io_pread_full/ez_io_pwrite_full per
+ * contiguous run).  Returns 0, -ERANGE outside
  * the payload, or -errno. */
 int ez_payload_io(const struct ez_layout *l, int fd, bool write, void *buf, uint64_t poff, uint64_t len);
 

@@ -21,6 +21,8 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "io.h"
+#include "units.h"
 
 #define MAX_DEPTH 16
 #define MAX_FILE (1u << 20)
@@ -289,29 +291,7 @@ int ez_config_parse_verify(const char *s, enum ez_config_verify *ret)
 
 int ez_config_parse_size(const char *s, uint64_t *ret)
 {
-        char *end;
-        uint64_t v, mult = 1;
-
-        if (!isdigit((unsigned char)s[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno)
-                return -EINVAL;
-        if (*end == 'K' || *end == 'k')
-                mult = 1000;
-        else if (*end == 'M')
-                mult = 1000 * 1000;
-        else if (*end == 'G')
-                mult = 1000 * 1000 * 1000;
-        else if (*end)
-                return -EINVAL;
-        if (*end && end[1])
-                return -EINVAL;
-        if (v > UINT64_MAX / mult)
-                return -EINVAL;
-        *ret = v * mult;
-        return 0;
+        return ez_units_parse_size(s, ret);
 }
 
 int ez_config_check_sha256(const char *s)
@@ -621,8 +601,9 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                         return bad(x, y, path, "expected a whole number from 0 to 20");
                 return 0;
         case K_SIZE:
-                if (ez_config_parse_size(y->value, (uint64_t *)(base + k->off)) < 0)
-                        return bad(x, y, path, "expected a number of bytes (suffixes K, M, G: powers of 1000)");
+                if (ez_units_parse_size(y->value, (uint64_t *)(base + k->off)) < 0)
+                        return bad(x, y, path, "expected a number of bytes (K, M, G, T: powers of 1024; "
+                                   "KB, MB, GB, TB: powers of 1000)");
                 return 0;
         case K_BOOL:
                 if (strcmp(y->value, "true") == 0 || strcmp(y->value, "yes") == 0)
@@ -705,26 +686,14 @@ int ez_config_parse(const char *name, const char *text, size_t len, struct ez_co
 int ez_config_load(const char *path, struct ez_config *c, struct ez_err *err)
 {
         _cleanup_free_ char *buf = NULL;
-        FILE *f;
-        size_t len;
+        size_t len = 0;
+        int r;
 
-        f = fopen(path, "re");
-        if (!f)
-                return ez_err_set(err, -errno, "%s: %s", path, strerror(errno));
-        buf = malloc(MAX_FILE + 1);
-        if (!buf) {
-                fclose(f);
-                return ez_err_set(err, -ENOMEM, "out of memory");
-        }
-        len = fread(buf, 1, MAX_FILE + 1, f);
-        if (ferror(f)) {
-                int e = errno ? errno : EIO;
-                fclose(f);
-                return ez_err_set(err, -e, "%s: %s", path, strerror(e));
-        }
-        fclose(f);
-        if (len > MAX_FILE)
-                return ez_err_set(err, -EFBIG, "%s: larger than 1 MiB, not a node configuration", path);
+        r = ez_io_read_file(path, MAX_FILE, &buf, &len, NULL);
+        if (r == -EFBIG)
+                return ez_err_set(err, r, "%s: larger than 1 MiB, not a node configuration", path);
+        if (r < 0)
+                return ez_err_set(err, r, "%s: %s", path, r == -EINVAL ? "not a regular file" : strerror(-r));
         return ez_config_parse(path, buf, len, c, err);
 }
 

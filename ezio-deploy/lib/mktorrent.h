@@ -11,6 +11,7 @@
 #ifndef EZ_MKTORRENT_H
 #define EZ_MKTORRENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,7 +38,11 @@ struct ez_mk_options {
         size_t n_web_seeds;
         const struct ez_srcmap_fs *fs;  /* --fs choices */
         size_t n_fs;
-        const char *tmpdir;
+        const char *tmpdir;             /* for partclone's and qemu-img's files; NULL or "": /tmp */
+        /* NULL, or a flag (a signal handler's) that, once non-zero, ends
+         * the call with -EINTR: the pass stops at the next chunk, and
+         * partclone or qemu-img are stopped */
+        const volatile sig_atomic_t *stop;
         uint64_t fill_gaps;             /* merge data extents this close (bytes) */
         unsigned threads;               /* hashing threads, 0: one per CPU but one */
         bool map_only;                  /* stop after map_ready: read no data, make no torrent */
@@ -69,13 +74,24 @@ struct ez_mk_result {
  * two from 64 KiB that keeps the torrent to 16384 pieces, up to 16 MiB. */
 uint64_t ez_mk_piece_length(uint64_t size);
 
-/* Make the torrent into out (bencoded).  Returns 0 or -errno with err. */
+/* Make the torrent into out (bencoded; the caller frees it with
+ * ez_buf_free) and describe it in *ret.  Returns 0 or -errno with err
+ * (-EINTR when o->stop was set); no payload file is left behind then. */
 int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,
                   struct ez_err *err);
 
-/* Check o->source (an image or device, a qcow2 image, or the payload file
+/* The torrent from o->pcinfo alone (mkimport.c), reading no data: what
+ * ez_mk_torrent() does without o->source.  Returns 0 or -errno with err. */
+int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret, struct ez_err *err);
+
+/* Set ret->stock_refusal to why libtorrent with its default limits would
+ * refuse the torrent out (EZIO's layout stops loading at about 200k
+ * files), or leave it alone when it would load.  For this module's files. */
+void ez_mk_stock_check(const struct ez_buf *out, struct ez_mk_result *ret);
+
+/* Check o->source (mkverify.c) (an image or device, a qcow2 image, or the payload file
  * itself) against the torrent at path torrent: every piece, and every
- * zero range reads zeros.  o->progress, o->tmpdir are used.  Returns 0
+ * zero range reads zeros.  o->progress, o->tmpdir, o->stop are used.  Returns 0
  * with the bytes checked in *ret_bytes, -EBADMSG naming the first
  * difference, or -errno. */
 int ez_mk_verify(const struct ez_mk_options *o, const char *torrent, uint64_t *ret_bytes, struct ez_err *err);

@@ -15,7 +15,10 @@
  *    and everything outside the partitions (partition tables, boot code,
  *    the backup GPT) whole.
  *
- * Filesystems and partition tables are recognised by libblkid.
+ * Filesystems and partition tables are recognised by libblkid
+ * (partitions.h), partclone is run by partclone.h, a partition of an
+ * image reaches it through loopdev.h; this module holds the map itself
+ * and the rules above.
  */
 #ifndef EZ_SRCMAP_H
 #define EZ_SRCMAP_H
@@ -48,8 +51,12 @@ struct ez_srcmap_options {
         uint32_t block_size;    /* regions are rounded outwards to it */
         const struct ez_srcmap_fs *fs;
         size_t n_fs;
-        const char *tmpdir;     /* for partclone's map and log; NULL: $TMPDIR or /tmp */
+        const char *tmpdir;     /* for partclone's map and log; NULL or "": /tmp */
         const char *pcinfo;     /* partclone's torrent.info: take the used extents from it */
+        /* NULL, or a flag (a signal handler's) that, once non-zero, stops
+         * the programs this runs (partclone, qemu-img); the call then
+         * fails with -EINTR */
+        const volatile sig_atomic_t *stop;
 };
 
 struct ez_srcmap_part {
@@ -72,18 +79,13 @@ struct ez_srcmap {
         char *notes;            /* warnings for the operator, one per line, or NULL */
 };
 
-/* Build the map of o->source.  Returns 0 or -errno with err naming what
- * failed (an unknown --fs type, a partclone that failed, ...). */
+/* Build the map of o->source (a raw source: see qcow2.h) into *ret, which
+ * the caller frees with ez_srcmap_free().  Returns 0 or -errno with err
+ * naming what failed (an unknown --fs type, a partclone that failed,
+ * -EINTR when o->stop was set ...); *ret is untouched then. */
 int ez_srcmap_build(const struct ez_srcmap_options *o, struct ez_srcmap **ret, struct ez_err *err);
+/* Free m and everything it holds.  Accepts NULL. */
 void ez_srcmap_free(struct ez_srcmap *m);
-
-/* When set and non-zero (a signal handler's flag), the programs this runs
- * (partclone, qemu-img) are stopped and the call fails with -EINTR. */
-extern const volatile sig_atomic_t *ez_srcmap_stop;
-
-/* The partclone program for a blkid filesystem type ("extfs" for ext4), or
- * NULL when partclone has none. */
-const char *ez_srcmap_partclone_fs(const char *blkid_type);
 
 /* Parse a ddrescue domain map as written by `partclone -D` and add its
  * finished ('+') ranges, shifted by base and rounded outwards to
@@ -102,33 +104,6 @@ int ez_srcmap_add_region(struct ez_srcmap *m, uint64_t off, uint64_t len, uint32
 /* Sort the region list, merge overlapping and touching regions, and
  * recount region_bytes. */
 void ez_srcmap_normalize(struct ez_srcmap *m);
-
-/* partclone's torrent.info (`partclone.<fs> -c -t|-T`): the used extents
- * in the order of the data, and a SHA-1 per 16 MiB of it. */
-struct ez_pcinfo {
-        uint32_t block_size;
-        uint64_t blocks_total, size;    /* size: blocks_total x block_size */
-        struct ez_extent *ext;          /* sorted, not overlapping */
-        size_t n_ext;
-        uint64_t data_bytes;
-        uint8_t *sha1;                  /* 20 bytes each */
-        size_t n_sha1;
-};
-
-int ez_pcinfo_load(const char *path, struct ez_pcinfo *ret, struct ez_err *err);
-void ez_pcinfo_free(struct ez_pcinfo *pi);
-
-/* A raw view of a source: the source itself, or for a qcow2 image (checked
- * with qemu-img check) a sparse raw file qemu-img convert writes into a
- * new temporary directory. */
-struct ez_srcmap_raw {
-        const char *path;       /* what to read */
-        char *dir, *tmp;        /* the temporary directory and file, or NULL */
-};
-
-int ez_srcmap_raw_open(const char *src, const char *tmpdir, struct ez_srcmap_raw *ret, struct ez_err *err);
-/* Remove the temporary file and directory, if any.  Accepts a zeroed one. */
-void ez_srcmap_raw_close(struct ez_srcmap_raw *raw);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "io.h"
 #include "status.h"
 
 static const char *const phase_names[EZ_PHASE_COUNT] = {
@@ -66,7 +67,8 @@ int ez_status_write_file(const char *path, const char *line, struct ez_err *err)
 {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -1;
-        size_t len = strlen(line), done = 0;
+        size_t len = strlen(line);
+        int r;
 
         if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
                 tmp = NULL;
@@ -75,19 +77,12 @@ int ez_status_write_file(const char *path, const char *line, struct ez_err *err)
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return ez_err_set(err, -errno, "status file %s: %s", tmp, strerror(errno));
-        while (done <= len) {
-                const char *p = done < len ? line + done : "\n";
-                size_t n = done < len ? len - done : 1;
-                ssize_t w = write(fd, p, n);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0) {
-                        int e = errno;
-                        unlink(tmp);
-                        return ez_err_set(err, -e, "status file %s: %s", tmp, strerror(e));
-                }
-                done += (size_t)w;
+        r = ez_io_write_full(fd, line, len);
+        if (r >= 0)
+                r = ez_io_write_full(fd, "\n", 1);
+        if (r < 0) {
+                unlink(tmp);
+                return ez_err_set(err, r, "status file %s: %s", tmp, strerror(-r));
         }
         if (rename(tmp, path) < 0) {
                 int e = errno;

@@ -17,8 +17,8 @@
 
 #include <openssl/evp.h>
 
-#include "blockdev.h"
 #include "cleanup.h"
+#include "io.h"
 #include "merkle.h"
 #include "torrent.h"
 
@@ -382,7 +382,7 @@ int ez_torrent_load(const char *path, struct ez_torrent **ret, struct ez_err *er
         size_t len = 0;
         int r;
 
-        r = ez_read_file(path, EZ_TORRENT_MAX_SIZE, &buf, &len, err);
+        r = ez_io_read_file(path, EZ_TORRENT_MAX_SIZE, &buf, &len, err);
         if (r < 0)
                 return r;
         r = ez_torrent_parse(buf, len, ret, err);

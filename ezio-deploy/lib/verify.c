@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "blockdev.h"
+#include "io.h"
 #include "merkle.h"
 #include "verify.h"
 
@@ -208,7 +209,7 @@ static int check_zero(struct ez_verify *v, uint64_t *ret_n, struct ez_err *err)
                         return 0;
                 }
         }
-        r = ez_pread_full(v->fd, v->buf, n, pos);
+        r = ez_io_pread_full(v->fd, v->buf, n, pos);
         if (r < 0)
                 return ez_err_set(err, r, "cannot read target offset %" PRIu64 " back: %s", pos, strerror(-r));
         for (i = 0; i < n; i++)

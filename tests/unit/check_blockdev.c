@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "blockdev.h"
+#include "io.h"
 #include "testutil.h"
 
 struct open_case {
@@ -96,15 +97,15 @@ START_TEST(test_extend_and_io)
         ck_assert_int_eq(st.st_size, 1 << 20);
 
         tu_random(buf, sizeof(buf), 5);
-        ck_assert_int_eq(ez_pwrite_full(dev->fd, buf, sizeof(buf), 12345), 0);
-        ck_assert_int_eq(ez_pread_full(dev->fd, back, sizeof(back), 12345), 0);
+        ck_assert_int_eq(ez_io_pwrite_full(dev->fd, buf, sizeof(buf), 12345), 0);
+        ck_assert_int_eq(ez_io_pread_full(dev->fd, back, sizeof(back), 12345), 0);
         ck_assert_mem_eq(buf, back, sizeof(buf));
         /* the bytes before the write are untouched */
-        ck_assert_int_eq(ez_pread_full(dev->fd, back, 1000, 0), 0);
+        ck_assert_int_eq(ez_io_pread_full(dev->fd, back, 1000, 0), 0);
         for (int i = 0; i < 1000; i++)
                 ck_assert_int_eq((unsigned char)back[i], 0x22);
         /* reading past the end is an error, not a short success */
-        ck_assert_int_eq(ez_pread_full(dev->fd, back, sizeof(back), (1 << 20) - 100), -EIO);
+        ck_assert_int_eq(ez_io_pread_full(dev->fd, back, sizeof(back), (1 << 20) - 100), -EIO);
         ck_assert_int_eq(ez_blockdev_sync(dev, &err), 0);
         ez_blockdev_close(dev);
         free(path);
@@ -119,7 +120,7 @@ START_TEST(test_write_to_readonly_fd_fails)
 
         tu_fill(path, 0, 4096, 0);
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        ck_assert_int_eq(ez_pwrite_full(fd, "x", 1, 0), -EBADF);
+        ck_assert_int_eq(ez_io_pwrite_full(fd, "x", 1, 0), -EBADF);
         close(fd);
         free(path);
         tu_rmtree(dir);

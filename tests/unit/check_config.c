@@ -36,8 +36,8 @@ START_TEST(test_full)
         ck_assert_int_eq(c.seed_timeout, 600);
         ck_assert_int_eq(c.timeout, 3600);
         ck_assert_int_eq(c.max_connections, 200);
-        ck_assert_uint_eq(c.upload_rate, 50000000);
-        ck_assert_uint_eq(c.download_rate, 1000000000);
+        ck_assert_uint_eq(c.upload_rate, 50u << 20);
+        ck_assert_uint_eq(c.download_rate, 1u << 30);
         ck_assert(c.status_json);
         ck_assert_str_eq(c.status_file, "/run/ezio/status.json");
         ck_assert_uint_eq(c.http.n_headers, 1);
@@ -49,7 +49,7 @@ START_TEST(test_full)
         ck_assert_int_eq(c.http.connect_timeout, 5);
         ck_assert_int_eq(c.http.timeout, 20);
         ck_assert_int_eq(c.http.retries, 4);
-        ck_assert_uint_eq(c.http.max_size, 8000000);
+        ck_assert_uint_eq(c.http.max_size, 8u << 20);
         ck_assert(c.assume_zeroed);
         ck_assert(!c.force_kind);
         ck_assert_int_eq(c.verify, EZ_CONFIG_VERIFY_FULL);
@@ -142,12 +142,12 @@ static const struct bad_case bad_cases[] = {
         { "limits: 5\n", "1:9: limits: expected a mapping" },
         { "limits:\n  connections: 0\n", "2:16: limits.connections: expected a whole number from 1 to 65535" },
         { "limits:\n  connections: 65536\n", "2:16: limits.connections: expected a whole number from 1 to 65535" },
-        { "limits:\n  upload_rate: 5MB\n",
-          "2:16: limits.upload_rate: expected a number of bytes (suffixes K, M, G: powers of 1000)" },
+        { "limits:\n  upload_rate: 1.5M\n",
+          "2:16: limits.upload_rate: expected a number of bytes (K, M, G, T: powers of 1024; KB, MB, GB, TB: powers of 1000)" },
         { "limits:\n  download_rate: 99999999999999999999\n",
-          "2:18: limits.download_rate: expected a number of bytes (suffixes K, M, G: powers of 1000)" },
+          "2:18: limits.download_rate: expected a number of bytes (K, M, G, T: powers of 1024; KB, MB, GB, TB: powers of 1000)" },
         { "limits:\n  download_rate: 20000000000G\n",
-          "2:18: limits.download_rate: expected a number of bytes (suffixes K, M, G: powers of 1000)" },
+          "2:18: limits.download_rate: expected a number of bytes (K, M, G, T: powers of 1024; KB, MB, GB, TB: powers of 1000)" },
         { "status:\n  format: xml\n", "2:11: status.format: expected 'json' or 'none'" },
         { "http:\n  insecure: maybe\n", "2:13: http.insecure: expected true or false" },
         { "http:\n  retries: 21\n", "2:12: http.retries: expected a whole number from 0 to 20" },
@@ -227,6 +227,7 @@ END_TEST
 
 /* ---- the value parsers the command line shares ----------------------- */
 
+/* the parser itself is units.c's (check_units); node.yaml and the flags use it */
 struct size_case {
         const char *s;
         int r;
@@ -234,11 +235,7 @@ struct size_case {
 };
 
 static const struct size_case size_cases[] = {
-        { "0", 0, 0 }, { "1500", 0, 1500 }, { "5K", 0, 5000 }, { "5k", 0, 5000 }, { "50M", 0, 50000000 },
-        { "2G", 0, 2000000000 }, { "18446744073709551615", 0, UINT64_MAX },
-        { "18446744073709551616", -EINVAL, 0 }, { "18446744073G", 0, 18446744073000000000ull }, { "18446744074G", -EINVAL, 0 }, { "", -EINVAL, 0 },
-        { "M", -EINVAL, 0 }, { "-1", -EINVAL, 0 }, { "5MB", -EINVAL, 0 }, { "5 M", -EINVAL, 0 },
-        { "0x10", -EINVAL, 0 }, { "1.5M", -EINVAL, 0 },
+        { "5K", 0, 5120 }, { "5KB", 0, 5000 }, { "", -EINVAL, 0 }, { "18446744073709551616", -ERANGE, 0 },
 };
 
 START_TEST(test_size)

@@ -99,19 +99,6 @@ START_TEST(test_regions)
 }
 END_TEST
 
-START_TEST(test_names)
-{
-        ck_assert_str_eq(ez_srcmap_partclone_fs("ext4"), "extfs");
-        ck_assert_str_eq(ez_srcmap_partclone_fs("ext2"), "extfs");
-        ck_assert_str_eq(ez_srcmap_partclone_fs("vfat"), "fat");
-        ck_assert_str_eq(ez_srcmap_partclone_fs("hfsplus"), "hfsp");
-        ck_assert_str_eq(ez_srcmap_partclone_fs("xfs"), "xfs");
-        ck_assert_ptr_null(ez_srcmap_partclone_fs("swap"));
-        ck_assert_ptr_null(ez_srcmap_partclone_fs("iso9660"));
-        ck_assert_ptr_null(ez_srcmap_partclone_fs(NULL));
-}
-END_TEST
-
 START_TEST(test_build_refusals)
 {
         char *dir = tu_mkdtemp(), *src = tu_path(dir, "img");
@@ -161,7 +148,6 @@ static Suite *suite(void)
         tcase_add_test(tc, test_domain);
         tcase_add_loop_test(tc, test_domain_bad, 0, EZ_ARRAY_LEN(bad_domains));
         tcase_add_test(tc, test_regions);
-        tcase_add_test(tc, test_names);
         tcase_add_test(tc, test_build_refusals);
         suite_add_tcase(s, tc);
         return s;

@@ -1,0 +1,117 @@
+/*
+ * check_partclone.c - partclone's program names and its torrent.info
+ * reader, with what partclone never writes.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "partclone.h"
+#include "testutil.h"
+
+START_TEST(test_names)
+{
+        ck_assert_str_eq(ez_partclone_fs("ext4"), "extfs");
+        ck_assert_str_eq(ez_partclone_fs("ext2"), "extfs");
+        ck_assert_str_eq(ez_partclone_fs("vfat"), "fat");
+        ck_assert_str_eq(ez_partclone_fs("hfsplus"), "hfsp");
+        ck_assert_str_eq(ez_partclone_fs("xfs"), "xfs");
+        ck_assert_ptr_null(ez_partclone_fs("swap"));
+        ck_assert_ptr_null(ez_partclone_fs("iso9660"));
+        ck_assert_ptr_null(ez_partclone_fs(NULL));
+}
+END_TEST
+
+#define SHA "0123456789abcdef0123456789ABCDEF01234567"
+
+struct info_case {
+        const char *text;
+        int r;
+        size_t n_ext;
+        uint64_t size, data;
+        const char *msg;        /* substring of the error */
+};
+
+static const struct info_case info_cases[] = {
+        { "block_size: 4096\nblocks_total: 16\noffset: 0\nlength: 2000\noffset: 8000\nlength: 1000\nsha1: " SHA "\n",
+          0, 2, 65536, 0x3000, NULL },
+        { "block_size: 512\nblocks_total: 8\n\n  \noffset: 0\nlength: 1000\n", 0, 1, 4096, 0x1000, NULL },
+        { "", -EINVAL, 0, 0, 0, "not a partclone torrent.info" },
+        { "block_size: 4096\nblocks_total: 16\n", -EINVAL, 0, 0, 0, "not a partclone torrent.info" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 0\n", -EINVAL, 0, 0, 0, "not a partclone torrent.info" },
+        { "block_size: 0\nblocks_total: 16\noffset: 0\nlength: 10\n", -EINVAL, 0, 0, 0, "line 1 is not" },
+        { "block_size: -1\nblocks_total: 16\noffset: 0\nlength: 10\n", -EINVAL, 0, 0, 0, "not a partclone torrent.info" },
+        { "block_size: 4096\nblocks_total: 1\noffset: 0\nlength: 2000\n", -EINVAL, 0, 0, 0, "past blocks_total" },
+        { "block_size: 4096\nblocks_total: 18446744073709551615\noffset: 0\nlength: 1\n", -EINVAL, 0, 0, 0,
+          "past blocks_total" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 8000\nlength: 10\noffset: 0\nlength: 10\n", -EINVAL, 0, 0, 0,
+          "out of order" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 0\nlength: 2000\noffset: 1000\nlength: 10\n", -EINVAL, 0, 0, 0,
+          "out of order" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 0\noffset: 10\nlength: 10\n", -EINVAL, 0, 0, 0, "line 4 is not" },
+        { "block_size: 4096\nblocks_total: 16\nlength: 10\n", -EINVAL, 0, 0, 0, "line 3 is not" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 0\nlength: 0\n", -EINVAL, 0, 0, 0, "line 4 is not" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 10000000000000000\nlength: 1\n", -EINVAL, 0, 0, 0,
+          "line 3 is not" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 1\nlength: ffffffffffffffff\n", -EINVAL, 0, 0, 0,
+          "line 4 is not" },
+        { "block_size: 4096\nblocks_total: 16\noffset: xyz\nlength: 1\n", -EINVAL, 0, 0, 0, "line 3 is not" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 0\nlength: 1\nsha1: 0123\n", -EINVAL, 0, 0, 0, "line 5 is not" },
+        { "block_size: 4096\nblocks_total: 16\noffset: 0\nlength: 1\ncolour: blue\n", -EINVAL, 0, 0, 0,
+          "line 5 is not" },
+        { "no colon here\n", -EINVAL, 0, 0, 0, "line 1 is not" },
+};
+
+START_TEST(test_info)
+{
+        const struct info_case *c = &info_cases[_i];
+        char *dir = tu_mkdtemp(), *path = tu_path(dir, "torrent.info");
+        struct ez_partclone_info pi;
+        struct ez_err err = { "" };
+        FILE *f = fopen(path, "we");
+
+        ck_assert_ptr_nonnull(f);
+        fputs(c->text, f);
+        fclose(f);
+        ck_assert_int_eq(ez_partclone_info_load(path, &pi, &err), c->r);
+        if (c->r == 0) {
+                ck_assert_uint_eq(pi.n_ext, c->n_ext);
+                ck_assert_uint_eq(pi.size, c->size);
+                ck_assert_uint_eq(pi.data_bytes, c->data);
+        } else {
+                ck_assert_msg(strstr(err.msg, c->msg), "%s", err.msg);
+                ck_assert_ptr_null(pi.ext);
+                ck_assert_ptr_null(pi.sha1);
+        }
+        ez_partclone_info_free(&pi);
+        ez_partclone_info_free(&pi);    /* a zeroed one is fine */
+        free(path);
+        tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_info_missing)
+{
+        struct ez_partclone_info pi;
+        struct ez_err err = { "" };
+
+        ck_assert_int_eq(ez_partclone_info_load("/nonexistent/torrent.info", &pi, &err), -ENOENT);
+        ck_assert_msg(strstr(err.msg, "/nonexistent/torrent.info"), "%s", err.msg);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+        Suite *s = suite_create("partclone");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_names);
+        tcase_add_loop_test(tc, test_info, 0, EZ_ARRAY_LEN(info_cases));
+        tcase_add_test(tc, test_info_missing);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return tu_run(suite());
+}
