@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "exitcode.h"
 #include "io.h"
 #include "mktorrent.h"
 #include "partclone.h"
@@ -96,7 +97,7 @@ static void usage(FILE *f)
 static int usage_error(const char *what, const char *why)
 {
         fprintf(stderr, "ezio-mktorrent: %s: %s\n", what, why);
-        return 2;
+        return EZ_MK_EXIT_USAGE;
 }
 
 static bool print_map;
@@ -287,16 +288,16 @@ int main(int argc, char **argv)
                         break;
                 case 'h':
                         usage(stdout);
-                        return 0;
+                        return EZ_MK_EXIT_OK;
                 case 'V':
                         printf("ezio-mktorrent %s\n", EZ_VERSION);
-                        return 0;
+                        return EZ_MK_EXIT_OK;
                 case ':':
                         fprintf(stderr, "ezio-mktorrent: %s: needs an argument (try --help)\n", argv[optind - 1]);
-                        return 2;
+                        return EZ_MK_EXIT_USAGE;
                 default:
                         fprintf(stderr, "ezio-mktorrent: %s: unknown option (try --help)\n", argv[optind - 1]);
-                        return 2;
+                        return EZ_MK_EXIT_USAGE;
                 }
         }
         if (optind + 1 != argc && !(o.pcinfo && optind == argc))
@@ -343,11 +344,11 @@ int main(int argc, char **argv)
                         fputc('\n', stderr);
                 if (r < 0) {
                         fprintf(stderr, "ezio-mktorrent: %s: %s\n", o.source, err.msg);
-                        return interrupted ? 130 : r == -EBADMSG ? 3 : 1;
+                        return interrupted ? EZ_MK_EXIT_INTERRUPTED : r == -EBADMSG ? EZ_MK_EXIT_MISMATCH : EZ_MK_EXIT_FAILED;
                 }
                 if (!quiet)
                         printf("%s: matches %s (%" PRIu64 " bytes checked)\n", o.source, verify, bytes);
-                return 0;
+                return EZ_MK_EXIT_OK;
         }
         o.map_ready = map_ready;
         o.userdata = &verbose;
@@ -358,14 +359,14 @@ int main(int argc, char **argv)
         if (r < 0) {
                 fprintf(stderr, "ezio-mktorrent: %s: %s\n", o.source ? o.source : o.pcinfo, err.msg);
                 ez_buf_free(&out);
-                return interrupted ? 130 : 1;
+                return interrupted ? EZ_MK_EXIT_INTERRUPTED : EZ_MK_EXIT_FAILED;
         }
         if (o.map_only)
-                return 0;
+                return EZ_MK_EXIT_OK;
 
         if (asprintf(&tmp, "%s.tmp.XXXXXX", output) < 0) {
                 ez_buf_free(&out);
-                return 1;
+                return EZ_MK_EXIT_FAILED;
         }
         fd = mkstemp(tmp);
         if (fd < 0 || (r = ez_io_pwrite_full(fd, out.data, out.len, 0)) < 0 || fchmod(fd, 0644) < 0 ||
@@ -378,7 +379,7 @@ int main(int argc, char **argv)
                         unlink(tmp);
                 }
                 ez_buf_free(&out);
-                return 1;
+                return EZ_MK_EXIT_FAILED;
         }
         close(fd);
         ez_buf_free(&out);
@@ -393,5 +394,5 @@ int main(int argc, char **argv)
         if (!quiet && res.root_hex[0])
                 printf("%s: payload SHA-256 tree root %s%s\n", output, res.root_hex,
                        o.hybrid ? " (v1+v2 hybrid)" : "");
-        return 0;
+        return EZ_MK_EXIT_OK;
 }

@@ -289,11 +289,6 @@ int ez_config_parse_verify(const char *s, enum ez_config_verify *ret)
         return 0;
 }
 
-int ez_config_parse_size(const char *s, uint64_t *ret)
-{
-        return ez_units_parse_size(s, ret);
-}
-
 int ez_config_check_sha256(const char *s)
 {
         size_t i;

@@ -109,8 +109,6 @@ int ez_config_parse_seed_after(const char *s, long *ret);        /* none | until
 int ez_config_parse_mode(const char *s, enum ez_config_mode *ret);       /* deploy | seed | verify */
 int ez_config_parse_verify(const char *s, enum ez_config_verify *ret);   /* none | data | full */
 int ez_config_parse_status_format(const char *s, bool *json);           /* json | none */
-/* A size: ez_units_parse_size() (units.h), which may also return -ERANGE. */
-int ez_config_parse_size(const char *s, uint64_t *ret);
 int ez_config_check_sha256(const char *s);                       /* 64 hex digits */
 int ez_config_check_hostport(const char *s);                     /* HOST:PORT, [V6]:PORT */
 

@@ -23,8 +23,10 @@
 #include "config.h"
 #include "deploy.h"
 #include "exitcode.h"
+#include "io.h"
 #include "status.h"
 #include "swarm.h"
+#include "units.h"
 
 struct options {
         struct ez_config c;     /* node.yaml, then the flags over it */
@@ -78,7 +80,8 @@ static void usage(FILE *f)
               "                           (default: never)\n"
               "      --timeout SECONDS    give up a deploy not done after SECONDS (default: never)\n"
               "      --max-connections N  at most N peer connections\n"
-              "      --upload-rate BYTES  at most BYTES per second up (suffixes K, M, G)\n"
+              "      --upload-rate BYTES  at most BYTES per second up (K, M, G, T: powers\n"
+              "                           of 1024; KB, MB, GB, TB: powers of 1000)\n"
               "      --download-rate BYTES  at most BYTES per second down\n"
               "      --assume-zeroed      the target already reads as zeros: skip zero ranges\n"
               "      --force-kind         write a whole-disk image onto a partition or the\n"
@@ -258,8 +261,10 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                 return EZ_EXIT_OK;
         case OPT_UP_RATE:
         case OPT_DOWN_RATE:
-                if (ez_config_parse_size(arg, c == OPT_UP_RATE ? &k->upload_rate : &k->download_rate) < 0)
-                        return fail(EZ_EXIT_USAGE, flag, "expected bytes per second (suffixes K, M, G)");
+                if (ez_units_parse_size(arg, c == OPT_UP_RATE ? &k->upload_rate : &k->download_rate) < 0)
+                        return fail(EZ_EXIT_USAGE, flag,
+                                    "expected bytes per second (K, M, G, T: powers of 1024; KB, MB, GB, TB: "
+                                    "powers of 1000)");
                 return EZ_EXIT_OK;
         case OPT_STATUS:
                 if (ez_config_parse_status_format(arg, &k->status_json) < 0)
@@ -303,13 +308,16 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
         }
 }
 
+/* The longest token a file may hold (Keystone's Fernet tokens are ~200 bytes). */
+#define TOKEN_MAX 8191
+
 /* The token, from at most one of http.token, token_file and token_env. */
 static int resolve_token(struct options *o)
 {
         const struct ez_config_http *h = &o->c.http;
-        char buf[8192];
-        size_t len;
-        FILE *f;
+        struct ez_err err = { "" };
+        char *buf = NULL;
+        size_t len = 0;
 
         if (!!h->token + !!h->token_file + !!h->token_env > 1)
                 return fail(EZ_EXIT_USAGE, "http", "give one of token, token_file and token_env");
@@ -320,23 +328,18 @@ static int resolve_token(struct options *o)
                         return fail(EZ_EXIT_USAGE, "http token", "the environment variable named for it is unset or empty");
                 o->token = strdup(v);
         } else if (h->token_file) {
-                f = fopen(h->token_file, "re");
-                if (!f) {
-                        fprintf(stderr, "ezio-deploy: http token: cannot open '%s': %s\n", h->token_file,
-                                strerror(errno));
-                        return EZ_EXIT_USAGE;
-                }
-                len = fread(buf, 1, sizeof(buf) - 1, f);
-                fclose(f);
+                if (ez_io_read_file(h->token_file, TOKEN_MAX, &buf, &len, &err) < 0)
+                        return fail(EZ_EXIT_USAGE, "http token", err.msg);
                 while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
                         len--;
                 buf[len] = '\0';
                 if (!len || strchr(buf, '\n') || strlen(buf) != len) {
-                        explicit_bzero(buf, sizeof(buf));
+                        explicit_bzero(buf, len);
+                        free(buf);
                         return fail(EZ_EXIT_USAGE, "http token", "the token file must hold one line");
                 }
-                o->token = strdup(buf);
-                explicit_bzero(buf, sizeof(buf));
+                o->token = buf;
+                return EZ_EXIT_OK;
         } else if (h->token) {
                 o->token = strdup(h->token);
         } else {

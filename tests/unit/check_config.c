@@ -227,26 +227,6 @@ END_TEST
 
 /* ---- the value parsers the command line shares ----------------------- */
 
-/* the parser itself is units.c's (check_units); node.yaml and the flags use it */
-struct size_case {
-        const char *s;
-        int r;
-        uint64_t v;
-};
-
-static const struct size_case size_cases[] = {
-        { "5K", 0, 5120 }, { "5KB", 0, 5000 }, { "", -EINVAL, 0 }, { "18446744073709551616", -ERANGE, 0 },
-};
-
-START_TEST(test_size)
-{
-        uint64_t v = 77;
-
-        ck_assert_int_eq(ez_config_parse_size(size_cases[_i].s, &v), size_cases[_i].r);
-        ck_assert_uint_eq(v, size_cases[_i].r == 0 ? size_cases[_i].v : 77);
-}
-END_TEST
-
 struct str_case {
         const char *s;
         int r;
@@ -325,7 +305,6 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_bad, 0, EZ_ARRAY_LEN(bad_cases));
         tcase_add_loop_test(tc, test_secret_not_echoed, 0, 3);
         tcase_add_test(tc, test_overlay);
-        tcase_add_loop_test(tc, test_size, 0, EZ_ARRAY_LEN(size_cases));
         tcase_add_loop_test(tc, test_hostport, 0, EZ_ARRAY_LEN(hostport_cases));
         tcase_add_loop_test(tc, test_seed_after, 0, EZ_ARRAY_LEN(seed_after_cases));
         tcase_add_loop_test(tc, test_words, 0, EZ_ARRAY_LEN(word_cases));
