@@ -353,7 +353,7 @@ int main(int argc, char **argv)
         o.map_ready = map_ready;
         o.userdata = &verbose;
 
-        r = ez_mk_torrent(&o, &out, &res, &err);
+        r = o.source ? ez_mk_torrent(&o, &out, &res, &err) : ez_mk_import(&o, &out, &res, &err);
         if (o.progress)
                 fputc('\n', stderr);
         if (r < 0) {

@@ -79,6 +79,8 @@ int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk
         size_t i;
         int r;
 
+        if (o->hybrid)
+                return ez_err_set(err, -EINVAL, "a hybrid torrent is native and needs the data: give SOURCE");
         if (!o->pcinfo)
                 return ez_err_set(err, -EINVAL, "no source");
         snprintf(dir, sizeof(dir), "%s", o->pcinfo);

@@ -89,11 +89,11 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
         size_t i;
         int r;
 
-        if (o->hybrid && (o->ezio_format || !o->source))
-                return ez_err_set(err, -EINVAL, "a hybrid torrent is native and needs the data: %s",
-                                  o->ezio_format ? "not with EZIO's layout" : "give SOURCE");
         if (!o->source)
-                return ez_mk_import(o, out, ret, err);
+                return ez_err_set(err, -EINVAL, "no source: give SOURCE (or ez_mk_import() for torrent.info alone)");
+        if (o->hybrid && o->ezio_format)
+                return ez_err_set(err, -EINVAL, "a hybrid torrent is native and needs the data: "
+                                  "not with EZIO's layout");
         if (!name) {
                 name = strrchr(o->source, '/');
                 name = name ? name + 1 : o->source;

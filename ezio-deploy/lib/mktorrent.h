@@ -74,14 +74,16 @@ struct ez_mk_result {
  * two from 64 KiB that keeps the torrent to 16384 pieces, up to 16 MiB. */
 uint64_t ez_mk_piece_length(uint64_t size);
 
-/* Make the torrent into out (bencoded; the caller frees it with
- * ez_buf_free) and describe it in *ret.  Returns 0 or -errno with err
- * (-EINTR when o->stop was set); no payload file is left behind then. */
+/* Make the torrent of o->source into out (bencoded; the caller frees it
+ * with ez_buf_free) and describe it in *ret.  Returns 0 or -errno with err
+ * (-EINTR when o->stop was set, -EINVAL without o->source); no payload
+ * file is left behind then. */
 int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret,
                   struct ez_err *err);
 
-/* The torrent from o->pcinfo alone (mkimport.c), reading no data: what
- * ez_mk_torrent() does without o->source.  Returns 0 or -errno with err. */
+/* The torrent from o->pcinfo alone (mkimport.c), reading no data, for
+ * when there is no o->source.  Returns 0 or -errno with err (-EINVAL for
+ * a hybrid: that needs the data). */
 int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk_result *ret, struct ez_err *err);
 
 /* Set ret->stock_refusal to why libtorrent with its default limits would
