@@ -48,7 +48,7 @@ struct ez_deploy {
         double complete_at;             /* when the image was complete */
         double last_scrape;
         int quiet_scrapes;              /* tracker answers in a row with no node downloading */
-        struct ez_err warning;          /* for the next report, then cleared */
+        struct ez_err warning;          /* the message of every report from now on */
         struct ez_deploy_failure failure;
 };
 
@@ -113,7 +113,6 @@ static void report_st(struct ez_deploy *d, const struct ez_swarm_status *st, int
         d->last = t;
         if (d->o.report)
                 d->o.report(d->o.ctx, &r);
-        d->warning.msg[0] = '\0';
 }
 
 static void report(struct ez_deploy *d)
@@ -215,7 +214,7 @@ int ez_deploy_prepare(struct ez_deploy *d)
 
         /* expert settings are part of the plan too */
         if (ez_swarm_check_settings(d->o.lt_settings, err) < 0) {
-                ez_err_prefix(err, -EINVAL, "libtorrent settings");
+                ez_err_prefix(err, -EINVAL, "%s", d->o.lt_settings_name ? d->o.lt_settings_name : "libtorrent settings");
                 return fail_err(d, EZ_EXIT_SWARM, "swarm");
         }
 
@@ -297,12 +296,13 @@ static int read_back_step(struct ez_deploy *d)
  * disk gets its partitions known to the kernel before anything else runs
  * (an agent adds its config drive partition next).  A failure there is
  * a warning in the report, not a failed deploy: the image is right, the
- * kernel's view can be refreshed by whoever needs it: the next report
- * carries it as its message. */
+ * kernel's view can be refreshed by whoever needs it: every report from
+ * here on carries it as its message, so that a reader of the status file
+ * sees it whenever it looks. */
 static void image_complete(struct ez_deploy *d)
 {
         d->complete_at = now_s();
-        if (d->layout->kind != EZ_LAYOUT_DISK || !d->dev->is_block || d->dev->is_partition)
+        if (d->layout->kind != EZ_LAYOUT_DISK || d->c->payload || !d->dev->is_block || d->dev->is_partition)
                 return;
         if (ez_parttable_reread(d->dev->fd, d->where, &d->warning) < 0)
                 ez_err_prefix(&d->warning, -EIO, "warning");
@@ -362,11 +362,11 @@ static int turn(struct ez_deploy *d, double t)
         switch (d->phase) {
         case EZ_PHASE_CHECK:
         case EZ_PHASE_DOWNLOAD:
-                if (c->timeout && t - d->start >= (double)c->timeout)
-                        return fail(d, EZ_EXIT_SWARM, d->where, "timed out before the image was complete");
                 if (d->ver && (code = read_back_arrived(d)) != EZ_EXIT_OK)
                         return code;
                 if (d->st.state != EZ_SWARM_SEEDING) {
+                        if (c->timeout && t - d->start >= (double)c->timeout)
+                                return fail(d, EZ_EXIT_SWARM, d->where, "timed out before the image was complete");
                         if (d->phase == EZ_PHASE_CHECK && d->st.state != EZ_SWARM_CHECKING)
                                 enter(d, EZ_PHASE_DOWNLOAD);
                         else
@@ -427,6 +427,8 @@ int ez_deploy_run(struct ez_deploy *d)
         bool deploy = c->mode == EZ_CONFIG_DEPLOY;
         int code = -1, r;
 
+        if (!d->dev)
+                return fail(d, EZ_EXIT_INTERNAL, "deploy", "the plan was prepared for a dry run");
         /* the plan is valid: from here on the target may change */
         if (deploy && ez_blockdev_extend(d->dev, d->layout->target_size, &d->failure.why) < 0)
                 return fail_err(d, EZ_EXIT_TARGET, "target");

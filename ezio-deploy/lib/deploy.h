@@ -4,16 +4,18 @@
  * or check one against its torrent (verify), as one state machine over
  * the phases of status.h.
  *
- *   deploy:  [fetch] -> [check] -> download -> zero -> [verify] -> [seed] -> done
+ *   deploy:  [fetch] -> [check] -> [download] -> zero -> [verify] -> [seed] -> done
  *   seed:    [fetch] -> seed -> done
  *   verify:  [fetch] -> verify -> done
  *
  * fetch comes only for a torrent URL; check only while libtorrent hashes
- * what the target already holds (a resumed deploy); verify unless the
- * config's verify is none; seed after a deploy unless seed_after is none.
- * Any phase may end in error instead.  A whole-disk image written to a
- * whole disk has its partition table read by the kernel before the deploy
- * counts as complete.
+ * what the target already holds (a resumed deploy, or briefly at the
+ * start); download unless the target already held every piece; verify
+ * unless the config's verify is none; seed after a deploy unless
+ * seed_after is none.  Any phase may end in error instead.  A whole-disk
+ * image written to a whole disk has its partition table read by the
+ * kernel before the deploy counts as complete; if that fails, every
+ * report from then on carries the warning as its message.
  *
  * Two steps: ez_deploy_prepare() validates the whole plan (torrent, layout,
  * settings, target) and writes nothing; ez_deploy_run() carries it out.
@@ -45,8 +47,9 @@ struct ez_deploy_opts {
         const struct ez_config *config; /* borrowed for the deploy's life; complete and validated */
         const char *token;              /* X-Auth-Token for fetching the torrent, or NULL */
         bool dry_run;                   /* ez_deploy_prepare() creates no target file */
-        /* expert knobs of the swarm (swarm.h): for experiments and comparisons */
-        const char *lt_settings;
+        /* expert knobs of the swarm (swarm.h): for experiments and comparisons;
+         * lt_settings_name is where the settings came from, for messages */
+        const char *lt_settings, *lt_settings_name;
         bool debug, no_request_budget, no_ownership;
         /* the caller sets *stop (e.g. from a signal handler) to end the run
          * as soon as it is safe; NULL: never */
@@ -80,7 +83,8 @@ struct ez_deploy *ez_deploy_new(const struct ez_deploy_opts *o);
 int ez_deploy_prepare(struct ez_deploy *d);
 
 /*
- * Carry out the prepared plan, reporting as it goes, until the work is
+ * Carry out the prepared plan (not one prepared for a dry run: that is
+ * EZ_EXIT_INTERNAL), reporting as it goes, until the work is
  * done, the stop flag is set or something fails.  Returns EZ_EXIT_OK
  * after a report in phase done, or the exit code after one in phase
  * error.  An interrupted deploy leaves what it wrote flushed, so that a

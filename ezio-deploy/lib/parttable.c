@@ -99,22 +99,32 @@ static int kernel_parts(int fd, const char *path, struct part *out, struct ez_er
 }
 
 /* The partitions of the table on fd, as libblkid reads it.  Returns how
- * many, or -errno. */
+ * many (0: no table libblkid knows), or -errno. */
 static int table_parts(int fd, const char *path, struct part *out, struct ez_err *err)
 {
         blkid_probe pr = blkid_new_probe();
         blkid_partlist ls;
-        int i, n;
+        long long ext;
+        int i, n, ss = 512;
 
         if (!pr)
                 return ez_err_set(err, -ENOMEM, "out of memory");
+        /* the kernel gives an extended partition one logical sector (at
+         * least 1 KiB) of it, where its table is */
+        if (ioctl(fd, BLKSSZGET, &ss) < 0 || ss < 512)
+                ss = 512;
+        ext = ss > 1024 ? ss : 1024;
         if (blkid_probe_set_device(pr, fd, 0, 0) < 0 || blkid_probe_enable_superblocks(pr, 0) < 0 ||
             blkid_probe_enable_partitions(pr, 1) < 0) {
                 blkid_free_probe(pr);
-                return ez_err_set(err, -EIO, "'%s': cannot read its partition table", path);
+                return ez_err_set(err, -EIO, "'%s': libblkid cannot read it", path);
         }
         ls = blkid_probe_get_partitions(pr);
         n = ls ? blkid_partlist_numof_partitions(ls) : 0;
+        if (n < 0) {
+                blkid_free_probe(pr);
+                return ez_err_set(err, -EIO, "'%s': libblkid cannot read its partition table", path);
+        }
         if (n > MAX_PARTS)
                 n = MAX_PARTS;
         for (i = 0; i < n; i++) {
@@ -123,9 +133,8 @@ static int table_parts(int fd, const char *path, struct part *out, struct ez_err
                 out[i].pno = blkid_partition_get_partno(par);
                 out[i].start = (long long)blkid_partition_get_start(par) * 512;
                 out[i].len = (long long)blkid_partition_get_size(par) * 512;
-                /* the kernel gives an extended partition 1 KiB, its table */
-                if (blkid_partition_is_extended(par) && out[i].len > 1024)
-                        out[i].len = 1024;
+                if (blkid_partition_is_extended(par) && out[i].len > ext)
+                        out[i].len = ext;
         }
         blkid_free_probe(pr);
         return n;
@@ -152,20 +161,26 @@ int ez_parttable_reread(int fd, const char *path, struct ez_err *err)
 {
         _cleanup_free_ struct part *known = calloc(MAX_PARTS, sizeof(*known));
         _cleanup_free_ struct part *table = calloc(MAX_PARTS, sizeof(*table));
-        int nk, nt, i, r;
+        int nk, nt, i, r, tries;
 
         if (!known || !table)
                 return ez_err_set(err, -ENOMEM, "out of memory");
         fsync(fd);
-        if (ioctl(fd, BLKRRPART) < 0 && errno != EINVAL)
-                return ez_err_set(err, -errno, "the kernel could not re-read the partition table of '%s': %s%s",
-                                  path, strerror(errno), errno == EBUSY ? " (a partition of it is in use)" : "");
-        /* EINVAL: the device does not scan partitions; and a kernel built
-         * without the table's parser answers BLKRRPART with no partitions:
-         * either way, tell it the table one partition at a time */
+        /* EBUSY may be a moment's: udev probing the disk after the writes */
+        for (tries = 0; (r = ioctl(fd, BLKRRPART) < 0 ? -errno : 0) == -EBUSY && tries < 4; tries++)
+                usleep(250 * 1000);
+        if (r < 0 && r != -EINVAL)
+                return ez_err_set(err, r, "the kernel could not re-read the partition table of '%s': %s%s",
+                                  path, strerror(-r), r == -EBUSY ? " (a partition of it is in use)" : "");
+        /* EINVAL: the device does not scan partitions itself; and a kernel
+         * built without the table's parser answers BLKRRPART with no
+         * partitions: either way, tell it the table one partition at a
+         * time.  Where the kernel did read it, its view stands unless
+         * libblkid reads a table that differs: the kernel knows tables
+         * libblkid does not (LDM, blkdevparts=) */
         nt = table_parts(fd, path, table, err);
-        if (nt < 0)
-                return nt;
+        if (nt < 0 || (nt == 0 && r == 0))
+                return r == 0 ? 0 : nt;
         nk = kernel_parts(fd, path, known, err);
         if (nk < 0)
                 return nk;

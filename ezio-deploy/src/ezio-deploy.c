@@ -409,37 +409,40 @@ static bool env_on(const char *name)
         return v && *v && strcmp(v, "0") != 0;
 }
 
-/* The expert knobs of the environment, the bad ones refused like flags. */
-static int read_environment(struct options *o)
+/* The expert knobs of the environment (the deploy checks them with the
+ * rest of the plan). */
+static void read_environment(struct options *o)
 {
-        struct ez_err err = { "" };
-
         o->lt_settings = getenv("EZIO_LT_SETTINGS");
         o->debug = env_on("EZIO_DEBUG");
         o->no_request_budget = getenv("EZIO_NO_REQUEST_BUDGET") != NULL;
         o->no_ownership = getenv("EZIO_NO_OWNERSHIP") != NULL;
-        if (ez_swarm_check_settings(o->lt_settings, &err) < 0) {
-                fprintf(stderr, "ezio-deploy: swarm: EZIO_LT_SETTINGS: %s\n", err.msg);
-                return EZ_EXIT_SWARM;
-        }
-        return EZ_EXIT_OK;
 }
 
 /* What the printing remembers between reports. */
 struct printer {
         const struct options *o;
         bool tty;               /* stderr is a terminal: a progress line */
+        bool line_open;         /* a progress line is on screen, without its newline */
         bool complete_said;     /* the "done:" line is out */
         bool file_failed;       /* the status file's warning is out */
+        char warned[EZ_ERR_MSG_MAX];    /* the last warning printed */
 };
+
+/* Before a whole line on stderr: end the progress line, if one is open. */
+static void new_line(struct printer *p)
+{
+        if (p->line_open)
+                fputc('\n', stderr);
+        p->line_open = false;
+}
 
 /* The line a person reads once the image is on the target. */
 static void say_complete(struct printer *p, const struct ez_status_report *r)
 {
         const struct ez_config *c = &p->o->c;
 
-        if (p->tty)
-                fputc('\n', stderr);
+        new_line(p);
         if (c->mode == EZ_CONFIG_VERIFY) {
                 fprintf(stderr, "ezio-deploy: %s: verified: %" PRIu64 " bytes match the torrent, %.2f s\n",
                         r->target, r->bytes_total, r->elapsed);
@@ -471,6 +474,7 @@ static void on_report(void *ctx, const struct ez_status_report *r)
                 }
                 if (line && c->status_file && ez_status_write_file(c->status_file, line, &err) < 0 &&
                     !p->file_failed) {
+                        new_line(p);
                         fprintf(stderr, "ezio-deploy: warning: %s\n", err.msg);
                         p->file_failed = true;
                 }
@@ -478,10 +482,11 @@ static void on_report(void *ctx, const struct ez_status_report *r)
         }
         if (r->phase == EZ_PHASE_ERROR)
                 return;         /* main() prints the failure */
-        if (r->message) {       /* a warning: even with --quiet */
-                if (p->tty && !o->quiet)
-                        fputc('\n', stderr);
+        if (r->message && strcmp(r->message, p->warned) != 0) {
+                /* a warning, once, even with --quiet */
+                new_line(p);
                 fprintf(stderr, "ezio-deploy: %s: %s\n", r->target, r->message);
+                snprintf(p->warned, sizeof(p->warned), "%s", r->message);
         }
         if (o->quiet)
                 return;
@@ -498,6 +503,7 @@ static void on_report(void *ctx, const struct ez_status_report *r)
                 if (r->eta >= 0)
                         fprintf(stderr, " %4.0f s left ", r->eta);
                 fflush(stderr);
+                p->line_open = true;
         }
 }
 
@@ -551,14 +557,13 @@ int main(int argc, char **argv)
 
         ez_config_init(&o.c);
         code = parse_options(argc, argv, &o);
-        if (code == EZ_EXIT_OK)
-                code = read_environment(&o);
         if (code != EZ_EXIT_OK)
                 goto out;
+        read_environment(&o);
         {
                 struct ez_deploy_opts dopts = {
                         .config = &o.c, .token = o.token, .dry_run = o.dry_run,
-                        .lt_settings = o.lt_settings, .debug = o.debug,
+                        .lt_settings = o.lt_settings, .lt_settings_name = "EZIO_LT_SETTINGS", .debug = o.debug,
                         .no_request_budget = o.no_request_budget, .no_ownership = o.no_ownership,
                         .stop = &interrupted, .report = on_report, .ctx = &p,
                 };
@@ -584,8 +589,7 @@ int main(int argc, char **argv)
         if (code != EZ_EXIT_OK) {
                 const struct ez_deploy_failure *f = ez_deploy_failure(d);
 
-                if (p.tty && !o.quiet)
-                        fputc('\n', stderr);
+                new_line(&p);
                 fail(code, f->what, f->why.msg);
         }
 out:

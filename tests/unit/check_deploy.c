@@ -218,6 +218,36 @@ START_TEST(test_refused_plans)
 }
 END_TEST
 
+/* A plan prepared for a dry run creates nothing and cannot be run. */
+START_TEST(test_dry_run)
+{
+        struct fixture f;
+        struct ez_config c;
+        struct seen s = { .n = 0 };
+        struct ez_deploy_opts o = { .config = &c, .report = on_report, .ctx = &s, .dry_run = true };
+        struct ez_deploy *d;
+        char *absent;
+
+        setup(&f);
+        absent = tu_path(f.dir, "absent");
+        ez_config_init(&c);
+        ez_config_set_str(&c.torrent, f.torrent);
+        ez_config_set_str(&c.target, absent);
+        d = ez_deploy_new(&o);
+        ck_assert_int_eq(ez_deploy_prepare(d), EZ_EXIT_OK);
+        ck_assert_ptr_null(ez_deploy_target(d));        /* would be created */
+        ck_assert_uint_eq(ez_deploy_layout(d)->target_size, IMG_SIZE);
+        ck_assert_int_eq(access(absent, F_OK), -1);
+        ck_assert_int_eq(ez_deploy_run(d), EZ_EXIT_INTERNAL);
+        ck_assert_int_eq(access(absent, F_OK), -1);
+        ck_assert_int_eq(s.last_phase, EZ_PHASE_ERROR);
+        ez_deploy_free(d);
+        ez_config_free(&c);
+        free(absent);
+        teardown(&f);
+}
+END_TEST
+
 struct seeder {
         struct ez_config c;
         struct seen s;
@@ -295,6 +325,7 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_order, 0, EZ_ARRAY_LEN(order_cases));
         tcase_add_test(tc, test_verify_only);
         tcase_add_loop_test(tc, test_refused_plans, 0, N_BAD_PLANS);
+        tcase_add_test(tc, test_dry_run);
         tcase_add_test(tc, test_deploy_from_seeder);
         suite_add_tcase(s, tc);
         return s;
