@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "fetch.h"
+#include "io.h"
 #include "torrent.h"
 
 struct sink {
@@ -316,25 +317,19 @@ int ez_fetch_torrent(const char *where, const char *sha256, const struct ez_fetc
                      struct ez_torrent **ret, struct ez_err *err)
 {
         _cleanup_free_ void *buf = NULL;
-        struct ez_torrent *t = NULL;
         char shown[512];
         size_t len = 0;
         int r;
 
-        if (!ez_fetch_is_url(where)) {
-                r = ez_torrent_load(where, &t, err);
-                if (r < 0)
-                        return r;
-                r = check_sha256(t->raw, t->raw_len, sha256, where, err);
-                if (r < 0) {
-                        ez_torrent_free(t);
-                        return r;
-                }
-                *ret = t;
-                return 0;
+        /* the bytes, from the URL or the file; then checked before they
+         * are even parsed */
+        if (ez_fetch_is_url(where)) {
+                ez_fetch_redact(where, shown, sizeof(shown));
+                r = ez_fetch(where, o, &buf, &len, err);
+        } else {
+                snprintf(shown, sizeof(shown), "%s", where);
+                r = ez_io_read_file(where, EZ_TORRENT_MAX_SIZE, (char **)&buf, &len, err);
         }
-        ez_fetch_redact(where, shown, sizeof(shown));
-        r = ez_fetch(where, o, &buf, &len, err);
         if (r < 0)
                 return r;
         r = check_sha256(buf, len, sha256, shown, err);

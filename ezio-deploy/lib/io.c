@@ -52,8 +52,9 @@ int ez_io_write_full(int fd, const void *buf, size_t len)
         return move_all(fd, (char *)buf, len, -1, true);
 }
 
-/* Read fd to its end into a buffer of at most max bytes (plus the NUL). */
-static int read_stream(int fd, size_t max, char **ret, size_t *ret_len)
+/* Read fd to its end into a buffer of at most max bytes (plus the NUL);
+ * hint, the size it likely has (0: unknown), sizes the first buffer. */
+static int read_stream(int fd, size_t max, size_t hint, char **ret, size_t *ret_len)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 0;
@@ -62,7 +63,8 @@ static int read_stream(int fd, size_t max, char **ret, size_t *ret_len)
                 ssize_t n;
 
                 if (len == cap) {
-                        size_t c = cap ? 2 * cap : 4096;
+                        /* hint + 1: the end of the file is seen without growing */
+                        size_t c = cap ? 2 * cap : hint && hint < max ? hint + 1 : 4096;
                         char *b;
 
                         if (max < SIZE_MAX && c > max + 1)
@@ -103,22 +105,15 @@ int ez_io_read_file(const char *path, size_t max, char **ret, size_t *ret_len, s
                 return ez_err_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
         if (fstat(fd, &st) < 0)
                 return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
-        if (S_ISREG(st.st_mode)) {
-                if ((uint64_t)st.st_size > max)
-                        return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
-                len = (size_t)st.st_size;
-                buf = malloc(len + 1);
-                if (!buf)
-                        return ez_err_set(err, -ENOMEM, "out of memory");
-                r = ez_io_pread_full(fd, buf, len, 0);
-                buf[len] = '\0';
-        } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
-                r = read_stream(fd, max, &buf, &len);
-                if (r == -EFBIG)
-                        return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
-        } else {
+        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
                 return ez_err_set(err, -EINVAL, "'%s' is not a regular file", path);
-        }
+        /* a regular file too is read to its end, not to st_size: /proc
+         * and sysfs files say 0 or 4096 whatever they hold */
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+                return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
+        r = read_stream(fd, max, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, &buf, &len);
+        if (r == -EFBIG)
+                return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
         if (r == -ENOMEM)
                 return ez_err_set(err, r, "out of memory");
         if (r < 0)

@@ -1,6 +1,7 @@
 /*
  * check_io.c - the byte loops and the small-file reader: sizes at and
- * past the limit, empty files, pipes, directories, missing files.
+ * past the limit, empty files, pipes, directories, missing files, and
+ * files whose size says nothing (/proc, sysfs).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -79,6 +80,32 @@ START_TEST(test_read_file)
 }
 END_TEST
 
+/* /proc/self/status says 0 bytes and holds about a KiB; a sysfs attribute
+ * says 4096 and holds a line: both are read to their end. */
+START_TEST(test_read_size_unknown)
+{
+        struct ez_err err = { "" };
+        char *buf = NULL;
+        size_t len = 0;
+
+        ck_assert_msg(ez_io_read_file("/proc/self/status", 65536, &buf, &len, &err) == 0, "%s", err.msg);
+        ck_assert_uint_gt(len, 100);
+        ck_assert_ptr_nonnull(strstr(buf, "Pid:"));
+        free(buf);
+        if (access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0 ||
+            access("/sys/devices/system/cpu/online", R_OK) == 0) {
+                const char *p = access("/sys/devices/system/cpu/online", R_OK) == 0 ?
+                        "/sys/devices/system/cpu/online" : "/sys/kernel/mm/transparent_hugepage/enabled";
+
+                ck_assert_msg(ez_io_read_file(p, 65536, &buf, &len, &err) == 0, "%s", err.msg);
+                ck_assert_uint_gt(len, 0);
+                ck_assert_uint_lt(len, 4096);
+                ck_assert_int_eq(buf[len - 1], '\n');
+                free(buf);
+        }
+}
+END_TEST
+
 START_TEST(test_pread_pwrite)
 {
         char *dir = tu_mkdtemp(), *path = tu_path(dir, "f");
@@ -107,6 +134,7 @@ static Suite *suite(void)
         Suite *s = suite_create("io");
         TCase *tc = tcase_create("core");
 
+        tcase_add_test(tc, test_read_size_unknown);
         tcase_add_loop_test(tc, test_read_file, 0, EZ_ARRAY_LEN(read_cases));
         tcase_add_test(tc, test_pread_pwrite);
         suite_add_tcase(s, tc);
