@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "config.h"
 #include "exitcode.h"
 #include "io.h"
 #include "mktorrent.h"
@@ -254,11 +255,14 @@ int main(int argc, char **argv)
                                 return usage_error("--fill-gaps", "expected a size up to 1G");
                         o.fill_gaps = v;
                         break;
-                case 'j':
-                        if (ez_units_parse_size(optarg, &v) < 0 || v < 1 || v > 256)
+                case 'j': {
+                        long n;
+
+                        if (ez_config_parse_count(optarg, 1, 256, &n) < 0)
                                 return usage_error("--threads", "expected 1 to 256");
-                        o.threads = (unsigned)v;
+                        o.threads = (unsigned)n;
                         break;
+                }
                 case 'T':
                         o.tmpdir = optarg;
                         break;

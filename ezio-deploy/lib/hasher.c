@@ -227,7 +227,7 @@ static int hasher_take(struct ez_hasher *h, struct ez_err *err)
         return 0;
 }
 
-/* A place for up to want (<= EZ_HASHER_CHUNK) more payload bytes at the end of the
+/* A place for up to EZ_HASHER_CHUNK more payload bytes at the end of the
  * batch being filled; ez_hasher_commit() says how many went there. */
 int ez_hasher_reserve(struct ez_hasher *h, uint8_t **ret, struct ez_err *err)
 {

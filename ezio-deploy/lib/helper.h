@@ -19,7 +19,8 @@ extern "C" {
 #endif
 
 /* A temporary directory "TMPDIR/ezio-mktorrent.XXXXXX" and, in it, the
- * file that receives the programs' output. */
+ * file that receives the helper programs' output (partclone's and
+ * qemu-img's alike, though it is named partclone.out). */
 struct ez_helper_dir {
         char path[4096];        /* "" when not made (or removed) */
         char out[4200];         /* path/partclone.out */

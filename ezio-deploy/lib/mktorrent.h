@@ -91,8 +91,8 @@ int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk
  * files), or leave it alone when it would load.  For this module's files. */
 void ez_mk_stock_check(const struct ez_buf *out, struct ez_mk_result *ret);
 
-/* Check o->source (mkverify.c) (an image or device, a qcow2 image, or the payload file
- * itself) against the torrent at path torrent: every piece, and every
+/* Check o->source (an image or device, a qcow2 image, or the payload file
+ * itself) against the torrent at path torrent (mkverify.c): every piece, and every
  * zero range reads zeros.  o->progress, o->tmpdir, o->stop are used.  Returns 0
  * with the bytes checked in *ret_bytes, -EBADMSG naming the first
  * difference, or -errno. */

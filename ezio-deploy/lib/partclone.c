@@ -113,8 +113,8 @@ int ez_partclone_info_load(const char *path, struct ez_partclone_info *pi, struc
                         unsigned long long n;
 
                         errno = 0;
-                        n = strtoull(v, &end, 10);
-                        if (errno || end == v || *end != '\0' || n == 0)
+                        n = strtoull(v, &end, 10);      /* which would take "-1" */
+                        if (!isdigit((unsigned char)*v) || errno || end == v || *end != '\0' || n == 0)
                                 goto bad;
                         if (strcmp(line, "block_size") == 0)
                                 pi->block_size = n > UINT32_MAX ? 0 : (uint32_t)n;

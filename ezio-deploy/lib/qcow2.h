@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include "err.h"
+#include "helper.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,7 +20,8 @@ extern "C" {
 
 struct ez_qcow2_raw {
         const char *path;       /* what to read: the source, or tmp */
-        char *dir, *tmp;        /* the temporary directory and file, or NULL */
+        struct ez_helper_dir dir;       /* where tmp is (path "" if none) */
+        char *tmp;              /* the raw copy, or NULL */
 };
 
 /* Fill *ret with the raw view of src: src itself unless it starts with

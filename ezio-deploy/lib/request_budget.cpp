@@ -60,7 +60,7 @@ public:
                 /* libtorrent wrote the limit it enforces (max_allowed_in_request_queue,
                  * which EZIO_LT_SETTINGS may lower): never advertise more */
                 if (lt::entry const *own = h.find_key("reqq"); own && own->type() == lt::entry::int_t)
-                        cap_ = static_cast<int>(std::min<std::int64_t>(own->integer(), request_queue_max));
+                        cap_ = static_cast<int>(std::min<std::int64_t>(own->integer(), EZ_REQUEST_QUEUE_MAX));
                 sent_ = want();
                 h["reqq"] = sent_;
                 /* the copy sent again later: everything the plugins before
@@ -118,7 +118,7 @@ private:
         peer_count peers_;
         lt::entry handshake_;   /* the extension handshake this peer was sent */
         int sent_ = 0;          /* the limit this peer was last told; 0: no handshake yet */
-        int cap_ = request_queue_max;   /* what this node's libtorrent serves */
+        int cap_ = EZ_REQUEST_QUEUE_MAX;   /* what this node's libtorrent serves */
         bool extended_ = false; /* the peer speaks the extension protocol */
 };
 

@@ -17,9 +17,6 @@
 
 namespace ez {
 
-/* request_budget.h's per-peer limit, for the session's settings */
-constexpr int request_queue_max = EZ_REQUEST_QUEUE_MAX;
-
 /* The number of connected peers, shared between the status poll (which
  * sets it) and the network thread (which reads it). */
 using peer_count = std::shared_ptr<std::atomic<int>>;

@@ -97,7 +97,9 @@ int ez_srcmap_add_domain(struct ez_srcmap *m, const char *text, uint64_t base, u
                          uint32_t block_size, uint64_t *ret_used, uint64_t *ret_end, struct ez_err *err);
 
 /* Append [off, off+len), rounded outwards to block_size and clipped to
- * m->size, to the region list (in any order). */
+ * m->size, to the region list (in any order).  Returns 0, or -E2BIG (more
+ * regions than a layout may hold) or -ENOMEM with err set; the list is
+ * unchanged then. */
 int ez_srcmap_add_region(struct ez_srcmap *m, uint64_t off, uint64_t len, uint32_t block_size,
                          struct ez_err *err);
 

@@ -163,8 +163,8 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
          * fill 100 Mbit/s from one peer, and 1 Gbit/s at 2 ms of latency.
          * With more peers each gets less (request_budget.cpp). */
         s.set_int(lt::settings_pack::request_queue_time, 1);
-        s.set_int(lt::settings_pack::max_out_request_queue, ez::request_queue_max);
-        s.set_int(lt::settings_pack::max_allowed_in_request_queue, ez::request_queue_max);
+        s.set_int(lt::settings_pack::max_out_request_queue, EZ_REQUEST_QUEUE_MAX);
+        s.set_int(lt::settings_pack::max_allowed_in_request_queue, EZ_REQUEST_QUEUE_MAX);
         /* a taken port is an error, not a silent move to a random one */
         s.set_bool(lt::settings_pack::listen_system_port_fallback, false);
         s.set_int(lt::settings_pack::max_retry_port_bind, 0);

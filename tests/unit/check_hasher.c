@@ -77,8 +77,20 @@ START_TEST(test_hash)
         if (c->tree) {
                 uint8_t root[EZ_MERKLE_HASH], *scratch = malloc(n_pieces * EZ_MERKLE_HASH);
 
+                uint64_t leaves = ez_merkle_piece_leaves(c->piece, c->len);
+                uint8_t *lscratch = malloc(leaves * EZ_MERKLE_HASH), node[EZ_MERKLE_HASH];
+
                 ck_assert_ptr_nonnull(ez_hasher_layer(h));
+                /* each piece's node, made from the data here */
+                for (i = 0; i < n_pieces; i++) {
+                        size_t n = c->len - i * c->piece < c->piece ? c->len - i * c->piece : c->piece;
+
+                        ck_assert_int_eq(ez_merkle_piece(data + i * c->piece, n, leaves, lscratch, node), 0);
+                        ck_assert_msg(memcmp(ez_hasher_layer(h) + EZ_MERKLE_HASH * i, node, EZ_MERKLE_HASH) == 0,
+                                      "layer entry %zu", i);
+                }
                 ck_assert_int_eq(ez_merkle_root(ez_hasher_layer(h), n_pieces, c->piece, c->len, scratch, root), 0);
+                free(lscratch);
                 free(scratch);
         } else {
                 ck_assert_ptr_null(ez_hasher_layer(h));

@@ -39,7 +39,8 @@ static const struct info_case info_cases[] = {
         { "block_size: 4096\nblocks_total: 16\n", -EINVAL, 0, 0, 0, "not a partclone torrent.info" },
         { "block_size: 4096\nblocks_total: 16\noffset: 0\n", -EINVAL, 0, 0, 0, "not a partclone torrent.info" },
         { "block_size: 0\nblocks_total: 16\noffset: 0\nlength: 10\n", -EINVAL, 0, 0, 0, "line 1 is not" },
-        { "block_size: -1\nblocks_total: 16\noffset: 0\nlength: 10\n", -EINVAL, 0, 0, 0, "not a partclone torrent.info" },
+        { "block_size: -1\nblocks_total: 16\noffset: 0\nlength: 10\n", -EINVAL, 0, 0, 0, "line 1 is not" },
+        { "block_size: 512\nblocks_total: +16\noffset: 0\nlength: 10\n", -EINVAL, 0, 0, 0, "line 2 is not" },
         { "block_size: 4096\nblocks_total: 1\noffset: 0\nlength: 2000\n", -EINVAL, 0, 0, 0, "past blocks_total" },
         { "block_size: 4096\nblocks_total: 18446744073709551615\noffset: 0\nlength: 1\n", -EINVAL, 0, 0, 0,
           "past blocks_total" },
@@ -77,6 +78,24 @@ START_TEST(test_info)
                 ck_assert_uint_eq(pi.n_ext, c->n_ext);
                 ck_assert_uint_eq(pi.size, c->size);
                 ck_assert_uint_eq(pi.data_bytes, c->data);
+                /* every sha1: line, in order, its hex digits (either case) as bytes */
+                {
+                        const char *p = c->text;
+                        size_t k = 0, j;
+
+                        while ((p = strstr(p, "sha1:"))) {
+                                p += 5 + strspn(p + 5, " \t");
+                                ck_assert_uint_lt(k, pi.n_sha1);
+                                for (j = 0; j < 20; j++) {
+                                        unsigned b;
+
+                                        ck_assert_int_eq(sscanf(p + 2 * j, "%2x", &b), 1);
+                                        ck_assert_uint_eq(pi.sha1[20 * k + j], b);
+                                }
+                                k++;
+                        }
+                        ck_assert_uint_eq(pi.n_sha1, k);
+                }
         } else {
                 ck_assert_msg(strstr(err.msg, c->msg), "%s", err.msg);
                 ck_assert_ptr_null(pi.ext);

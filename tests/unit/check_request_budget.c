@@ -29,17 +29,20 @@ END_TEST
 /* Every count from 1 to 64 peers: the rule as stated. */
 START_TEST(test_rule)
 {
-        int peers = _i, want = EZ_REQUEST_BUDGET_BLOCKS / peers;
+        int peers = _i, want = EZ_REQUEST_BUDGET_BLOCKS / peers, got = ez_request_budget_share(peers);
 
         if (want > EZ_REQUEST_QUEUE_MAX)
                 want = EZ_REQUEST_QUEUE_MAX;
         if (want < EZ_REQUEST_QUEUE_MIN)
                 want = EZ_REQUEST_QUEUE_MIN;
-        ck_assert_int_eq(ez_request_budget_share(peers), want);
+        ck_assert_int_eq(got, want);
         /* what all peers may have outstanding together stays within the
-         * budget, but where the floor of 2 holds */
-        if (want > EZ_REQUEST_QUEUE_MIN)
-                ck_assert_int_le(want * peers, EZ_REQUEST_BUDGET_BLOCKS);
+         * budget, but where the floor of 2 holds; and the budget is used:
+         * one block more each would exceed it, but where the cap holds */
+        if (got > EZ_REQUEST_QUEUE_MIN)
+                ck_assert_int_le(got * peers, EZ_REQUEST_BUDGET_BLOCKS);
+        if (got < EZ_REQUEST_QUEUE_MAX && got > EZ_REQUEST_QUEUE_MIN)
+                ck_assert_int_gt((got + 1) * peers, EZ_REQUEST_BUDGET_BLOCKS);
         /* more peers never get a larger share each */
         ck_assert_int_le(ez_request_budget_share(peers + 1), ez_request_budget_share(peers));
 }

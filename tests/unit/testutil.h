@@ -94,8 +94,6 @@ static inline void tu_random(void *buf, size_t len, unsigned long long seed)
         }
 }
 
-/* Run a suite; returns the process exit code.  Honours CK_FORK from the
- * environment (the valgrind run sets CK_FORK=no). */
 /* A size-byte image at path (size > 2 MiB): random bytes from seed but for
  * a zero MiB from 1 MiB on, so two data regions; and its native torrent,
  * 32 KiB pieces, parsed into *ret and written to torrent_path unless NULL. */
@@ -120,6 +118,8 @@ static inline void tu_two_region_image(const char *path, size_t size, unsigned l
         ez_buf_free(&out);
 }
 
+/* Run a suite; returns the process exit code.  Honours CK_FORK from the
+ * environment (the valgrind run sets CK_FORK=no). */
 static inline int tu_run(Suite *s)
 {
         SRunner *sr = srunner_create(s);
