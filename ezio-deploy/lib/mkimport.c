@@ -75,7 +75,6 @@ int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk
         char info[4200], dir[4096], real[PATH_MAX];
         const char *name = o->name;
         bool made_payload = false;
-        struct stat st;
         size_t i;
         int r;
 
@@ -83,19 +82,7 @@ int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk
                 return ez_err_set(err, -EINVAL, "a hybrid torrent is native and needs the data: give SOURCE");
         if (!o->pcinfo)
                 return ez_err_set(err, -EINVAL, "no source");
-        snprintf(dir, sizeof(dir), "%s", o->pcinfo);
-        if (stat(o->pcinfo, &st) == 0 && S_ISDIR(st.st_mode)) {
-                snprintf(info, sizeof(info), "%s/torrent.info", o->pcinfo);
-        } else {
-                char *slash;
-
-                snprintf(info, sizeof(info), "%s", o->pcinfo);
-                slash = strrchr(dir, '/');
-                if (slash)
-                        *slash = '\0';
-                else
-                        snprintf(dir, sizeof(dir), ".");
-        }
+        ez_partclone_info_path(o->pcinfo, info, sizeof(info), dir, sizeof(dir));
         r = ez_partclone_info_load(info, &pi, err);
         if (r < 0)
                 return r;

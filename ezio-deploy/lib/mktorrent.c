@@ -22,6 +22,7 @@
 #include "hasher.h"
 #include "merkle.h"
 #include "mktorrent.h"
+#include "partclone.h"
 #include "qcow2.h"
 #include "scan.h"
 #include "srcmap.h"
@@ -105,10 +106,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                 return ez_err_set(err, -EINVAL, "piece size %" PRIu64 " is not a power of two in %u..%u",
                                   o->piece_length, EZ_TORRENT_MIN_PIECE, EZ_TORRENT_MAX_PIECE);
         if (o->pcinfo) {
-                struct stat st;
-
-                snprintf(pcinfo, sizeof(pcinfo), "%s%s", o->pcinfo,
-                         stat(o->pcinfo, &st) == 0 && S_ISDIR(st.st_mode) ? "/torrent.info" : "");
+                ez_partclone_info_path(o->pcinfo, pcinfo, sizeof(pcinfo), NULL, 0);
                 mo.pcinfo = pcinfo;
         }
         r = ez_qcow2_raw_open(o->source, o->tmpdir, o->stop, &raw, err);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +83,28 @@ static int hex_field(const char *v, uint64_t *ret)
         }
         *ret = x;
         return 0;
+}
+
+void ez_partclone_info_path(const char *given, char *info, size_t info_n, char *dir, size_t dir_n)
+{
+        struct stat st;
+        char *slash;
+
+        if (stat(given, &st) == 0 && S_ISDIR(st.st_mode)) {
+                snprintf(info, info_n, "%s/torrent.info", given);
+                if (dir)
+                        snprintf(dir, dir_n, "%s", given);
+                return;
+        }
+        snprintf(info, info_n, "%s", given);
+        if (!dir)
+                return;
+        snprintf(dir, dir_n, "%s", given);
+        slash = strrchr(dir, '/');
+        if (slash)
+                *slash = '\0';
+        else
+                snprintf(dir, dir_n, ".");
 }
 
 int ez_partclone_info_load(const char *path, struct ez_partclone_info *pi, struct ez_err *err)

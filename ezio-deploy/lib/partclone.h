@@ -48,6 +48,12 @@ struct ez_partclone_info {
         size_t n_sha1;
 };
 
+/* The torrent.info that given names: given itself, or given/torrent.info
+ * when given is a directory (the folder partclone -T wrote), into info;
+ * and into dir, unless NULL, the folder it is in ("." for a bare name).
+ * Longer paths are cut to the buffers. */
+void ez_partclone_info_path(const char *given, char *info, size_t info_n, char *dir, size_t dir_n);
+
 /* Read the torrent.info at path into *ret, whose arrays the caller
  * releases with ez_partclone_info_free().  Returns 0, or -errno with err
  * naming path and line (-EINVAL: not what partclone writes, extents out

@@ -34,9 +34,6 @@ struct options {
         bool quiet;
         bool dry_run;
         char *token;            /* resolved from c.http.token, token_file or token_env */
-        /* expert knobs from the environment (man page, ENVIRONMENT) */
-        const char *lt_settings;
-        bool debug, no_request_budget, no_ownership;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -409,14 +406,15 @@ static bool env_on(const char *name)
         return v && *v && strcmp(v, "0") != 0;
 }
 
-/* The expert knobs of the environment (the deploy checks them with the
- * rest of the plan). */
-static void read_environment(struct options *o)
+/* The expert knobs of the environment (man page, ENVIRONMENT); the deploy
+ * checks them with the rest of the plan. */
+static void read_environment(struct ez_deploy_opts *d)
 {
-        o->lt_settings = getenv("EZIO_LT_SETTINGS");
-        o->debug = env_on("EZIO_DEBUG");
-        o->no_request_budget = getenv("EZIO_NO_REQUEST_BUDGET") != NULL;
-        o->no_ownership = getenv("EZIO_NO_OWNERSHIP") != NULL;
+        d->lt_settings = getenv("EZIO_LT_SETTINGS");
+        d->lt_settings_name = "EZIO_LT_SETTINGS";
+        d->debug = env_on("EZIO_DEBUG");
+        d->no_request_budget = getenv("EZIO_NO_REQUEST_BUDGET") != NULL;
+        d->no_ownership = getenv("EZIO_NO_OWNERSHIP") != NULL;
 }
 
 /* What the printing remembers between reports. */
@@ -559,15 +557,13 @@ int main(int argc, char **argv)
         code = parse_options(argc, argv, &o);
         if (code != EZ_EXIT_OK)
                 goto out;
-        read_environment(&o);
         {
                 struct ez_deploy_opts dopts = {
                         .config = &o.c, .token = o.token, .dry_run = o.dry_run,
-                        .lt_settings = o.lt_settings, .lt_settings_name = "EZIO_LT_SETTINGS", .debug = o.debug,
-                        .no_request_budget = o.no_request_budget, .no_ownership = o.no_ownership,
                         .stop = &interrupted, .report = on_report, .ctx = &p,
                 };
 
+                read_environment(&dopts);
                 d = ez_deploy_new(&dopts);
         }
         if (!d) {

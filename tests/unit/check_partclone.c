@@ -118,6 +118,28 @@ START_TEST(test_info_missing)
 }
 END_TEST
 
+/* What a --from-partclone argument names: the folder -T wrote, or the file. */
+START_TEST(test_info_path)
+{
+        char *dir = tu_mkdtemp(), info[4200], where[4096], *want = NULL;
+
+        ez_partclone_info_path(dir, info, sizeof(info), where, sizeof(where));
+        ck_assert_int_ge(asprintf(&want, "%s/torrent.info", dir), 0);
+        ck_assert_str_eq(info, want);
+        ck_assert_str_eq(where, dir);
+        ez_partclone_info_path(want, info, sizeof(info), where, sizeof(where));
+        ck_assert_str_eq(info, want);
+        ck_assert_str_eq(where, dir);
+        ez_partclone_info_path("torrent.info", info, sizeof(info), where, sizeof(where));
+        ck_assert_str_eq(info, "torrent.info");
+        ck_assert_str_eq(where, ".");
+        ez_partclone_info_path("/x/y.info", info, sizeof(info), NULL, 0);
+        ck_assert_str_eq(info, "/x/y.info");
+        free(want);
+        tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("partclone");
@@ -126,6 +148,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_names);
         tcase_add_loop_test(tc, test_info, 0, EZ_ARRAY_LEN(info_cases));
         tcase_add_test(tc, test_info_missing);
+        tcase_add_test(tc, test_info_path);
         suite_add_tcase(s, tc);
         return s;
 }
