@@ -8,6 +8,8 @@
 #   make demo       a seeder and receivers deploying an image, checked byte for byte
 #   make bench      deploy time against udpcast, HTTP and stock BitTorrent (docs/benchmarks.md)
 #   make bench-mktorrent  torrent making against a plain read and partclone (docs/mktorrent.md)
+#   make venv       .venv/ with Ironic, the Ironic Python Agent and ironic-hooks (editable)
+#   make check-ironic  the Ironic side's tests (pytest, in .venv)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 VERSION   := 0.1.0
@@ -41,7 +43,13 @@ UNIT_NAMES = $(subst $(comma), ,$(UNIT))
 $(foreach u,$(UNIT_NAMES),$(if $(wildcard tests/unit/check_$(u).c),,$(error UNIT: no unit test '$(u)' (tests/unit/check_$(u).c))))
 UNIT_BINS := $(UNIT_NAMES:%=$(BUILD)/tests/check_%)
 
-.PHONY: all deps check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
+# The Ironic side runs in a venv of Debian's interpreter (python3 on PATH
+# may be another one), with the Ironic and agent releases it is built for.
+SYS_PYTHON := /usr/bin/python3
+VENV       := .venv
+VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel
+
+.PHONY: all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
 
 all: $(BINS)
 
@@ -90,12 +98,26 @@ check-valgrind: $(UNIT_BINS)
 check-integration: all
 	@tests/integration/run-all
 
+venv: $(VENV)/.ezio-ready
+
+$(VENV)/.ezio-ready: ironic-hooks/pyproject.toml
+	@echo "venv: $(VENV) from $(SYS_PYTHON), $$($(SYS_PYTHON) --version)"
+	$(SYS_PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PKGS)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation -e ironic-hooks
+	@touch $@
+
+# ezio-deploy from build/ first on PATH: the agent step runs the real one
+check-ironic: all venv
+	@PATH="$(CURDIR)/$(BUILD):$$PATH" EZ_ROOT="$(CURDIR)" $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/ironic
+
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-sanitize
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-integration
+	@$(MAKE) --no-print-directory check-ironic
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -125,4 +147,4 @@ install: $(BINS)
 	install -m 0644 ezio-deploy/lib/exitcode.h $(DESTDIR)$(PREFIX)/include/ezio/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(VENV)

@@ -1,0 +1,62 @@
+"""The ``[ezio]`` options of the conductor and of the agent.
+
+Both sides register them on the process-wide ``oslo_config.cfg.CONF``
+(Ironic's and the agent's configuration object), so that they come from
+``ironic.conf`` on the conductor and from the agent's configuration in the
+ramdisk.  ``oslo-config-generator --namespace ezio_ironic`` lists them.
+"""
+
+from oslo_config import cfg
+
+CONF = cfg.CONF
+
+GROUP = cfg.OptGroup('ezio', title='ezio: deploy images through a BitTorrent swarm')
+
+conductor_opts = [
+    cfg.ListOpt('trackers', default=[],
+                help='Tracker announce URLs every node of a deploy announces '
+                     'to, besides those of the torrent '
+                     '(http://HOST:PORT/announce).'),
+    cfg.StrOpt('seed_after', default='until-done',
+               help='How long a node keeps serving the image once it has '
+                    'written it: "none", "until-done" (until the tracker '
+                    'knows no node still downloading) or a number of '
+                    'seconds.'),
+    cfg.IntOpt('seed_timeout', default=300, min=0,
+               help='Seconds after which a node stops serving whatever '
+                    'seed_after says (0: never). Keep it well below '
+                    '[conductor]deploy_callback_timeout.'),
+    cfg.IntOpt('deploy_timeout', default=1800, min=0,
+               help='Seconds a node may take to hold the whole image before '
+                    'its deploy step fails (0: never).'),
+    cfg.ListOpt('peers', default=[],
+                help='HOST:PORT of peers every node connects to directly, '
+                     'for swarms without a tracker.'),
+    cfg.StrOpt('verify', default='data', choices=['data', 'full', 'none'],
+               help='What a node reads back once the image is written: every '
+                    'piece (data), also the zero ranges and the digest (full), '
+                    'or nothing.'),
+]
+
+agent_opts = [
+    cfg.StrOpt('deploy_binary', default='ezio-deploy',
+               help='The ezio-deploy program in the ramdisk (a name looked up '
+                    'in PATH, or a path).'),
+    cfg.StrOpt('work_dir', default='/run/ezio',
+               help='Where the agent writes the node.yaml and token file of '
+                    'a deploy (mode 0700).'),
+    cfg.StrOpt('listen', default='0.0.0.0:6881',
+               help='ADDR:PORT ezio-deploy accepts peers on.'),
+]
+
+CONF.register_group(GROUP)
+CONF.register_opts(conductor_opts, group=GROUP)
+CONF.register_opts(agent_opts, group=GROUP)
+
+
+def list_opts():
+    """The options, for oslo-config-generator (entry point oslo.config.opts).
+
+    :returns: a list of (group, options) pairs.
+    """
+    return [(GROUP, conductor_opts + agent_opts)]
