@@ -1,0 +1,322 @@
+"""The ``ezio`` deploy interface: the conductor side of an ezio deploy.
+
+It is Ironic's ``direct`` deploy (``AgentDeploy``) with one change: the
+image is written by the agent deploy step ``ezio_write_image`` (the ezio
+hardware manager in the ramdisk, which runs ``ezio-deploy`` and joins the
+swarm) instead of the agent's ``write_image`` (one HTTP download per node).
+The conductor step of the same name, at the priority ``write_image`` has
+(80), gathers the swarm settings and hands them to the agent exactly the way
+``AgentDeploy.write_image`` hands over its ``image_info``: through
+``agent_base.execute_step``, after which the node waits in ``wait call-back``
+and every heartbeat polls the agent's command status; a failed command puts
+the node in ``deploy failed`` with the agent's error in ``last_error``.
+
+Why ``AgentDeploy`` and not ``CustomAgentDeploy``: the later steps of
+``AgentDeploy`` are what make a written image boot.  Its
+``prepare_instance_boot`` asks the agent for the partition UUIDs
+(``standby.get_partition_uuids``), installs the boot loader of a partition
+image and registers a UEFI whole-disk image, then sets the boot device with
+the node's boot mode; ``CustomAgentDeploy`` only calls the boot interface,
+so a partition image would be left without a boot loader.  Its ``prepare``
+also fills ``instance_info['image_url']`` (and caches the image when
+``image_download_source`` asks for it), which a conductor-made torrent and
+its web seed will use.  The price: ``write_image`` is kept only as a step
+of priority 0 (a deploy template can still ask for it), and the agent step
+must leave the partition UUIDs where the standby extension keeps them.
+
+The settings come from ``[ezio]`` in ironic.conf; ``instance_info`` may
+name the torrent and override a few of them per node::
+
+    ezio_torrent          URL of the .torrent (http, https or file); required
+    ezio_torrent_sha256   SHA-256 of the .torrent file (64 hex digits)
+    ezio_torrent_token    sent as X-Auth-Token when fetching the .torrent
+    ezio_trackers         announce URLs (a list or a comma-separated string)
+    ezio_peers            HOST:PORT peers (a list or a comma-separated string)
+    ezio_seed_after       none, until-done or a number of seconds
+    ezio_seed_timeout     seconds (0: never)
+    ezio_deploy_timeout   seconds (0: never)
+    ezio_verify           data, full or none
+"""
+
+import re
+from urllib import parse as urlparse
+
+from oslo_log import log
+
+from ironic.common import exception
+from ironic.conductor import configdrive_utils
+from ironic.conductor import task_manager
+from ironic.drivers import base
+from ironic.drivers.modules import agent
+from ironic.drivers.modules import agent_base
+from ironic.drivers.modules import agent_client
+
+from ezio_ironic import conf
+
+CONF = conf.CONF
+LOG = log.getLogger(__name__)
+
+# The name of the conductor step and of the agent step it hands over to.
+STEP = 'ezio_write_image'
+
+# What ezio-deploy accepts (lib/fetch.c, lib/config.c).
+TORRENT_SCHEMES = ('http', 'https', 'file')
+TRACKER_SCHEMES = ('http', 'https', 'udp')
+VERIFY_MODES = ('data', 'full', 'none')
+SEED_AFTER_WORDS = ('none', 'until-done')
+MAX_SECONDS = 10 * 365 * 24 * 3600
+
+_SHA256_RE = re.compile(r'^[0-9a-fA-F]{64}$')
+
+
+def _invalid(node, what, value, why):
+    return exception.InvalidParameterValue(
+        'Node %(node)s cannot be deployed with ezio: '
+        '%(what)s %(value)r %(why)s'
+        % {'node': node.uuid, 'what': what, 'value': value, 'why': why})
+
+
+def _setting(node, key, option):
+    """A setting: ``instance_info['ezio_<key>']`` if set, else the option.
+
+    :returns: (value, name) where name says where the value came from, for
+        messages (``instance_info['ezio_verify']`` or ``[ezio]verify``).
+    """
+    name = 'ezio_%s' % key
+    value = node.instance_info.get(name)
+    if value is None or value == '':
+        return getattr(CONF.ezio, option), '[ezio]%s' % option
+    return value, "instance_info['%s']" % name
+
+
+def _as_list(value):
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(',') if v.strip()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return None
+
+
+def _is_digits(value):
+    return value.isascii() and value.isdigit()
+
+
+def _seconds(node, value, what):
+    """A non-negative number of seconds, as an int."""
+    if isinstance(value, bool):
+        raise _invalid(node, what, value, 'is not a number of seconds')
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and _is_digits(value):
+        seconds = int(value)
+    else:
+        raise _invalid(node, what, value, 'is not a number of seconds')
+    if seconds < 0 or seconds > MAX_SECONDS:
+        raise _invalid(node, what, value,
+                       'is out of range (0 to %d seconds)' % MAX_SECONDS)
+    return seconds
+
+
+def torrent_url(node):
+    """The URL of the node's torrent, checked.
+
+    Only a torrent named in ``instance_info['ezio_torrent']`` is supported
+    for now; a torrent the conductor makes from its cached image will be
+    returned here when none is named.
+
+    :param node: an Ironic node object.
+    :returns: the URL (str).
+    :raises: MissingParameterValue if no torrent is named.
+    :raises: InvalidParameterValue if the URL is not one ezio-deploy fetches.
+    """
+    url = node.instance_info.get('ezio_torrent')
+    if not url:
+        raise exception.MissingParameterValue(
+            "Node %s cannot be deployed with ezio: "
+            "instance_info['ezio_torrent'] is not set; it must be the http://, https:// or file:// URL of "
+            "the image's .torrent" % node.uuid)
+    if not isinstance(url, str):
+        raise _invalid(node, "instance_info['ezio_torrent']", url,
+                       'is not a URL')
+    parts = urlparse.urlparse(url)
+    if parts.scheme.lower() not in TORRENT_SCHEMES:
+        raise _invalid(node, "instance_info['ezio_torrent']", url,
+                       'is not an http://, https:// or file:// URL')
+    if parts.scheme.lower() != 'file' and not parts.netloc:
+        raise _invalid(node, "instance_info['ezio_torrent']", url,
+                       'names no host')
+    if not parts.path:
+        raise _invalid(node, "instance_info['ezio_torrent']", url,
+                       'names no file')
+    return url
+
+
+def torrent_sha256(node):
+    """The expected SHA-256 of the torrent file, if the node names one.
+
+    :returns: 64 lower-case hex digits, or None.
+    :raises: InvalidParameterValue if it is not 64 hex digits.
+    """
+    value = node.instance_info.get('ezio_torrent_sha256')
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not _SHA256_RE.match(value):
+        raise _invalid(node, "instance_info['ezio_torrent_sha256']", value,
+                       'is not a SHA-256 (64 hexadecimal digits)')
+    return value.lower()
+
+
+def seed_after(node):
+    """How long the node seeds once written: 'none', 'until-done' or seconds.
+
+    :returns: the string ezio-deploy's seed_after takes.
+    :raises: InvalidParameterValue for any other value.
+    """
+    value, name = _setting(node, 'seed_after', 'seed_after')
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or (value not in SEED_AFTER_WORDS
+                                      and not _is_digits(value)):
+        raise _invalid(node, name, value,
+                       'is not "none", "until-done" or a number of seconds')
+    if _is_digits(value):
+        value = str(_seconds(node, value, name))
+    return value
+
+
+def _urls(node, key, option, schemes):
+    value, name = _setting(node, key, option)
+    urls = _as_list(value)
+    if urls is None:
+        raise _invalid(node, name, value, 'is not a list of URLs')
+    for url in urls:
+        if (not isinstance(url, str)
+                or urlparse.urlparse(url).scheme.lower() not in schemes
+                or not urlparse.urlparse(url).netloc):
+            raise _invalid(node, name, url, 'is not an %s URL'
+                           % ', '.join('%s://' % s for s in schemes))
+    return urls
+
+
+def _peers(node):
+    value, name = _setting(node, 'peers', 'peers')
+    peers = _as_list(value)
+    if peers is None:
+        raise _invalid(node, name, value, 'is not a list of HOST:PORT')
+    for peer in peers:
+        host, sep, port = (peer.rpartition(':') if isinstance(peer, str)
+                           else ('', '', ''))
+        if (not sep or not host or not _is_digits(port)
+                or not 0 < int(port) < 65536):
+            raise _invalid(node, name, peer, 'is not HOST:PORT')
+    return peers
+
+
+def _verify(node):
+    value, name = _setting(node, 'verify', 'verify')
+    if value not in VERIFY_MODES:
+        raise _invalid(node, name, value, 'is not one of data, full, none')
+    return value
+
+
+def _token(node):
+    value = node.instance_info.get('ezio_torrent_token')
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str):
+        raise _invalid(node, "instance_info['ezio_torrent_token']", '...',
+                       'is not a string')
+    return value
+
+
+def ezio_args(node):
+    """The ``ezio`` argument of the agent step ``ezio_write_image``.
+
+    Every value is checked here, so that ``validate`` and the step agree.
+
+    :param node: an Ironic node object.
+    :returns: a dict with the keys torrent, torrent_sha256, trackers, peers,
+        seed_after, seed_timeout, timeout, verify and token.
+    :raises: MissingParameterValue or InvalidParameterValue, with a message
+        that names the offending setting.
+    """
+    seed_timeout, seed_timeout_name = _setting(node, 'seed_timeout',
+                                               'seed_timeout')
+    timeout, timeout_name = _setting(node, 'deploy_timeout', 'deploy_timeout')
+    return {
+        'torrent': torrent_url(node),
+        'torrent_sha256': torrent_sha256(node),
+        'trackers': _urls(node, 'trackers', 'trackers', TRACKER_SCHEMES),
+        'peers': _peers(node),
+        'seed_after': seed_after(node),
+        'seed_timeout': _seconds(node, seed_timeout, seed_timeout_name),
+        'timeout': _seconds(node, timeout, timeout_name),
+        'verify': _verify(node),
+        'token': _token(node),
+    }
+
+
+class EzioDeploy(agent.AgentDeploy):
+    """Ironic's ``direct`` deploy with the image written through a swarm."""
+
+    def validate(self, task):
+        """Check that the node's image can be deployed through ezio.
+
+        What ``direct`` checks (boot interface, image_source and its
+        checksum, capabilities, root device hints), then the ezio settings.
+
+        :param task: a TaskManager instance.
+        :raises: MissingParameterValue if no torrent is named.
+        :raises: InvalidParameterValue if a setting has a value ezio-deploy
+            refuses.
+        """
+        super().validate(task)
+        if not task.driver.storage.should_write_image(task):
+            return
+        ezio_args(task.node)
+
+    @base.deploy_step(priority=0)
+    @task_manager.require_exclusive_lock
+    def write_image(self, task):
+        """The stock HTTP write, off by default (priority 0).
+
+        ``ezio_write_image`` writes the image; a deploy template may still
+        ask for this step to deploy one node the stock way.
+
+        :param task: a TaskManager instance.
+        :returns: states.DEPLOYWAIT.
+        """
+        return super().write_image(task)
+
+    @base.deploy_step(priority=80)
+    @task_manager.require_exclusive_lock
+    def ezio_write_image(self, task):
+        """Have the agent write the image through the swarm.
+
+        Hands over to the agent step of the same name and returns at once;
+        the result comes back through the heartbeats, as for
+        ``write_image``.
+
+        :param task: a TaskManager instance.
+        :raises: InstanceDeployFailure if the settings are wrong or the agent
+            does not take the command (the node goes to deploy failed).
+        :returns: states.DEPLOYWAIT, or None when no image is to be written
+            (boot from volume).
+        """
+        if not task.driver.storage.should_write_image(task):
+            return None
+        node = task.node
+        try:
+            ezio = ezio_args(node)
+        except (exception.MissingParameterValue,
+                exception.InvalidParameterValue) as e:
+            agent_base.log_and_raise_deployment_error(task, str(e), exc=e)
+        LOG.info('Deploying node %s through the swarm of %s',
+                 node.uuid, ezio['torrent'])
+        step = {'interface': 'deploy',
+                'step': STEP,
+                'args': {'ezio': ezio,
+                         'configdrive':
+                             configdrive_utils.get_configdrive_image(node)}}
+        client = agent_client.get_client(task)
+        return agent_base.execute_step(task, step, 'deploy', client=client)
