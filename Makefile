@@ -47,7 +47,7 @@ UNIT_BINS := $(UNIT_NAMES:%=$(BUILD)/tests/check_%)
 # may be another one), with the Ironic and agent releases it is built for.
 SYS_PYTHON := /usr/bin/python3
 VENV       := .venv
-VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel
+VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures
 
 .PHONY: all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
 
@@ -100,7 +100,7 @@ check-integration: all
 
 venv: $(VENV)/.ezio-ready
 
-$(VENV)/.ezio-ready: ironic-hooks/pyproject.toml
+$(VENV)/.ezio-ready: ironic-hooks/pyproject.toml Makefile
 	@echo "venv: $(VENV) from $(SYS_PYTHON), $$($(SYS_PYTHON) --version)"
 	$(SYS_PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PKGS)

@@ -21,6 +21,7 @@ import time
 from ironic_python_agent import config as _ipa_config  # noqa: F401
 from ironic_python_agent import disk_utils
 from ironic_python_agent import errors
+from ironic_python_agent.extensions import base as ext_base
 from ironic_python_agent import hardware
 from ironic_python_agent import partition_utils
 from oslo_log import log
@@ -163,7 +164,9 @@ def run_ezio_deploy(binary, node_yaml, node_uuid=None):
 def finish_whole_disk(node_uuid, device, configdrive=None):
     """Leave a disk holding a whole-disk image as the agent's standby
     extension leaves it: its partition table read again and checked, the
-    configdrive partition made.
+    configdrive partition made, and the disk's identifier recorded as the
+    root UUID where the standby extension keeps it (the conductor's
+    prepare_instance_boot asks for it with standby.get_partition_uuids).
 
     :raises: DeploymentError when the disk holds no partition table.
     """
@@ -178,6 +181,12 @@ def finish_whole_disk(node_uuid, device, configdrive=None):
                                      % device)
     if configdrive is not None:
         partition_utils.create_config_drive_partition(node_uuid, device, configdrive)
+    uuids = {}
+    try:
+        uuids['root uuid'] = disk_utils.get_disk_identifier(device)
+    except OSError as e:
+        LOG.warning('Node %s: no disk identifier for %s (is hexdump missing?): %s', node_uuid, device, e)
+    ext_base.get_extension('standby').partition_uuids = uuids
 
 
 class EzioHardwareManager(hardware.HardwareManager):

@@ -17,6 +17,7 @@ from importlib import metadata
 # the agent's options first, as the agent itself loads them
 from ironic_python_agent import config as _ipa_config  # noqa: F401
 from ironic_python_agent import errors
+from ironic_python_agent.extensions import base as ext_base
 from ironic_python_agent import hardware
 import pytest
 import yaml
@@ -135,14 +136,21 @@ def test_write_image(ezio_bin, ezio_conf, disk_image, seeder, loopdev, install_d
     dev = loopdev(str(disk))
     install_device(dev)
     caplog.set_level('INFO')
+    ext_base.init_ext_manager(None)     # the agent's extensions, standby among them
     msg = manager().ezio_write_image({'uuid': 'node-1'}, [], {'torrent': str(torrent), 'peers': [peer],
                                                               'timeout': 60, 'seed_after': 'none',
                                                               'token': 'tok'})
     assert msg.startswith('image %s written to device %s by ezio-deploy in ' % (torrent, dev))
     with open(img, 'rb') as a, open(dev, 'rb') as b:
         assert a.read() == b.read(24 * MiB)
-    # the partition table is the kernel's too, and the token is gone
+    # the partition table is the kernel's too, the standby extension has
+    # the disk's identifier as root UUID (the MBR's at 440, 0 for GPT's
+    # protective MBR), and the token is gone
     assert os.path.exists(dev + 'p1')
+    with open(img, 'rb') as f:
+        f.seek(440)
+        assert ext_base.get_extension('standby').partition_uuids == {
+            'root uuid': '0x%08x' % int.from_bytes(f.read(4), 'little')}
     assert not os.path.exists(os.path.join(ezio_conf.ezio.work_dir, 'node-1', 'token'))
     phases = [r.getMessage().split('ezio-deploy ')[1].split(':')[0] for r in caplog.records
               if 'ezio-deploy ' in r.getMessage() and ' bytes, ' in r.getMessage()]
