@@ -15,6 +15,7 @@ partition table read again and checked, the configdrive partition made.
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 # the agent's options first: disk_utils reads them as it is imported
@@ -128,8 +129,11 @@ def run_ezio_deploy(binary, node_yaml, node_uuid=None):
     argv = [binary, '--config', node_yaml, '--status', 'json']
     LOG.info('Node %s: running %s', node_uuid, ' '.join(argv))
     last, phase, logged = None, None, 0.0
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          stdin=subprocess.DEVNULL, text=True, close_fds=True) as proc:
+    # stderr into a file, not a pipe: nobody reads a pipe while stdout is
+    # read, and a full one (EZIO_DEBUG) would stop ezio-deploy
+    with tempfile.TemporaryFile(mode='w+', encoding='utf-8') as err_file, \
+            subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_file,
+                             stdin=subprocess.DEVNULL, text=True, close_fds=True) as proc:
         for line in proc.stdout:
             try:
                 status = contract.parse_status(line)
@@ -147,8 +151,9 @@ def run_ezio_deploy(binary, node_yaml, node_uuid=None):
                 if status.get('message') and status['phase'] != 'error':
                     LOG.warning('Node %s: ezio-deploy: %s', node_uuid, status['message'])
                 phase, logged = status['phase'], now
-        stderr = proc.stderr.read()
         code = proc.wait()
+        err_file.seek(0)
+        stderr = err_file.read()
     if code == 0:
         return last
     # the status says why; where there is none (a bad option or node.yaml

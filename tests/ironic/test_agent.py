@@ -53,22 +53,28 @@ def install_device(monkeypatch):
     return use
 
 
-@pytest.fixture
-def disk_image(ezio_bin, tmp_path):
-    """A 24 MiB GPT disk image (partition 1: 8 MiB of random data at 1 MiB)
-    and its torrent: (image, torrent)."""
+def make_disk_image(ezio_bin, tmp_path, size_mib=24, part_mib=8):
+    """A GPT disk image of size_mib (partition 1: part_mib MiB of data at
+    1 MiB, its first MiB and more random) and its torrent: (image, torrent)."""
     img = tmp_path / 'disk.img'
     with open(img, 'wb') as f:
-        f.truncate(24 * MiB)
-    subprocess.run(['sgdisk', '-n', '1:2048:+8M', '-t', '1:8300', str(img)], check=True, capture_output=True)
+        f.truncate(size_mib * MiB)
+    subprocess.run(['sgdisk', '-n', '1:2048:+%dM' % part_mib, '-t', '1:8300', str(img)], check=True,
+                   capture_output=True)
     with open(img, 'r+b') as f:
         f.seek(MiB)
-        f.write(hashlib.sha256(b'x').digest() * (8 * MiB // 32))
+        f.write(hashlib.sha256(b'x').digest() * (part_mib * MiB // 32))
         f.seek(MiB + 4096)
-        f.write(os.urandom(1 << 20))
+        f.write(os.urandom(max(1, part_mib - 4) * MiB))
     torrent = tmp_path / 'disk.torrent'
     subprocess.run([os.path.join(ezio_bin, 'ezio-mktorrent'), '-q', str(img), '-o', str(torrent)], check=True)
     return img, torrent
+
+
+@pytest.fixture
+def disk_image(ezio_bin, tmp_path):
+    """A 24 MiB GPT disk image with 8 MiB of data, and its torrent."""
+    return make_disk_image(ezio_bin, tmp_path)
 
 
 def manager():
@@ -126,13 +132,19 @@ def test_node_yaml_refused(ezio_conf, tmp_path, settings, why):
         agent.write_node_yaml(settings, '/dev/sdz', str(tmp_path))
 
 
-def test_write_image(ezio_bin, ezio_conf, disk_image, seeder, loopdev, install_device, tmp_path, caplog):
-    """A whole-disk image from a seeder onto a loop device, byte for byte."""
-    img, torrent = disk_image
+@pytest.mark.parametrize('debug', [False, True], ids=['quiet', 'EZIO_DEBUG'])
+def test_write_image(ezio_bin, ezio_conf, seeder, loopdev, install_device, tmp_path, caplog, monkeypatch, debug):
+    """A whole-disk image from a seeder onto a loop device, byte for byte;
+    also with EZIO_DEBUG, whose trace on stderr (about 130 KB for 96 MiB,
+    twice what a pipe holds) must not stall it."""
+    if debug:
+        monkeypatch.setenv('EZIO_DEBUG', '1')
+    size = 128 if debug else 24
+    img, torrent = make_disk_image(ezio_bin, tmp_path, size, 96 if debug else 8)
     peer = seeder(str(torrent), str(img))
     disk = tmp_path / 'target'
     with open(disk, 'wb') as f:
-        f.truncate(32 * MiB)
+        f.truncate((size + 8) * MiB)
     dev = loopdev(str(disk))
     install_device(dev)
     caplog.set_level('INFO')
@@ -142,7 +154,7 @@ def test_write_image(ezio_bin, ezio_conf, disk_image, seeder, loopdev, install_d
                                                               'token': 'tok'})
     assert msg.startswith('image %s written to device %s by ezio-deploy in ' % (torrent, dev))
     with open(img, 'rb') as a, open(dev, 'rb') as b:
-        assert a.read() == b.read(24 * MiB)
+        assert a.read() == b.read(size * MiB)
     # the partition table is the kernel's too, the standby extension has
     # the disk's identifier as root UUID (the MBR's at 440, 0 for GPT's
     # protective MBR), and the token is gone
