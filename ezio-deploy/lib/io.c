@@ -107,10 +107,9 @@ int ez_io_read_file(const char *path, size_t max, char **ret, size_t *ret_len, s
                 return ez_err_set(err, -errno, "cannot stat '%s': %s", path, strerror(errno));
         if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
                 return ez_err_set(err, -EINVAL, "'%s' is not a regular file", path);
-        /* a regular file too is read to its end, not to st_size: /proc
-         * and sysfs files say 0 or 4096 whatever they hold */
-        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
-                return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
+        /* a regular file too is read to its end, never judged by st_size:
+         * /proc and sysfs files say 0 or 4096 whatever they hold; a file
+         * too large is refused after max + 1 bytes */
         r = read_stream(fd, max, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, &buf, &len);
         if (r == -EFBIG)
                 return ez_err_set(err, -EFBIG, "'%s' is larger than %zu bytes", path, max);
