@@ -29,6 +29,7 @@
 #include <blkid/blkid.h>
 
 #include "cleanup.h"
+#include "io.h"
 #include "parttable.h"
 
 struct part {
@@ -49,16 +50,13 @@ static int blkpg(int fd, int op, const struct part *p)
 /* A number from the sysfs attribute dir/name, or -1. */
 static long long sysfs_num(const char *dir, const char *name)
 {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -1;
-        char buf[32] = "";
+        _cleanup_free_ char *path = NULL, *buf = NULL;
 
         if (asprintf(&path, "%s/%s", dir, name) < 0) {
                 path = NULL;
                 return -1;
         }
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+        if (ez_io_read_file(path, 64, &buf, NULL, NULL) < 0 || !buf[0])
                 return -1;
         return atoll(buf);
 }
