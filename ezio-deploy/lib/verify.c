@@ -75,17 +75,30 @@ int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int f
 
 /* What is read next must come from the device, not from the cache the
  * writes went through: write back [off, off+len) of the target (the whole
- * of it for len 0) and drop its cached pages.  Best effort: a read-only
- * target has nothing dirty, tmpfs has no device. */
-static void drop_cache(struct ez_verify *v, uint64_t off, uint64_t len)
+ * of it for len 0) and drop its cached pages.  A write-back that fails is
+ * the target's failure (a disk that returns EIO, a loop device whose
+ * backing file system is full): it is returned, not left for the read-back
+ * to find as a piece that differs.  What cannot be written back at all
+ * (EINVAL, ESPIPE, EROFS: a target with nothing to write) is no failure. */
+static int drop_cache(struct ez_verify *v, uint64_t off, uint64_t len, struct ez_err *err)
 {
+        int r;
+
         if (len == 0)
-                (void)fdatasync(v->fd);
+                r = fdatasync(v->fd);
         else
-                (void)sync_file_range(v->fd, (off_t)off, (off_t)len,
-                                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                      SYNC_FILE_RANGE_WAIT_AFTER);
+                r = sync_file_range(v->fd, (off_t)off, (off_t)len,
+                                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                    SYNC_FILE_RANGE_WAIT_AFTER);
+        if (r < 0 && errno != EINVAL && errno != ESPIPE && errno != EROFS) {
+                r = -errno;
+                if (len == 0)
+                        return ez_err_set(err, r, "cannot write the image back to the target: %s", strerror(-r));
+                return ez_err_set(err, r, "cannot write %" PRIu64 " bytes back at target offset %" PRIu64 ": %s",
+                                  len, off, strerror(-r));
+        }
         (void)posix_fadvise(v->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+        return 0;
 }
 
 /* Payload offset of the end of piece (the last one may be short). */
@@ -159,10 +172,13 @@ int ez_verify_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
         end = piece_end(t, piece);
         while (!v->flushed && poff < end) {
                 uint64_t toff, run;
+                int r;
 
                 if (ez_layout_map(v->l, poff, end - poff, &toff, &run) < 0)
                         break;
-                drop_cache(v, toff, run);
+                r = drop_cache(v, toff, run, err);
+                if (r < 0)
+                        return r;
                 poff += run;
         }
         return check_piece(v, piece, err);
@@ -227,7 +243,9 @@ int ez_verify_step(struct ez_verify *v, uint64_t budget, struct ez_err *err)
         int r;
 
         if (!v->flushed) {
-                drop_cache(v, 0, 0);
+                r = drop_cache(v, 0, 0, err);
+                if (r < 0)
+                        return r;
                 v->flushed = true;
         }
         while (budget == 0 || spent < budget) {
