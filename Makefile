@@ -8,6 +8,7 @@
 #   make demo       a seeder and receivers deploying an image, checked byte for byte
 #   make bench      deploy time against udpcast, HTTP and stock BitTorrent (docs/benchmarks.md)
 #   make bench-mktorrent  torrent making against a plain read and partclone (docs/mktorrent.md)
+#   make bench-ironic  real Ironic deploying 1, 4, 8 nodes: direct beside ezio (docs/ironic.md)
 #   make venv       .venv/ with Ironic, the Ironic Python Agent and ironic-hooks (editable)
 #   make check-ironic  the Ironic side's tests (pytest, in .venv)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -47,9 +48,9 @@ UNIT_BINS := $(UNIT_NAMES:%=$(BUILD)/tests/check_%)
 # may be another one), with the Ironic and agent releases it is built for.
 SYS_PYTHON := /usr/bin/python3
 VENV       := .venv
-VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures
+VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures bashate
 
-.PHONY: all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
+.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
 
 all: $(BINS)
 
@@ -106,6 +107,12 @@ $(VENV)/.ezio-ready: ironic-hooks/pyproject.toml Makefile
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PKGS)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation -e ironic-hooks
 	@touch $@
+
+# The Ironic benchmark (docs/ironic.md); a subset with
+#   make bench-ironic BENCH_ARGS="--nodes 1,4 --methods direct,ezio"
+bench-ironic: deps
+	@$(MAKE) --no-print-directory all venv
+	@PATH="$(CURDIR)/$(BUILD):$$PATH" EZ_ROOT="$(CURDIR)" $(VENV)/bin/python tools/bench/ironic-bench $(BENCH_ARGS)
 
 # ezio-deploy from build/ first on PATH: the agent step runs the real one
 check-ironic: all venv

@@ -25,6 +25,8 @@ from ironic_python_agent import errors
 from ironic_python_agent.extensions import base as ext_base
 from ironic_python_agent import hardware
 from ironic_python_agent import partition_utils
+from ironic_python_agent import utils
+from oslo_concurrency import processutils
 from oslo_log import log
 import yaml
 
@@ -46,6 +48,12 @@ ARGSINFO = {
     'configdrive': {
         'description': 'The config drive, as for write_image: a URL or its '
                        'gzipped, base64-encoded contents.',
+        'required': False,
+    },
+    'partition': {
+        'description': 'For a partition image, the layout of the disk: '
+                       'root_mb, swap_mb, ephemeral_mb, ephemeral_format, '
+                       'preserve_ephemeral, boot_mode, disk_label.',
         'required': False,
     },
 }
@@ -194,6 +202,56 @@ def finish_whole_disk(node_uuid, device, configdrive=None):
     ext_base.get_extension('standby').partition_uuids = uuids
 
 
+def lay_out_partitions(node_uuid, device, layout, configdrive=None):
+    """Partition the disk for a partition image, as the agent's standby
+    extension does before it writes one (``work_on_disk`` with no image):
+    root, swap, ephemeral, configdrive and, for UEFI, the EFI system
+    partition, each made and formatted; the root one is left to ezio.
+
+    :param layout: the step's ``partition`` argument.
+    :returns: what ``work_on_disk`` returns: ``partitions`` (kind -> device)
+        and the UUIDs.
+    :raises: DeploymentError when the layout lacks root_mb or the disk
+        cannot be partitioned.
+    """
+    if not isinstance(layout, dict) or not layout.get('root_mb'):
+        raise errors.DeploymentError('%s: the "partition" argument names no root_mb' % STEP)
+    cpu_arch = hardware.dispatch_to_managers('get_cpus').architecture
+    try:
+        return partition_utils.work_on_disk(
+            device, int(layout['root_mb']), int(layout.get('swap_mb') or 0),
+            int(layout.get('ephemeral_mb') or 0), layout.get('ephemeral_format'), None, node_uuid,
+            preserve_ephemeral=bool(layout.get('preserve_ephemeral')), configdrive=configdrive,
+            boot_mode=layout.get('boot_mode') or 'bios', disk_label=layout.get('disk_label'),
+            cpu_arch=cpu_arch or '')
+    except processutils.ProcessExecutionError as e:
+        raise errors.DeploymentError('Cannot partition %s for the image: %s' % (device, e))
+
+
+def finish_partition(node_uuid, layout):
+    """Record the partitions of a written partition image where the
+    standby extension keeps them, the root UUID now that of the file
+    system ezio wrote (``prepare_instance_boot`` installs the boot loader
+    on it).
+
+    :param layout: what :func:`lay_out_partitions` returned.
+    :raises: DeploymentError when the root partition holds no file system.
+    """
+    root = layout['partitions']['root']
+    # probed from the partition itself: what lsblk reports may come from a
+    # udev database that has not seen the new file system yet
+    try:
+        uuid = utils.execute('blkid', '-p', '-o', 'value', '-s', 'UUID', root)[0].strip()
+    except processutils.ProcessExecutionError:
+        uuid = None
+    if not uuid:
+        raise errors.DeploymentError('No file system with a UUID on %s after writing the image' % root)
+    uuids = dict(layout)
+    uuids['root uuid'] = uuid
+    ext_base.get_extension('standby').partition_uuids = uuids
+    return uuid
+
+
 class EzioHardwareManager(hardware.HardwareManager):
     """Deploys the instance image through an ezio swarm."""
 
@@ -221,13 +279,15 @@ class EzioHardwareManager(hardware.HardwareManager):
             'argsinfo': ARGSINFO,
         }]
 
-    def ezio_write_image(self, node, ports, ezio, configdrive=None):
-        """Write the image from its swarm onto the install device.
+    def ezio_write_image(self, node, ports, ezio, configdrive=None, partition=None):
+        """Write the image from its swarm onto the install device, or for a
+        partition image onto the root partition made for it.
 
         :param node: the node, as a dict.
         :param ports: its ports.
         :param ezio: the swarm's settings (``ARGSINFO``).
         :param configdrive: the config drive, as for ``write_image``.
+        :param partition: for a partition image, the disk's layout.
         :returns: a sentence saying what was written where.
         :raises: DeploymentError naming the cause of a failure.
         """
@@ -238,15 +298,23 @@ class EzioHardwareManager(hardware.HardwareManager):
         device = hardware.dispatch_to_managers('get_os_install_device', permit_refresh=True)
         node_uuid = node.get('uuid')
         work_dir = os.path.join(CONF.ezio.work_dir, node_uuid or 'node')
-        node_yaml = write_node_yaml(ezio, device, work_dir)
+        layout = None
+        target = device
+        if partition is not None:
+            layout = lay_out_partitions(node_uuid, device, partition, configdrive)
+            target = layout['partitions']['root']
+        node_yaml = write_node_yaml(ezio, target, work_dir)
         try:
             status = run_ezio_deploy(binary, node_yaml, node_uuid)
         finally:
             token = os.path.join(work_dir, 'token')
             if os.path.exists(token):
                 os.unlink(token)
-        finish_whole_disk(node_uuid, device, configdrive)
+        if layout is None:
+            finish_whole_disk(node_uuid, device, configdrive)
+        else:
+            finish_partition(node_uuid, layout)
         msg = ('image %s written to device %s by ezio-deploy in %.1f s'
-               % (ezio['torrent'], device, (status or {}).get('elapsed', 0.0)))
+               % (ezio['torrent'], target, (status or {}).get('elapsed', 0.0)))
         LOG.info('Node %s: %s', node_uuid, msg)
         return msg

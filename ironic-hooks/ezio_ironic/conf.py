@@ -24,11 +24,15 @@ conductor_opts = [
                     'seconds.'),
     cfg.IntOpt('seed_timeout', default=300, min=0,
                help='Seconds after which a node stops serving whatever '
-                    'seed_after says (0: never). Keep it well below '
-                    '[conductor]deploy_callback_timeout.'),
-    cfg.IntOpt('deploy_timeout', default=1800, min=0,
+                    'seed_after says (0: never, allowed only when '
+                    '[conductor]deploy_callback_timeout is 0). With '
+                    'deploy_timeout and 60 s, it must fit in '
+                    '[conductor]deploy_callback_timeout: validate refuses '
+                    'a node otherwise.'),
+    cfg.IntOpt('deploy_timeout', default=1200, min=0,
                help='Seconds a node may take to hold the whole image before '
-                    'its deploy step fails (0: never).'),
+                    'its deploy step fails (0: never, allowed only when '
+                    '[conductor]deploy_callback_timeout is 0).'),
     cfg.ListOpt('peers', default=[],
                 help='HOST:PORT of peers every node connects to directly, '
                      'for swarms without a tracker.'),

@@ -33,8 +33,12 @@ name the torrent and override a few of them per node::
     ezio_trackers         announce URLs (a list or a comma-separated string)
     ezio_peers            HOST:PORT peers (a list or a comma-separated string)
     ezio_seed_after       none, until-done or a number of seconds
-    ezio_seed_timeout     seconds (0: never)
-    ezio_deploy_timeout   seconds (0: never)
+    ezio_seed_timeout     seconds
+    ezio_deploy_timeout   seconds
+
+Both timeouts are bounded: with 60 s for the rest of the step, they must
+fit in ``[conductor]deploy_callback_timeout`` (0, "never", only where that
+timeout is off), or the conductor would give up on a node still working.
     ezio_verify           data, full or none
 """
 
@@ -50,6 +54,8 @@ from ironic.drivers import base
 from ironic.drivers.modules import agent
 from ironic.drivers.modules import agent_base
 from ironic.drivers.modules import agent_client
+from ironic.drivers.modules import boot_mode_utils
+from ironic.drivers.modules import deploy_utils
 
 from ezio_ironic import conf
 
@@ -243,7 +249,7 @@ def ezio_args(node):
     seed_timeout, seed_timeout_name = _setting(node, 'seed_timeout',
                                                'seed_timeout')
     timeout, timeout_name = _setting(node, 'deploy_timeout', 'deploy_timeout')
-    return {
+    args = {
         'torrent': torrent_url(node),
         'torrent_sha256': torrent_sha256(node),
         'trackers': _urls(node, 'trackers', 'trackers', TRACKER_SCHEMES),
@@ -254,6 +260,63 @@ def ezio_args(node):
         'verify': _verify(node),
         'token': _token(node),
     }
+    _check_bounded(node, args, timeout_name, seed_timeout_name)
+    return args
+
+
+# Seconds the step needs besides the download and the seeding: fetching the
+# torrent, the partition table and configdrive, the heartbeat that reports.
+STEP_MARGIN = 60
+
+
+def _check_bounded(node, args, timeout_name, seed_timeout_name):
+    """The step must end, failed or done, before the conductor stops
+    waiting for it: the download and the seeding are bounded, and together
+    (with STEP_MARGIN) shorter than [conductor]deploy_callback_timeout.
+
+    :raises: InvalidParameterValue naming both settings and the timeout.
+    """
+    callback = CONF.conductor.deploy_callback_timeout
+    if not callback:
+        return
+    if args['timeout'] == 0 or args['seed_timeout'] == 0:
+        name = timeout_name if args['timeout'] == 0 else seed_timeout_name
+        raise _invalid(node, name, 0,
+                       'is "never", but [conductor]deploy_callback_timeout '
+                       'is %d s: the conductor would fail the deploy while '
+                       'the node still works on it; give it a number of '
+                       'seconds' % callback)
+    total = args['timeout'] + args['seed_timeout'] + STEP_MARGIN
+    if total > callback:
+        raise _invalid(node, '%s + %s' % (timeout_name, seed_timeout_name),
+                       args['timeout'] + args['seed_timeout'],
+                       'leaves less than %d s of [conductor]'
+                       'deploy_callback_timeout (%d s): the conductor would '
+                       'fail the deploy before ezio-deploy gives up; lower '
+                       'them or raise the callback timeout'
+                       % (STEP_MARGIN, callback))
+
+
+# What the agent needs to lay out the disk of a partition image, as the
+# stock write_image hands it over (instance_info, filled in by prepare).
+PARTITION_KEYS = ('root_mb', 'swap_mb', 'ephemeral_mb', 'ephemeral_format',
+                  'preserve_ephemeral')
+
+
+def partition_args(node):
+    """The ``partition`` argument of the agent step: the layout of the disk
+    a partition image goes onto, or None for a whole-disk image.
+
+    :param node: an Ironic node object (after ``prepare``).
+    :returns: a dict with root_mb, swap_mb, ephemeral_mb, ephemeral_format,
+        preserve_ephemeral, boot_mode and disk_label; or None.
+    """
+    if node.driver_internal_info.get('is_whole_disk_image'):
+        return None
+    args = {key: node.instance_info.get(key) for key in PARTITION_KEYS}
+    args['boot_mode'] = boot_mode_utils.get_boot_mode(node)
+    args['disk_label'] = deploy_utils.get_disk_label(node)
+    return args
 
 
 class EzioDeploy(agent.AgentDeploy):
@@ -318,5 +381,8 @@ class EzioDeploy(agent.AgentDeploy):
                 'args': {'ezio': ezio,
                          'configdrive':
                              configdrive_utils.get_configdrive_image(node)}}
+        partition = partition_args(node)
+        if partition is not None:
+            step['args']['partition'] = partition
         client = agent_client.get_client(task)
         return agent_base.execute_step(task, step, 'deploy', client=client)

@@ -235,6 +235,13 @@ class TestValidate(EzioTestCase):
                                   task.driver.deploy.validate, task)
         self.assertIn('instance_info.image_source', str(e))
 
+    def test_timeouts_never_where_the_conductor_never_gives_up(self):
+        self.config(deploy_callback_timeout=0, group='conductor')
+        node = self.node(instance_info={'ezio_deploy_timeout': 0,
+                                        'ezio_seed_timeout': 0})
+        with task_manager.acquire(self.context, node.uuid) as task:
+            task.driver.deploy.validate(task)
+
     def test_bad_conf_seed_after(self):
         self.config(seed_after='later', group='ezio')
         node = self.node()
@@ -274,6 +281,17 @@ BAD_INPUTS = [
      "instance_info['ezio_seed_timeout'] 'ten' is not a number of seconds"),
     ('deploy_timeout_huge', {'ezio_deploy_timeout': 10 ** 12},
      exception.InvalidParameterValue, 'is out of range'),
+    ('deploy_timeout_never', {'ezio_deploy_timeout': 0},
+     exception.InvalidParameterValue,
+     "instance_info['ezio_deploy_timeout'] 0 is \"never\", but "
+     "[conductor]deploy_callback_timeout is 1800 s"),
+    ('seed_timeout_never', {'ezio_seed_timeout': '0'},
+     exception.InvalidParameterValue,
+     "instance_info['ezio_seed_timeout'] 0 is \"never\""),
+    ('timeouts_past_the_callback', {'ezio_deploy_timeout': 1500},
+     exception.InvalidParameterValue,
+     "instance_info['ezio_deploy_timeout'] + [ezio]seed_timeout 1800 leaves "
+     "less than 60 s of [conductor]deploy_callback_timeout (1800 s)"),
     ('verify_word', {'ezio_verify': 'some'}, exception.InvalidParameterValue,
      "instance_info['ezio_verify'] 'some' is not one of data, full, none"),
     ('tracker_scheme', {'ezio_trackers': ['ws://t.example/announce']},
@@ -365,7 +383,7 @@ class TestStep(EzioTestCase):
             }}, self._sent_step())
 
     def test_node_overrides_and_defaults(self):
-        node = self._start({'ezio_seed_after': 30, 'ezio_seed_timeout': '0',
+        node = self._start({'ezio_seed_after': 30, 'ezio_seed_timeout': '90',
                             'ezio_verify': 'none',
                             'ezio_peers': 'a.example:1, b.example:2'})
         self.assertEqual(states.DEPLOYWAIT, node.provision_state)
@@ -376,12 +394,30 @@ class TestStep(EzioTestCase):
             'trackers': ['http://tracker.example:6969/announce'],
             'peers': ['a.example:1', 'b.example:2'],
             'seed_after': '30',
-            'seed_timeout': 0,
-            'timeout': 1800,
+            'seed_timeout': 90,
+            'timeout': 1200,
             'verify': 'none',
             'token': None,
         }, args['ezio'])
         self.assertIsNone(args['configdrive'])
+
+    def test_partition_image_sends_its_layout(self):
+        self.config(default_boot_mode='uefi', group='deploy')
+        node = self._start({'root_mb': 10240, 'swap_mb': 512,
+                            'ephemeral_mb': 0, 'ephemeral_format': None,
+                            'preserve_ephemeral': False,
+                            'capabilities': {'disk_label': 'gpt'}},
+                           whole_disk=False)
+        self.assertEqual(states.DEPLOYWAIT, node.provision_state)
+        self.assertEqual({'root_mb': 10240, 'swap_mb': 512, 'ephemeral_mb': 0,
+                          'ephemeral_format': None,
+                          'preserve_ephemeral': False, 'boot_mode': 'uefi',
+                          'disk_label': 'gpt'},
+                         self._sent_step()['args']['partition'])
+
+    def test_whole_disk_image_sends_no_layout(self):
+        self._start()
+        self.assertNotIn('partition', self._sent_step()['args'])
 
     def test_bad_setting_at_step_time_fails_the_deploy(self):
         node = self._start({'ezio_torrent': 'gopher://h/x.torrent'})

@@ -124,6 +124,38 @@ def test_whole_disk_image_with_configdrive(bench):
     bench.undeploy(nodes)
 
 
+def test_partition_image(bench):
+    """Two nodes with a partition image: the agent lays out the disk as
+    for write_image (root, configdrive), ezio writes the root partition,
+    and Ironic records the file system's UUID as the root UUID it boots."""
+    image, fs_uuid = rig.partition_image(os.path.join(bench.www, 'root.img'), 48, 20)
+    torrent = os.path.join(bench.www, 'root.torrent')
+    subprocess.run([os.path.join(rig.BIN, 'ezio-mktorrent'), '-q', image, '-o', torrent], check=True)
+    bench.allow(rig.info_hash(torrent))
+    bench.seed(torrent, image)
+    nodes = bench.add_nodes(2, 1024 + 128)
+    for node in nodes:
+        bench.patch(node, instance_info=instance_info(
+            bench, image_source=bench.url('root.img'), image_os_hash_value=rig.sha256_file(image),
+            image_type='partition', root_gb=1, ezio_torrent=bench.url('root.torrent')))
+        assert bench.validate(node)['deploy']['result'] is True
+    results = bench.deploy(nodes, timeout=300, configdrive=CONFIGDRIVE)
+    want = rig.sha256_file(image)
+    for node in nodes:
+        state, _, error = results[node.name]
+        assert (state, error) == ('active', None), '%s\n%s' % (error, node.log_tail())
+        assert bench.get(node)['driver_internal_info']['root_uuid_or_disk_id'] == fs_uuid
+        parts = {}
+        for dev in sorted(p for p in os.listdir('/dev') if p.startswith(os.path.basename(node.disk) + 'p')):
+            out = subprocess.run(['blkid', '-o', 'export', '/dev/' + dev], capture_output=True, text=True).stdout
+            parts['/dev/' + dev] = dict(line.split('=', 1) for line in out.split())
+        root = [d for d, tags in parts.items() if tags.get('UUID') == fs_uuid]
+        assert len(root) == 1, parts
+        assert rig.sha256_file(root[0], os.path.getsize(image)) == want
+        assert [d for d, tags in parts.items() if tags.get('LABEL') == 'config-2'], parts
+    bench.undeploy(nodes)
+
+
 def test_validate_names_the_missing_torrent(bench):
     node, = bench.add_nodes(1, 8)
     info = instance_info(bench)

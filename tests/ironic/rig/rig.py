@@ -49,7 +49,7 @@ CONDUCTOR_NS = PREFIX + '-c'
 API_PORT = 23700
 HTTP_PORT = 23701
 TRACKER_PORT = 23702
-SEEDER_PORT = 23703
+SEEDER_PORT = 23703           # and up, one per image
 AGENT_PORT = 9999
 PEER_PORT = 6881
 API_VERSION = '1.95'
@@ -138,6 +138,14 @@ class Node(object):
         self.agent_runs = 0
         add_port(self.ns, '%sh%d' % (PREFIX, index), 'eth0.100', self.ip, rig.rate_mbit, self.mac)
 
+    def wipe(self):
+        """Make the disk a new one again, as for a machine booting its
+        ramdisk afresh: the kernel forgets its partitions (they outlive a
+        deploy on the rig, where nothing reboots) and every byte reads
+        zero."""
+        run('partx', '-d', self.disk, check=False)
+        run('blkdiscard', self.disk)
+
     def _jail(self, command):
         """A new agent directory, and the argument list and environment that
         run command in this node's namespace under agent-jail."""
@@ -218,6 +226,9 @@ inspection_callback_url =
 collect_lldp = false
 enable_vlan_interfaces =
 log_dir =
+# the rig's partition images hold a file system, not an operating system:
+# there is no boot loader to install into them
+ignore_bootloader_failure = true
 [ezio]
 work_dir = %(dir)s/ezio
 listen = 0.0.0.0:%(peer_port)d
@@ -307,7 +318,7 @@ class Rig(object):
         self._procs = []
         self._loops = []
         self.ironic = None
-        self.seeder = None
+        self._seeder_status = []
         os.makedirs(self.www, exist_ok=True)
         for d in ('state', 'tftp', 'images', 'master_images', 'lock'):
             os.makedirs(os.path.join(self.work, d), exist_ok=True)
@@ -397,22 +408,26 @@ class Rig(object):
             time.sleep(0.5)
 
     def seed(self, torrent, image):
-        """An ezio seeder of image on the bridge, for the whole rig's life."""
-        if self.seeder is not None:
-            self.seeder.kill()
-        self.seeder_status = os.path.join(self.work, 'seeder.json')
-        self.seeder = self._bg([os.path.join(BIN, 'ezio-deploy'), '--seed', '-t', torrent, '-T', image,
-                                '-l', '%s:%d' % (CONDUCTOR_IP, SEEDER_PORT), '-q', '-a', TRACKER_URL,
-                                '--status-file', self.seeder_status], 'seeder.log')
-        wait_port(CONDUCTOR_IP, SEEDER_PORT, proc=self.seeder, what='the seeder')
+        """An ezio seeder of image on the conductor's machine, announced to
+        the tracker, for the whole rig's life (one port per image)."""
+        n = len(self._seeder_status)
+        status = os.path.join(self.work, 'seeder-%d.json' % n)
+        self._seeder_status.append(status)
+        p = self._bg([os.path.join(BIN, 'ezio-deploy'), '--seed', '-t', torrent, '-T', image,
+                      '-l', '%s:%d' % (CONDUCTOR_IP, SEEDER_PORT + n), '-q', '-a', TRACKER_URL,
+                      '--status-file', status], 'seeder-%d.log' % n)
+        wait_port(CONDUCTOR_IP, SEEDER_PORT + n, proc=p, what='the seeder')
 
     def seeder_uploaded(self):
-        """Bytes the seeder has sent, from its status file."""
-        try:
-            with open(self.seeder_status) as f:
-                return json.load(f)['uploaded']
-        except (OSError, ValueError, KeyError):
-            return 0
+        """Bytes the seeders have sent, from their status files."""
+        total = 0
+        for status in self._seeder_status:
+            try:
+                with open(status) as f:
+                    total += json.load(f)['uploaded']
+            except (OSError, ValueError, KeyError):
+                pass
+        return total
 
     def url(self, name):
         """The URL nginx serves www/name at."""
@@ -564,6 +579,20 @@ class Rig(object):
             run('partx', '-d', dev, check=False)
             run('losetup', '-d', dev, check=False)
         cleanup_stale()
+
+
+def partition_image(path, size_mib, data_mib):
+    """An ext4 file system image of size_mib holding data_mib of random
+    data.  Returns (path, its UUID)."""
+    fill = path + '.d'
+    os.makedirs(fill)
+    with open(os.path.join(fill, 'data'), 'wb') as f:
+        f.write(os.urandom(data_mib * MiB))
+    with open(path, 'wb') as f:
+        f.truncate(size_mib * MiB)
+    run('mkfs.ext4', '-q', '-F', '-L', 'ezio-root', '-d', fill, path)
+    shutil.rmtree(fill)
+    return path, run('blkid', '-o', 'value', '-s', 'UUID', path).stdout.strip()
 
 
 def whole_disk_image(path, size_mib, part_mib, seed=b'ezio'):
