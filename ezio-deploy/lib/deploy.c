@@ -328,6 +328,12 @@ static int run_verify_only(struct ez_deploy *d)
         return finish(d);
 }
 
+/* Seconds between two scrapes of until-done.  Every node scrapes at this
+ * pace once done, and the last node's wait for the others to see it done
+ * is about twice this: 5 s made an Ironic deploy step, which ends when the
+ * node stops serving, 10 s longer than the download (docs/ironic.md). */
+#define UNTIL_DONE_SCRAPE 2.0
+
 /* Whether the serving that follows a complete deploy, or a seeder's, is over. */
 static bool serving_over(struct ez_deploy *d, double t)
 {
@@ -340,9 +346,9 @@ static bool serving_over(struct ez_deploy *d, double t)
         if (c->seed_after != EZ_CONFIG_SEED_UNTIL_DONE)
                 return c->seed_after > 0 && serving >= (double)c->seed_after;
         /* until the tracker knows no node still downloading, twice
-         * running, 5 s apart: a node that started with this one may not
-         * have announced yet at the first answer */
-        if (t - d->last_scrape >= 5) {
+         * running, UNTIL_DONE_SCRAPE s apart: a node that started with this
+         * one may not have announced yet at the first answer */
+        if (t - d->last_scrape >= UNTIL_DONE_SCRAPE) {
                 d->quiet_scrapes = d->st.incomplete_in_swarm == 0 ? d->quiet_scrapes + 1 : 0;
                 if (d->quiet_scrapes >= 2)
                         return true;
