@@ -13,6 +13,7 @@ partition table read again and checked, the configdrive partition made.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -202,6 +203,48 @@ def finish_whole_disk(node_uuid, device, configdrive=None):
     ext_base.get_extension('standby').partition_uuids = uuids
 
 
+_PLAN_IMAGE_RE = re.compile(r'^\s*image: (\w+), .*?, (\d+) bytes, info hash ', re.M)
+
+
+def check_partition_plan(binary, settings, layout, work_dir):
+    """Before the disk of a partition image is touched: the dry run of the
+    deploy (torrent fetched and checked, settings, swarm) onto a file that
+    is not created, and the image against the root partition it will get.
+
+    :param settings: the step's ``ezio`` argument.
+    :param layout: its ``partition`` argument.
+    :returns: root_mb, checked.
+    :raises: DeploymentError naming the cause: ezio-deploy's refusal (exit
+        code and message), a bad root_mb, a whole-disk image, or an image
+        larger than the root partition.
+    """
+    root_mb = layout.get('root_mb') if isinstance(layout, dict) else None
+    if isinstance(root_mb, bool) or not isinstance(root_mb, (int, str)) or not str(root_mb).isdigit() \
+            or int(root_mb) == 0:
+        raise errors.DeploymentError('%s: the "partition" argument has no root_mb (MiB, a positive integer): %r'
+                                     % (STEP, root_mb))
+    root_mb = int(root_mb)
+    node_yaml = write_node_yaml(settings, os.path.join(work_dir, 'plan.img'), work_dir)
+    r = subprocess.run([binary, '--config', node_yaml, '--dry-run'], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        lines = r.stderr.strip().splitlines()
+        raise errors.DeploymentError('ezio-deploy failed, %s: %s'
+                                     % (contract.describe_exit(r.returncode), lines[-1] if lines else 'no message'))
+    m = _PLAN_IMAGE_RE.search(r.stdout)
+    if not m:
+        raise errors.DeploymentError('%s: ezio-deploy --dry-run printed no image line:\n%s' % (STEP, r.stdout))
+    kind, size = m.group(1), int(m.group(2))
+    if kind != 'partition':
+        raise errors.DeploymentError('%s: %s is a %s image, and the node is deployed with a partition image '
+                                     '(instance_info image_type): nothing was written'
+                                     % (STEP, settings['torrent'], kind))
+    if size > root_mb * 1024 * 1024:
+        raise errors.DeploymentError('%s: the image needs %d bytes, the root partition would hold %d MiB '
+                                     '(instance_info root_gb): nothing was written' % (STEP, size, root_mb))
+    return root_mb
+
+
 def lay_out_partitions(node_uuid, device, layout, configdrive=None):
     """Partition the disk for a partition image, as the agent's standby
     extension does before it writes one (``work_on_disk`` with no image):
@@ -211,11 +254,8 @@ def lay_out_partitions(node_uuid, device, layout, configdrive=None):
     :param layout: the step's ``partition`` argument.
     :returns: what ``work_on_disk`` returns: ``partitions`` (kind -> device)
         and the UUIDs.
-    :raises: DeploymentError when the layout lacks root_mb or the disk
-        cannot be partitioned.
+    :raises: DeploymentError when the disk cannot be partitioned.
     """
-    if not isinstance(layout, dict) or not layout.get('root_mb'):
-        raise errors.DeploymentError('%s: the "partition" argument names no root_mb' % STEP)
     cpu_arch = hardware.dispatch_to_managers('get_cpus').architecture
     try:
         return partition_utils.work_on_disk(
@@ -228,7 +268,7 @@ def lay_out_partitions(node_uuid, device, layout, configdrive=None):
         raise errors.DeploymentError('Cannot partition %s for the image: %s' % (device, e))
 
 
-def finish_partition(node_uuid, layout):
+def finish_partition(layout):
     """Record the partitions of a written partition image where the
     standby extension keeps them, the root UUID now that of the file
     system ezio wrote (``prepare_instance_boot`` installs the boot loader
@@ -300,11 +340,13 @@ class EzioHardwareManager(hardware.HardwareManager):
         work_dir = os.path.join(CONF.ezio.work_dir, node_uuid or 'node')
         layout = None
         target = device
-        if partition is not None:
-            layout = lay_out_partitions(node_uuid, device, partition, configdrive)
-            target = layout['partitions']['root']
-        node_yaml = write_node_yaml(ezio, target, work_dir)
         try:
+            if partition is not None:
+                # nothing touches the disk before the plan holds
+                check_partition_plan(binary, ezio, partition, work_dir)
+                layout = lay_out_partitions(node_uuid, device, partition, configdrive)
+                target = layout['partitions']['root']
+            node_yaml = write_node_yaml(ezio, target, work_dir)
             status = run_ezio_deploy(binary, node_yaml, node_uuid)
         finally:
             token = os.path.join(work_dir, 'token')
@@ -313,7 +355,7 @@ class EzioHardwareManager(hardware.HardwareManager):
         if layout is None:
             finish_whole_disk(node_uuid, device, configdrive)
         else:
-            finish_partition(node_uuid, layout)
+            finish_partition(layout)
         msg = ('image %s written to device %s by ezio-deploy in %.1f s'
                % (ezio['torrent'], target, (status or {}).get('elapsed', 0.0)))
         LOG.info('Node %s: %s', node_uuid, msg)

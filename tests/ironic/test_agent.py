@@ -212,6 +212,59 @@ def test_no_swarm_is_exit_5(ezio_bin, ezio_conf, disk_image, install_device, tmp
     assert 'timed out before the image was complete' in why
 
 
+LAYOUT = {'root_mb': 64, 'swap_mb': 0, 'ephemeral_mb': 0, 'ephemeral_format': None,
+          'preserve_ephemeral': False, 'boot_mode': 'bios', 'disk_label': 'gpt'}
+
+
+@pytest.mark.parametrize('case', ['torrent_missing', 'whole_disk_image', 'root_too_small', 'root_mb_word',
+                                  'root_mb_none'])
+def test_partition_plan_refused_before_the_disk_is_touched(case, ezio_bin, ezio_conf, disk_image, loopdev,
+                                                          install_device, tmp_path):
+    """A partition image's deploy is checked (ezio-deploy --dry-run, the
+    image against root_mb) before the disk is partitioned: each refusal
+    names its cause, the disk keeps every byte and the token file is gone."""
+    img, torrent = disk_image
+    if case in ('root_too_small', 'root_mb_word', 'root_mb_none'):
+        fs = tmp_path / 'root.img'
+        with open(fs, 'wb') as f:
+            f.truncate(24 * MiB)
+        subprocess.run(['mkfs.ext4', '-q', '-F', str(fs)], check=True)
+        torrent = tmp_path / 'root.torrent'
+        subprocess.run([os.path.join(ezio_bin, 'ezio-mktorrent'), '-q', str(fs), '-o', str(torrent)], check=True)
+    settings = {'torrent': str(torrent), 'token': 'tok'}
+    layout = dict(LAYOUT)
+    if case == 'torrent_missing':
+        settings['torrent'] = str(tmp_path / 'absent.torrent')
+    elif case == 'root_too_small':
+        layout['root_mb'] = 16
+    elif case == 'root_mb_word':
+        layout['root_mb'] = 'lots'
+    elif case == 'root_mb_none':
+        del layout['root_mb']
+    disk = tmp_path / 'disk'
+    with open(disk, 'wb') as f:
+        f.write(b'\xe7' * MiB)
+        f.truncate(128 * MiB)
+    dev = loopdev(str(disk))
+    install_device(dev)
+    with pytest.raises(errors.DeploymentError) as e:
+        manager().ezio_write_image({'uuid': 'node-3'}, [], settings, partition=layout)
+    why = str(e.value)
+    expect = {
+        'torrent_missing': "cannot open '%s'" % settings['torrent'],
+        'whole_disk_image': 'is a disk image, and the node is deployed with a partition image',
+        'root_too_small': 'the image needs 25165824 bytes, the root partition would hold 16 MiB',
+        'root_mb_word': "has no root_mb (MiB, a positive integer): 'lots'",
+        'root_mb_none': 'has no root_mb (MiB, a positive integer): None',
+    }[case]
+    assert expect in why
+    if case == 'torrent_missing':
+        assert 'ezio-deploy failed, exit 3 (EZ_EXIT_TORRENT): ' in why
+    with open(dev, 'rb') as f:
+        assert f.read(MiB) == b'\xe7' * MiB and f.read() == b'\0' * 127 * MiB
+    assert not os.path.exists(os.path.join(ezio_conf.ezio.work_dir, 'node-3', 'token'))
+
+
 def test_no_binary(ezio_conf, install_device, tmp_path):
     ezio_conf.set_override('deploy_binary', '/nonexistent/ezio-deploy', group='ezio')
     why = _write_fails(ezio_conf, install_device, str(tmp_path / 't'), {'torrent': 'http://h/x'})
