@@ -125,19 +125,23 @@ def test_whole_disk_image_with_configdrive(bench):
 
 
 def test_partition_image(bench):
-    """Two nodes with a partition image: the agent lays out the disk as
-    for write_image (root, configdrive), ezio writes the root partition,
-    and Ironic records the file system's UUID as the root UUID it boots."""
+    """Two nodes with a partition image, one booting BIOS and one UEFI: the
+    agent lays out the disk as write_image does (root, configdrive, and the
+    EFI system partition for UEFI), ezio writes the root partition, and
+    Ironic records the file system's UUID as the root UUID it boots."""
     image, fs_uuid = rig.partition_image(os.path.join(bench.www, 'root.img'), 48, 20)
     torrent = os.path.join(bench.www, 'root.torrent')
     subprocess.run([os.path.join(rig.BIN, 'ezio-mktorrent'), '-q', image, '-o', torrent], check=True)
     bench.allow(rig.info_hash(torrent))
     bench.seed(torrent, image)
-    nodes = bench.add_nodes(2, 1024 + 128)
+    # root 1 GiB, the EFI system partition 550 MiB, the configdrive 64 MiB
+    nodes = bench.add_nodes(2, 2048)
+    modes = dict(zip([n.name for n in nodes], ('bios', 'uefi')))
     for node in nodes:
         bench.patch(node, instance_info=instance_info(
             bench, image_source=bench.url('root.img'), image_os_hash_value=rig.sha256_file(image),
-            image_type='partition', root_gb=1, ezio_torrent=bench.url('root.torrent')))
+            image_type='partition', root_gb=1, ezio_torrent=bench.url('root.torrent'),
+            deploy_boot_mode=modes[node.name]))
         assert bench.validate(node)['deploy']['result'] is True
     results = bench.deploy(nodes, timeout=300, configdrive=CONFIGDRIVE)
     want = rig.sha256_file(image)
@@ -147,12 +151,15 @@ def test_partition_image(bench):
         assert bench.get(node)['driver_internal_info']['root_uuid_or_disk_id'] == fs_uuid
         parts = {}
         for dev in sorted(p for p in os.listdir('/dev') if p.startswith(os.path.basename(node.disk) + 'p')):
-            out = subprocess.run(['blkid', '-o', 'export', '/dev/' + dev], capture_output=True, text=True).stdout
-            parts['/dev/' + dev] = dict(line.split('=', 1) for line in out.split())
+            out = subprocess.run(['blkid', '-p', '-o', 'export', '/dev/' + dev], capture_output=True,
+                                 text=True).stdout
+            parts['/dev/' + dev] = dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
         root = [d for d, tags in parts.items() if tags.get('UUID') == fs_uuid]
         assert len(root) == 1, parts
         assert rig.sha256_file(root[0], os.path.getsize(image)) == want
         assert [d for d, tags in parts.items() if tags.get('LABEL') == 'config-2'], parts
+        efi = [d for d, tags in parts.items() if tags.get('LABEL') == 'efi-part' and tags.get('TYPE') == 'vfat']
+        assert len(efi) == (1 if modes[node.name] == 'uefi' else 0), parts
     bench.undeploy(nodes)
 
 
