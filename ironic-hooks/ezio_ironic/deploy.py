@@ -35,11 +35,11 @@ name the torrent and override a few of them per node::
     ezio_seed_after       none, until-done or a number of seconds
     ezio_seed_timeout     seconds
     ezio_deploy_timeout   seconds
+    ezio_verify           data, full or none
 
 Both timeouts are bounded: with 60 s for the rest of the step, they must
 fit in ``[conductor]deploy_callback_timeout`` (0, "never", only where that
 timeout is off), or the conductor would give up on a node still working.
-    ezio_verify           data, full or none
 """
 
 import re

@@ -24,10 +24,12 @@ Traffic stays on the bridge and its namespaces.  Every name used here
 begins with ``ezir``; ``cleanup_stale()`` removes what a killed run left.
 """
 
+import hashlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,7 +65,6 @@ def run(*argv, check=True, **kw):
 
 
 def wait_port(host, port, timeout=30, proc=None, what=None):
-    import socket
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc is not None and proc.poll() is not None:
@@ -595,7 +596,7 @@ def partition_image(path, size_mib, data_mib):
     return path, run('blkid', '-o', 'value', '-s', 'UUID', path).stdout.strip()
 
 
-def whole_disk_image(path, size_mib, part_mib, seed=b'ezio'):
+def whole_disk_image(path, size_mib, part_mib):
     """A GPT disk image: partition 1 (ext4, some files of random data) of
     part_mib MiB at 1 MiB.  Returns its path."""
     with open(path, 'wb') as f:
@@ -622,7 +623,6 @@ def whole_disk_image(path, size_mib, part_mib, seed=b'ezio'):
 
 
 def sha256_file(path, length=None, offset=0):
-    import hashlib
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         f.seek(offset)
