@@ -167,12 +167,16 @@ def run_ezio_deploy(binary, node_yaml, node_uuid=None):
         return last
     # the status says why; where there is none (a bad option or node.yaml
     # stops it before the first report) its one line on stderr does
-    why = (last or {}).get('message')
+    raise _failed(code, stderr, (last or {}).get('message'))
+
+
+def _failed(code, stderr, why=None):
+    """The DeploymentError of an ezio-deploy that exited with code: why, or
+    else the last line of its stderr."""
     if not why:
         lines = stderr.strip().splitlines()
         why = lines[-1] if lines else 'no message'
-    raise errors.DeploymentError('ezio-deploy failed, %s: %s'
-                                 % (contract.describe_exit(code), why))
+    return errors.DeploymentError('ezio-deploy failed, %s: %s' % (contract.describe_exit(code), why))
 
 
 def finish_whole_disk(node_uuid, device, configdrive=None):
@@ -228,9 +232,7 @@ def check_partition_plan(binary, settings, layout, work_dir):
     r = subprocess.run([binary, '--config', node_yaml, '--dry-run'], stdin=subprocess.DEVNULL,
                        capture_output=True, text=True)
     if r.returncode != 0:
-        lines = r.stderr.strip().splitlines()
-        raise errors.DeploymentError('ezio-deploy failed, %s: %s'
-                                     % (contract.describe_exit(r.returncode), lines[-1] if lines else 'no message'))
+        raise _failed(r.returncode, r.stderr)
     m = _PLAN_IMAGE_RE.search(r.stdout)
     if not m:
         raise errors.DeploymentError('%s: ezio-deploy --dry-run printed no image line:\n%s' % (STEP, r.stdout))

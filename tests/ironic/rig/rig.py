@@ -147,12 +147,17 @@ class Node(object):
         run('partx', '-d', self.disk, check=False)
         run('blkdiscard', self.disk)
 
-    def _jail(self, command):
-        """A new agent directory, and the argument list and environment that
-        run command in this node's namespace under agent-jail."""
+    def _agent_dir(self):
+        """A new folder for one run of the agent (or of a command in its
+        place): agent-1, agent-2 ..."""
         self.agent_runs += 1
         adir = os.path.join(self.dir, 'agent-%d' % self.agent_runs)
         os.makedirs(adir)
+        return adir
+
+    def _jail(self, adir, command):
+        """The argument list and environment that run command in this
+        node's namespace under agent-jail, with adir as its folder."""
         env = dict(os.environ)
         env.update({
             'EZIO_RIG_DISK': self.disk,
@@ -163,11 +168,11 @@ class Node(object):
         argv = ['ip', 'netns', 'exec', self.ns,
                 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc',
                 '--kill-child', os.path.join(HERE, 'agent-jail'), self.disk, adir, '--'] + command
-        return adir, argv, env
+        return argv, env
 
     def run_jailed(self, command, timeout=120):
         """Run command where the agent would run; returns the CompletedProcess."""
-        _, argv, env = self._jail(command)
+        argv, env = self._jail(self._agent_dir(), command)
         return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=timeout)
 
@@ -175,11 +180,12 @@ class Node(object):
         """Start this node's agent, jailed, in its namespace (one per deploy)."""
         if self.agent is not None:
             self.stop_agent()
-        adir, argv, env = self._jail([os.path.join(VENV_BIN, 'ironic-python-agent'), '--config-file',
-                                      os.path.join(self.dir, 'agent-%d.conf' % (self.agent_runs + 1))])
-        with open(argv[-1], 'w') as f:
+        adir = self._agent_dir()
+        conf = os.path.join(adir, 'agent.conf')
+        with open(conf, 'w') as f:
             f.write(AGENT_CONF % {'api': 'http://%s:%d' % (CONDUCTOR_IP, API_PORT), 'port': AGENT_PORT,
                                   'dir': adir, 'peer_port': PEER_PORT})
+        argv, env = self._jail(adir, [os.path.join(VENV_BIN, 'ironic-python-agent'), '--config-file', conf])
         self.agent_log = os.path.join(adir, 'agent.log')
         with open(self.agent_log, 'w') as log:
             self.agent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
