@@ -291,6 +291,7 @@ void ownership::update()
                              static_cast<std::size_t>(std::count(fresh.begin(), fresh.end(), true)),
                              owners_.size(), self_index_ >= 0 ? static_cast<long>(share[static_cast<std::size_t>(self_index_)].size()) : -1L,
                              ask.size(), stealing ? " (stealing)" : "", stealers.size(), origin_seeds_.size());
+        asking_ = !ask.empty() || never_release_;
         use_seeders(!ask.empty());
 }
 

@@ -30,6 +30,10 @@ public:
          * seeders are released, take them back for good. */
         void watch(uint64_t total_done, bool downloading);
 
+        /* Whether this node still has pieces of its own to ask an origin
+         * for (the seeder, or the web seed when the swarm starves). */
+        bool wants_origin() const { return asking_; }
+
 private:
         void use_seeders(bool need);
         void assign(std::vector<std::string> const &keys);
@@ -51,6 +55,7 @@ private:
         std::vector<std::size_t> left_;         /* per owner: fresh pieces in its share at the last change */
         std::vector<std::chrono::steady_clock::time_point> moved_;     /* per owner: when that changed */
         bool seeds_blocked_ = false;
+        bool asking_ = true;            /* the last update asked for pieces */
         bool never_release_ = false;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;

@@ -59,6 +59,9 @@ struct ez_swarm {
         std::vector<uint8_t> sent;      /* debug: times each block was uploaded */
         uint64_t sent_again = 0;        /* debug: uploads of a block sent before */
         std::map<std::string, uint64_t> again_to;       /* debug: the same, per peer */
+        std::vector<std::string> web_seeds;     /* the torrent's url-list, held back until needed */
+        bool web_seeds_on = false;
+        std::chrono::steady_clock::time_point starving_since, fed_since, last_starve_check;
 };
 
 namespace {
@@ -337,6 +340,18 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                                              static_cast<std::ptrdiff_t>(cfg->torrent_len)),
                         lim, lt::from_span);
                 s->num_pieces = atp.ti->num_pieces();
+                /* BEP 19 web seeds are the origin of last resort, not a
+                 * peer among others: libtorrent would have every node
+                 * pull from the HTTP server alongside the swarm (measured:
+                 * 2.4 copies of the payload from it for 3 nodes and a
+                 * seeder).  They are added when the swarm lacks a piece
+                 * (web_seed_fallback) and dropped once it has them all. */
+                if (!cfg->seed) {
+                        for (auto const &w : atp.ti->web_seeds())
+                                if (w.type == lt::web_seed_entry::url_seed)
+                                        s->web_seeds.push_back(w.url);
+                        atp.ti->clear_web_seeds();
+                }
                 atp.save_path = ".";
                 atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
                 if (cfg->seed)
@@ -354,6 +369,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 for (auto const &ep : s->peers)
                         s->h.connect_peer(ep);
                 s->last_peer_kick = std::chrono::steady_clock::now();
+                s->starving_since = s->fed_since = s->last_starve_check = s->last_peer_kick;
                 *ret = s.release();
                 return 0;
         } catch (std::bad_alloc const &) {
@@ -374,6 +390,68 @@ extern "C" int ez_swarm_check_settings(const char *settings, struct ez_err *err)
                 return apply_expert_settings(pack, settings, err);
         } catch (...) {
                 return ez_err_set(err, -ENOMEM, "out of memory");
+        }
+}
+
+/* Pieces this node lacks that no connected peer holds (web seeds aside):
+ * what only an origin can supply. */
+static int unavailable_pieces(struct ez_swarm *s, lt::torrent_status const &st)
+{
+        std::vector<lt::peer_info> peers;
+        std::size_t const np = static_cast<std::size_t>(s->num_pieces);
+        std::vector<bool> held(np, false);
+
+        s->h.get_peer_info(peers);
+        for (auto const &p : peers) {
+                if (p.connection_type != lt::peer_info::standard_bittorrent || p.pieces.size() != s->num_pieces)
+                        continue;
+                for (std::size_t i = 0; i < np; i++)
+                        if (p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
+                                held[i] = true;
+        }
+        int n = 0;
+        for (std::size_t i = 0; i < np; i++)
+                if (!held[i] && !(st.pieces.size() == s->num_pieces &&
+                                  st.pieces.get_bit(lt::piece_index_t(static_cast<int>(i)))))
+                        n++;
+        return n;
+}
+
+/*
+ * The web seeds, once a second.  On when the swarm has lacked a piece for
+ * STARVE_AFTER (no seeder, or it left before a whole copy was spread; the
+ * grace lets a starting node hear of its peers first) and the schedule
+ * has pieces of this node's own share to fetch: each node takes its share
+ * from the web seed and the rest from its peers, as from a seeder.  Off
+ * once the share is in, or once the peers have held every missing piece
+ * for FED_AFTER.
+ */
+static void web_seed_fallback(struct ez_swarm *s, lt::torrent_status const &st,
+                              std::chrono::steady_clock::time_point now)
+{
+        auto const STARVE_AFTER = std::chrono::seconds(4), FED_AFTER = std::chrono::seconds(10);
+
+        if (now - s->last_starve_check < std::chrono::seconds(1))
+                return;
+        s->last_starve_check = now;
+        int const missing = unavailable_pieces(s, st);
+        bool const wanted = !s->own || s->own->wants_origin();
+        if (missing == 0)
+                s->starving_since = now;
+        else
+                s->fed_since = now;
+        if (!s->web_seeds_on && wanted && now - s->starving_since >= STARVE_AFTER) {
+                for (auto const &url : s->web_seeds)
+                        s->h.add_url_seed(url);
+                s->web_seeds_on = true;
+                std::fprintf(stderr, "ezio-deploy: no peer holds %d of the pieces still missing: fetching from "
+                             "the web seed %s\n", missing, s->web_seeds.front().c_str());
+        } else if (s->web_seeds_on && (!wanted || now - s->fed_since >= FED_AFTER)) {
+                for (auto const &url : s->web_seeds)
+                        s->h.remove_url_seed(url);
+                s->web_seeds_on = false;
+                std::fprintf(stderr, "ezio-deploy: web seed dropped: %s\n",
+                             wanted ? "the peers hold every missing piece" : "this node's share is in");
         }
 }
 
@@ -461,6 +539,9 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                         s->own->update();
                         s->last_ownership = now;
                 }
+
+                if (!s->web_seeds.empty() && o.state == EZ_SWARM_DOWNLOADING)
+                        web_seed_fallback(s, st, now);
 
                 /* peers given by address are kept trying: a receiver may
                  * start before the node it was told to fetch from */
