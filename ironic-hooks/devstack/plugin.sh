@@ -61,15 +61,21 @@ function configure_ezio {
     iniset "$IRONIC_CONF_FILE" ezio seed_timeout "$EZIO_SEED_TIMEOUT"
     iniset "$IRONIC_CONF_FILE" ezio deploy_timeout "$EZIO_DEPLOY_TIMEOUT"
     iniset "$IRONIC_CONF_FILE" ezio verify "$EZIO_VERIFY"
+    # the conductor adds the torrents it makes and signals the tracker
+    iniset "$IRONIC_CONF_FILE" ezio tracker_whitelist "$EZIO_DATA_DIR/tracker/whitelist"
+    iniset "$IRONIC_CONF_FILE" ezio seeder_ports "$EZIO_SEEDER_PORTS"
 }
 
 # The tracker: Debian's opentracker serves only the info-hashes in its
-# whitelist (ezio_allow_torrent adds one) and drops root for nobody.
+# whitelist.  The conductor (running as $STACK_USER) adds those of the
+# torrents it makes and sends opentracker SIGHUP to read it again, so the
+# file is $STACK_USER's and opentracker drops root for $STACK_USER.
 function start_ezio_tracker {
     sudo install -d -m 0755 "$EZIO_DATA_DIR/tracker"
     sudo touch "$EZIO_DATA_DIR/tracker/whitelist"
+    sudo chown "$STACK_USER" "$EZIO_DATA_DIR/tracker/whitelist"
     sudo chmod 0644 "$EZIO_DATA_DIR/tracker/whitelist"
-    run_process ezio-tracker "/usr/bin/opentracker -i $SERVICE_HOST -p $EZIO_TRACKER_PORT -P $EZIO_TRACKER_PORT -d $EZIO_DATA_DIR/tracker -w whitelist -u nobody" root root
+    run_process ezio-tracker "/usr/bin/opentracker -i $SERVICE_HOST -p $EZIO_TRACKER_PORT -P $EZIO_TRACKER_PORT -d $EZIO_DATA_DIR/tracker -w whitelist -u $STACK_USER" root root
 }
 
 # ezio_allow_torrent FILE: let the tracker serve the torrent FILE.

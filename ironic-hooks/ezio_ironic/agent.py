@@ -73,6 +73,8 @@ _KEYS = {
 
 # Seconds between two status lines written to the log while a phase goes on.
 LOG_EVERY = 10
+# lines of ezio-deploy's stderr logged after a deploy that succeeded
+STDERR_NOTES = 20
 
 
 def deploy_binary():
@@ -164,6 +166,9 @@ def run_ezio_deploy(binary, node_yaml, node_uuid=None):
         err_file.seek(0)
         stderr = err_file.read()
     if code == 0:
+        # what it noted on the way (a web seed it turned to, say)
+        for note in stderr.strip().splitlines()[-STDERR_NOTES:]:
+            LOG.info('Node %s: %s', node_uuid, note)
         return last
     # the status says why; where there is none (a bad option or node.yaml
     # stops it before the first report) its one line on stderr does

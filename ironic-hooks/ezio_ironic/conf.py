@@ -40,12 +40,42 @@ conductor_opts = [
                help='What a node reads back once the image is written: every '
                     'piece (data), also the zero ranges and the digest (full), '
                     'or nothing.'),
+    # the torrent the conductor makes for nodes that name none
+    cfg.StrOpt('mktorrent_binary', default='ezio-mktorrent',
+               help='The ezio-mktorrent program on the conductor (a name '
+                    'looked up in PATH, or a path).'),
+    cfg.StrOpt('publish_subdir', default='ezio',
+               help='Where, under [deploy]http_root, the conductor publishes '
+                    'the torrents it makes (and their web seeds\' payload '
+                    'files); served at [deploy]http_url/<publish_subdir>/.'),
+    cfg.BoolOpt('web_seed', default=True,
+                help='Write the payload file (the image\'s used blocks) beside '
+                     'each torrent the conductor makes and name it in the '
+                     'torrent as a BEP 19 web seed: nodes fetch from it only '
+                     'when no peer holds a piece they lack. Costs the space of '
+                     'the image\'s data on the conductor.'),
+    cfg.BoolOpt('conductor_seeder', default=True,
+                help='Seed each image the conductor made a torrent of (with '
+                     'deploy_binary --seed, from the cached image) while '
+                     'deploys of it are in progress.'),
+    cfg.StrOpt('seeder_address', default='0.0.0.0',
+               help='The address the conductor\'s seeders listen on.'),
+    cfg.StrOpt('seeder_ports', default='6890:6929',
+               help='LOW:HIGH, the ports the conductor\'s seeders listen on, '
+                    'one per image being deployed.'),
+    cfg.StrOpt('tracker_whitelist',
+               help='The whitelist file of the tracker (opentracker -w): the '
+                    'conductor adds the info-hash of every torrent it makes '
+                    'and sends SIGHUP to the opentracker processes it may '
+                    'signal, so that the tracker reads it again. Unset: the '
+                    'tracker needs no whitelist.'),
 ]
 
 agent_opts = [
     cfg.StrOpt('deploy_binary', default='ezio-deploy',
-               help='The ezio-deploy program in the ramdisk (a name looked up '
-                    'in PATH, or a path).'),
+               help='The ezio-deploy program in the ramdisk, and on the '
+                    'conductor for its seeders (a name looked up in PATH, or '
+                    'a path).'),
     cfg.StrOpt('work_dir', default='/run/ezio',
                help='Where the agent writes the node.yaml and token file of '
                     'a deploy (mode 0700).'),

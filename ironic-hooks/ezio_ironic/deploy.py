@@ -18,16 +18,19 @@ Why ``AgentDeploy`` and not ``CustomAgentDeploy``: the later steps of
 image and registers a UEFI whole-disk image, then sets the boot device with
 the node's boot mode; ``CustomAgentDeploy`` only calls the boot interface,
 so a partition image would be left without a boot loader.  Its ``prepare``
-also fills ``instance_info['image_url']`` (and caches the image when
-``image_download_source`` asks for it), which a conductor-made torrent and
-its web seed will use.  The price: ``write_image`` is kept only as a step
+also fills ``instance_info['image_url']`` and, with
+``image_download_source=local``, caches the image as raw: the cache a
+conductor-made torrent starts from (publish.py).  The price: ``write_image`` is kept only as a step
 of priority 0 (a deploy template can still ask for it), and the agent step
 must leave the partition UUIDs where the standby extension keeps them.
 
 The settings come from ``[ezio]`` in ironic.conf; ``instance_info`` may
 name the torrent and override a few of them per node::
 
-    ezio_torrent          URL of the .torrent (http, https or file); required
+    ezio_torrent          URL of the .torrent (http, https or file); when
+                          unset, the conductor makes the torrent from its
+                          cached copy of the image, serves and seeds it
+                          (publish.py)
     ezio_torrent_sha256   SHA-256 of the .torrent file (64 hex digits)
     ezio_torrent_token    sent as X-Auth-Token when fetching the .torrent
     ezio_trackers         announce URLs (a list or a comma-separated string)
@@ -58,6 +61,7 @@ from ironic.drivers.modules import boot_mode_utils
 from ironic.drivers.modules import deploy_utils
 
 from ezio_ironic import conf
+from ezio_ironic import publish
 
 CONF = conf.CONF
 LOG = log.getLogger(__name__)
@@ -124,23 +128,16 @@ def _seconds(node, value, what):
 
 
 def torrent_url(node):
-    """The URL of the node's torrent, checked.
-
-    Only a torrent named in ``instance_info['ezio_torrent']`` is supported
-    for now; a torrent the conductor makes from its cached image will be
-    returned here when none is named.
+    """The URL of the torrent the node names, checked.
 
     :param node: an Ironic node object.
-    :returns: the URL (str).
-    :raises: MissingParameterValue if no torrent is named.
+    :returns: the URL (str), or None when ``instance_info['ezio_torrent']``
+        is not set: the conductor then makes the torrent (publish.py).
     :raises: InvalidParameterValue if the URL is not one ezio-deploy fetches.
     """
     url = node.instance_info.get('ezio_torrent')
-    if not url:
-        raise exception.MissingParameterValue(
-            "Node %s cannot be deployed with ezio: "
-            "instance_info['ezio_torrent'] is not set; it must be the http://, https:// or file:// URL of "
-            "the image's .torrent" % node.uuid)
+    if url is None or url == '':
+        return None
     if not isinstance(url, str):
         raise _invalid(node, "instance_info['ezio_torrent']", url,
                        'is not a URL')
@@ -235,23 +232,20 @@ def _token(node):
     return value
 
 
-def ezio_args(node):
-    """The ``ezio`` argument of the agent step ``ezio_write_image``.
-
-    Every value is checked here, so that ``validate`` and the step agree.
+def swarm_args(node):
+    """The swarm settings of the agent step's ``ezio`` argument: all but
+    the torrent.
 
     :param node: an Ironic node object.
-    :returns: a dict with the keys torrent, torrent_sha256, trackers, peers,
-        seed_after, seed_timeout, timeout, verify and token.
-    :raises: MissingParameterValue or InvalidParameterValue, with a message
-        that names the offending setting.
+    :returns: a dict with the keys trackers, peers, seed_after,
+        seed_timeout, timeout, verify and token.
+    :raises: InvalidParameterValue, with a message that names the
+        offending setting.
     """
     seed_timeout, seed_timeout_name = _setting(node, 'seed_timeout',
                                                'seed_timeout')
     timeout, timeout_name = _setting(node, 'deploy_timeout', 'deploy_timeout')
     args = {
-        'torrent': torrent_url(node),
-        'torrent_sha256': torrent_sha256(node),
         'trackers': _urls(node, 'trackers', 'trackers', TRACKER_SCHEMES),
         'peers': _peers(node),
         'seed_after': seed_after(node),
@@ -261,6 +255,34 @@ def ezio_args(node):
         'token': _token(node),
     }
     _check_bounded(node, args, timeout_name, seed_timeout_name)
+    return args
+
+
+def ezio_args(node, published=None):
+    """The ``ezio`` argument of the agent step ``ezio_write_image``.
+
+    Every value is checked here, so that ``validate`` and the step agree.
+
+    :param node: an Ironic node object.
+    :param published: for a node that names no torrent, what
+        ``publish.acquire`` returned: the torrent the conductor made
+        (torrent, torrent_sha256) and its seeder (peers).
+    :returns: the dict of :func:`swarm_args` with torrent and
+        torrent_sha256 added.
+    :raises: MissingParameterValue if the node names no torrent and none
+        was published; InvalidParameterValue as :func:`swarm_args`.
+    """
+    args = swarm_args(node)
+    if published is None:
+        args.update(torrent=torrent_url(node), torrent_sha256=torrent_sha256(node))
+        if args['torrent'] is None:
+            raise exception.MissingParameterValue(
+                "Node %s names no instance_info['ezio_torrent'] and the "
+                "conductor made none" % node.uuid)
+    else:
+        args.update(torrent=published['torrent'],
+                    torrent_sha256=published['torrent_sha256'])
+        args['peers'] += [p for p in published['peers'] if p not in args['peers']]
     return args
 
 
@@ -336,7 +358,11 @@ class EzioDeploy(agent.AgentDeploy):
         super().validate(task)
         if not task.driver.storage.should_write_image(task):
             return
-        ezio_args(task.node)
+        if torrent_url(task.node) is None:
+            publish.check(task.node)
+        else:
+            torrent_sha256(task.node)
+        swarm_args(task.node)
 
     @base.deploy_step(priority=0)
     @task_manager.require_exclusive_lock
@@ -370,9 +396,11 @@ class EzioDeploy(agent.AgentDeploy):
             return None
         node = task.node
         try:
-            ezio = ezio_args(node)
-        except (exception.MissingParameterValue,
-                exception.InvalidParameterValue) as e:
+            published = None
+            if torrent_url(node) is None:
+                published = publish.acquire(task)
+            ezio = ezio_args(node, published)
+        except exception.IronicException as e:
             agent_base.log_and_raise_deployment_error(task, str(e), exc=e)
         LOG.info('Deploying node %s through the swarm of %s',
                  node.uuid, ezio['torrent'])
@@ -386,3 +414,23 @@ class EzioDeploy(agent.AgentDeploy):
             step['args']['partition'] = partition
         client = agent_client.get_client(task)
         return agent_base.execute_step(task, step, 'deploy', client=client)
+
+    @base.deploy_step(priority=70)
+    @task_manager.require_exclusive_lock
+    def ezio_release_image(self, task):
+        """The image is written: the node no longer needs the conductor's
+        seeder of it (stopped when no other node deploys the image).
+
+        :param task: a TaskManager instance.
+        """
+        publish.release(task)
+
+    @task_manager.require_exclusive_lock
+    def clean_up(self, task):
+        """Release the node's claim on the conductor's seeder (a deploy
+        that failed or was torn down), then clean up as ``direct`` does.
+
+        :param task: a TaskManager instance.
+        """
+        publish.release(task)
+        super().clean_up(task)

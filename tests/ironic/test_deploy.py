@@ -211,6 +211,8 @@ class TestDeploySteps(EzioTestCase):
         # the order that makes a written image boot
         self.assertLess(enabled.index('deploy'), enabled.index('ezio_write_image'))
         self.assertLess(enabled.index('ezio_write_image'),
+                        enabled.index('ezio_release_image'))
+        self.assertLess(enabled.index('ezio_release_image'),
                         enabled.index('prepare_instance_boot'))
 
 
@@ -254,8 +256,6 @@ class TestValidate(EzioTestCase):
 
 # (name, instance_info, exception, what the message must say)
 BAD_INPUTS = [
-    ('no_torrent', {'ezio_torrent': None}, exception.MissingParameterValue,
-     "instance_info['ezio_torrent'] is not set"),
     ('ftp_torrent', {'ezio_torrent': 'ftp://h/x.torrent'},
      exception.InvalidParameterValue,
      "instance_info['ezio_torrent'] 'ftp://h/x.torrent' is not an http://, "
@@ -317,6 +317,32 @@ for _name, _info, _exc, _msg in BAD_INPUTS:
     setattr(TestValidate, 'test_refuses_%s' % _name, _refuses(_info, _exc, _msg))
 
 
+def start_step(case, agent, instance_info=None, whole_disk=True):
+    """A node of case (an EzioTestCase) in deploying, run up to its
+    ezio_write_image step, which talks to agent (a FakeAgent)."""
+    node = case.node(instance_info=instance_info,
+                     provision_state=states.DEPLOYING,
+                     target_provision_state=states.ACTIVE,
+                     driver_info=dict(DRIVER_INFO,
+                                      deploy_forces_oob_reboot=True),
+                     driver_internal_info={
+                         'agent_url': agent.url,
+                         'agent_secret_token': 'secret',
+                         'is_whole_disk_image': whole_disk,
+                         'hardware_manager_version': {'ezio': '1'},
+                         'agent_cached_deploy_steps': {'deploy': [
+                             {'interface': 'deploy',
+                              'step': 'ezio_write_image', 'priority': 0,
+                              'reboot_requested': False, 'args': {}}]}})
+    with task_manager.acquire(case.context, node.uuid) as task:
+        conductor_steps.set_node_deployment_steps(task)
+        names = [s['step']
+                 for s in task.node.driver_internal_info['deploy_steps']]
+        deployments.do_next_deploy_step(task, names.index('ezio_write_image'))
+    node.refresh()
+    return node
+
+
 class TestStep(EzioTestCase):
 
     def setUp(self):
@@ -325,28 +351,7 @@ class TestStep(EzioTestCase):
         self.addCleanup(self.agent.stop)
 
     def _start(self, instance_info=None, whole_disk=True):
-        """A node in deploying, run up to its ezio_write_image step."""
-        node = self.node(instance_info=instance_info,
-                         provision_state=states.DEPLOYING,
-                         target_provision_state=states.ACTIVE,
-                         driver_info=dict(DRIVER_INFO,
-                                          deploy_forces_oob_reboot=True),
-                         driver_internal_info={
-                             'agent_url': self.agent.url,
-                             'agent_secret_token': 'secret',
-                             'is_whole_disk_image': whole_disk,
-                             'hardware_manager_version': {'ezio': '1'},
-                             'agent_cached_deploy_steps': {'deploy': [
-                                 {'interface': 'deploy',
-                                  'step': 'ezio_write_image', 'priority': 0,
-                                  'reboot_requested': False, 'args': {}}]}})
-        with task_manager.acquire(self.context, node.uuid) as task:
-            conductor_steps.set_node_deployment_steps(task)
-            names = [s['step']
-                     for s in task.node.driver_internal_info['deploy_steps']]
-            deployments.do_next_deploy_step(task, names.index('ezio_write_image'))
-        node.refresh()
-        return node
+        return start_step(self, self.agent, instance_info, whole_disk)
 
     def _sent_step(self):
         self.assertEqual(1, len(self.agent.posted))

@@ -59,6 +59,27 @@ def instance_info(r, **extra):
     return info
 
 
+def assert_holds_the_image(bench, node):
+    """The node is active, its disk holds the whole-disk image (partition 1)
+    and the configdrive (config-2, partition 2), and its agent ran ezio."""
+    image_part = rig.sha256_file(bench.image, PART_MIB * MiB, MiB)
+    assert rig.sha256_file(node.disk, PART_MIB * MiB, MiB) == image_part, node.name
+    parts = rig.gpt_partitions(node.disk)
+    assert parts[0][:2] == (2048, 2048 + PART_MIB * 2048 - 1)
+    assert len(parts) == 2 and parts[1][0] > parts[0][1]
+    label = subprocess.run(['blkid', '-o', 'value', '-s', 'LABEL', node.disk + 'p2'], capture_output=True,
+                           text=True).stdout.strip()
+    assert label == 'config-2'
+    meta = subprocess.run(['isoinfo', '-R', '-i', node.disk + 'p2', '-x', '/openstack/latest/meta_data.json'],
+                          capture_output=True, text=True, check=True).stdout
+    assert json.loads(meta)['uuid'] == 'ezio-e2e'
+    with open(node.agent_log) as f:
+        log = f.read()
+    assert 'ezio-deploy download:' in log and 'ezio-deploy done:' in log
+    n = bench.get(node)
+    assert n['provision_state'] == 'active' and n['last_error'] is None
+
+
 def test_agent_jail_hides_this_machines_disks(bench):
     """Before any agent runs: in its jail, the only block device is its own
     loop disk (the agent's hardware managers pick it), this machine's disks
@@ -105,22 +126,8 @@ def test_whole_disk_image_with_configdrive(bench):
     # the swarm, not the conductor, carried the image
     assert bench.http_served('/disk.img') == image_served
     assert bench.seeder_uploaded() - seeded < 2 * payload
-    image_part = rig.sha256_file(bench.image, PART_MIB * MiB, MiB)
     for node in nodes:
-        assert rig.sha256_file(node.disk, PART_MIB * MiB, MiB) == image_part, node.name
-        parts = rig.gpt_partitions(node.disk)
-        assert parts[0][:2] == (2048, 2048 + PART_MIB * 2048 - 1)
-        assert len(parts) == 2 and parts[1][0] > parts[0][1]
-        label = subprocess.run(['blkid', '-o', 'value', '-s', 'LABEL', node.disk + 'p2'], capture_output=True,
-                               text=True).stdout.strip()
-        assert label == 'config-2'
-        meta = subprocess.run(['isoinfo', '-R', '-i', node.disk + 'p2', '-x', '/openstack/latest/meta_data.json'],
-                              capture_output=True, text=True, check=True).stdout
-        assert json.loads(meta)['uuid'] == 'ezio-e2e'
-        log = open(node.agent_log).read()
-        assert 'ezio-deploy download:' in log and 'ezio-deploy done:' in log
-        n = bench.get(node)
-        assert n['provision_state'] == 'active' and n['last_error'] is None
+        assert_holds_the_image(bench, node)
     bench.undeploy(nodes)
 
 
@@ -163,15 +170,47 @@ def test_partition_image(bench):
     bench.undeploy(nodes)
 
 
-def test_validate_names_the_missing_torrent(bench):
+def test_conductor_makes_serves_and_seeds_the_torrent(bench):
+    """Nodes that name no torrent: the conductor caches the image (one
+    download), makes its torrent, serves it and seeds it while they deploy;
+    every node reaches active with the image; the web seed stays unused
+    while a seeder is there; the seeder stops when the last node is done."""
+    nodes = bench.add_nodes(NODES, DISK_MIB)
+    info = instance_info(bench)
+    del info['ezio_torrent']
+    for node in nodes:
+        bench.patch(node, instance_info=info)
+        assert bench.validate(node)['deploy']['result'] is True
+    image_served = bench.http_served('/disk.img')
+    results = bench.deploy(nodes, timeout=300, configdrive=CONFIGDRIVE)
+    for node in nodes:
+        state, seconds, error = results[node.name]
+        assert (state, error) == ('active', None), '%s\n%s' % (error, node.log_tail())
+        assert_holds_the_image(bench, node)
+    made = [f for f in os.listdir(os.path.join(bench.www, 'ezio')) if f.endswith('.torrent')]
+    assert len(made) == 1, made
+    payload = made[0][:-len('.torrent')] + '.payload'
+    # the conductor fetched the image once; the nodes took it from the swarm
+    assert bench.http_served('/disk.img') - image_served == os.path.getsize(bench.image)
+    assert bench.http_served('/ezio/' + payload) == 0
+    assert bench.http_served('/ezio/' + made[0]) > 0
+    assert rig.info_hash(os.path.join(bench.www, 'ezio', made[0])) in open(bench.whitelist).read().split()
+    assert bench.conductor_seeders() == []
+    bench.undeploy(nodes)
+
+
+def test_validate_names_what_is_missing(bench):
+    """Neither a torrent nor an image to make one from: validate says so,
+    and the deploy is refused."""
     node, = bench.add_nodes(1, 8)
     info = instance_info(bench)
     del info['ezio_torrent']
+    del info['image_source']
     bench.patch(node, instance_info=info)
     deploy = bench.validate(node)['deploy']
     assert deploy['result'] is False
-    assert "instance_info['ezio_torrent'] is not set" in deploy['reason']
-    with pytest.raises(rig.RigError, match='ezio_torrent'):
+    assert 'image_source' in deploy['reason']
+    with pytest.raises(rig.RigError, match='image_source'):
         bench.provision(node, 'active')
     assert bench.get(node)['provision_state'] == 'available'
 
@@ -217,3 +256,34 @@ def test_failures_end_in_deploy_failed_with_the_cause(bench, full_tmpfs):
     assert state == 'deploy failed', got
     assert ('ezio-deploy failed, exit 6 (EZ_EXIT_IO)' in error and 'cannot write' in error) or \
         ('ezio-deploy failed, exit 7 (EZ_EXIT_VERIFY)' in error and 'reads back different' in error), got
+
+
+def test_web_seed_as_the_only_origin(bench):
+    """No seeder at all ([ezio]conductor_seeder = false): the nodes find no
+    peer holding the pieces, turn to the torrent's web seed (the payload
+    file the conductor serves), split it between them and reach active.
+    Last in this module: it restarts Ironic with that setting."""
+    bench.restart_ironic('[ezio]\nconductor_seeder = false\n')
+    nodes = bench.add_nodes(2, DISK_MIB)
+    info = instance_info(bench)
+    del info['ezio_torrent']
+    for node in nodes:
+        bench.patch(node, instance_info=info)
+    made = [f for f in os.listdir(os.path.join(bench.www, 'ezio')) if f.endswith('.torrent')]
+    served = {name: bench.http_served('/ezio/' + name[:-len('.torrent')] + '.payload') for name in made}
+    results = bench.deploy(nodes, timeout=300, configdrive=CONFIGDRIVE)
+    for node in nodes:
+        state, seconds, error = results[node.name]
+        assert (state, error) == ('active', None), '%s\n%s' % (error, node.log_tail())
+        assert_holds_the_image(bench, node)
+    assert bench.conductor_seeders() == []
+    made, = [f for f in os.listdir(os.path.join(bench.www, 'ezio')) if f.endswith('.torrent')]
+    payload = made[:-len('.torrent')] + '.payload'
+    size = os.path.getsize(os.path.join(bench.www, 'ezio', payload))
+    web = bench.http_served('/ezio/' + payload) - served.get(made, 0)
+    print('web seed served %d bytes, %.2f copies of the payload' % (web, web / size))
+    assert size <= web < 2 * size
+    for node in nodes:
+        with open(node.agent_log) as f:
+            assert 'fetching from the web seed http://%s:%d/ezio/%s' % (rig.CONDUCTOR_IP, rig.HTTP_PORT, payload) \
+                in f.read()

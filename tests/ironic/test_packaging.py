@@ -103,6 +103,9 @@ def test_devstack_post_config_enables_ezio(tmp_path):
     assert opts.ezio.trackers == ['http://192.0.2.10:6969/announce']
     assert (opts.ezio.seed_after, opts.ezio.seed_timeout, opts.ezio.deploy_timeout, opts.ezio.verify) == \
         ('until-done', 120, 1200, 'data')
+    # the conductor's torrents reach the tracker devstack starts
+    assert opts.ezio.tracker_whitelist == str(tmp_path / 'data' / 'ezio' / 'tracker' / 'whitelist')
+    assert opts.ezio.seeder_ports == '6890:6929'
 
 
 def test_devstack_does_nothing_when_ezio_is_disabled(tmp_path):

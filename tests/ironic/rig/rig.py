@@ -51,7 +51,8 @@ CONDUCTOR_NS = PREFIX + '-c'
 API_PORT = 23700
 HTTP_PORT = 23701
 TRACKER_PORT = 23702
-SEEDER_PORT = 23703           # and up, one per image
+SEEDER_PORT = 23703           # and up, one per image the tests seed
+CONDUCTOR_SEEDER_PORTS = (23710, 23719)   # the seeders the conductor starts
 AGENT_PORT = 9999
 PEER_PORT = 6881
 API_VERSION = '1.95'
@@ -298,6 +299,9 @@ trackers = http://%(host)s:%(tracker_port)d/announce
 seed_after = until-done
 seed_timeout = 60
 deploy_timeout = 600
+tracker_whitelist = %(work)s/tracker/whitelist
+seeder_address = %(host)s
+seeder_ports = %(seeder_ports)s
 """
 
 NGINX_CONF = """user root; worker_processes 2; daemon off; pid %(work)s/nginx.pid; error_log %(work)s/nginx.log;
@@ -394,12 +398,14 @@ class Rig(object):
         conf = os.path.join(self.work, 'ironic.conf')
         with open(conf, 'w') as f:
             f.write(IRONIC_CONF % {'work': self.work, 'host': CONDUCTOR_IP, 'api_port': API_PORT,
-                                   'http_port': HTTP_PORT, 'tracker_port': TRACKER_PORT})
+                                   'http_port': HTTP_PORT, 'tracker_port': TRACKER_PORT,
+                                   'seeder_ports': '%d:%d' % CONDUCTOR_SEEDER_PORTS})
             f.write(self.ezio_conf)
         self.ironic_conf = conf
-        r = run(os.path.join(VENV_BIN, 'ironic-dbsync'), '--config-file', conf, 'create_schema', check=False)
-        if r.returncode:
-            raise RigError('ironic-dbsync failed: %s' % r.stderr[-2000:])
+        if not os.path.exists(os.path.join(self.work, 'ironic.sqlite')):
+            r = run(os.path.join(VENV_BIN, 'ironic-dbsync'), '--config-file', conf, 'create_schema', check=False)
+            if r.returncode:
+                raise RigError('ironic-dbsync failed: %s' % r.stderr[-2000:])
         env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
         self.ironic = self._bg([os.path.join(VENV_BIN, 'ironic'), '--config-file', conf], 'ironic.log', env=env)
         wait_port(CONDUCTOR_IP, API_PORT, timeout=90, proc=self.ironic, what='ironic')
@@ -413,6 +419,50 @@ class Rig(object):
             if time.monotonic() > end:
                 raise RigError('ironic lists no driver after 60 s:\n' + self.ironic_log())
             time.sleep(0.5)
+
+    def restart_ironic(self, ezio_conf):
+        """Start Ironic again with ezio_conf added to its configuration
+        (ironic.conf text, e.g. "[ezio]\\nweb_seed = false\\n"); the
+        nodes stay enrolled."""
+        self.ironic.terminate()
+        try:
+            self.ironic.wait(30)
+        except subprocess.TimeoutExpired:
+            self.ironic.kill()
+            self.ironic.wait()
+        self._procs.remove(self.ironic)
+        self.ezio_conf += '\n' + ezio_conf
+        self._start_ironic()
+
+    def conductor_seeder_uploaded(self, forget=False):
+        """Bytes the conductor's seeders have sent, from their status files:
+        the last seeder of each image's; with forget, remove the files
+        (a seeder started afterwards counts from 0)."""
+        total = 0
+        state = os.path.join(self.work, 'state', 'ezio')
+        for key in os.listdir(state) if os.path.isdir(state) else []:
+            path = os.path.join(state, key, 'seeder.json')
+            try:
+                with open(path) as f:
+                    total += json.load(f)['uploaded']
+                if forget:
+                    os.unlink(path)
+            except (OSError, ValueError, KeyError):
+                pass
+        return total
+
+    def conductor_seeders(self):
+        """The pids of the seeders the conductor runs (publish.py)."""
+        pids = []
+        for entry in os.listdir('/proc'):
+            try:
+                with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                    argv = f.read().split(b'\0')
+            except (OSError, ValueError):
+                continue
+            if b'--seed' in argv and any(a.startswith(os.path.join(self.work, 'state').encode()) for a in argv):
+                pids.append(int(entry))
+        return pids
 
     def seed(self, torrent, image):
         """An ezio seeder of image on the conductor's machine, announced to
