@@ -138,7 +138,13 @@ void ownership::assign(std::vector<std::string> const &keys)
  *    fetching, and whatever it lacks comes from its peers.
  *
  * Priorities only order the picking: nothing is ever refused, so a node
- * that leaves or misbehaves costs time, never correctness.
+ * that leaves or misbehaves costs time, never correctness.  The one
+ * exception is the web seed (origin_own_only): it serves whatever it is
+ * asked for at once, so while it is in use fresh pieces another node owns
+ * are not asked for at all (priority 0) until that node holds them; an
+ * owner that stops moving opens its share to the stealers as above, and
+ * a node that holds every piece it asked for is not done (swarm.cpp
+ * counts pieces).
  */
 void ownership::update()
 {
@@ -280,6 +286,8 @@ void ownership::update()
         for (std::size_t i = 0; i < np; i++)
                 if (owner_[i] == self_index_ && fresh[i])
                         prio[i] = lt::download_priority_t(6);   /* own, beyond the window */
+                else if (own_only_ && fresh[i] && taker[i] != self_index_)
+                        prio[i] = lt::dont_download;    /* another's, from its owner later */
         for (int piece : ask)
                 prio[static_cast<std::size_t>(piece)] = lt::top_priority;
         if (prio != prio_) {

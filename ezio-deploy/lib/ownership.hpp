@@ -34,6 +34,11 @@ public:
          * for (the seeder, or the web seed when the swarm starves). */
         bool wants_origin() const { return asking_; }
 
+        /* While the origin is a web seed (which serves whatever it is
+         * asked for, at once), ask for no fresh piece another node owns:
+         * it comes from its owner. */
+        void origin_own_only(bool on) { own_only_ = on; }
+
 private:
         void use_seeders(bool need);
         void assign(std::vector<std::string> const &keys);
@@ -56,6 +61,7 @@ private:
         std::vector<std::chrono::steady_clock::time_point> moved_;     /* per owner: when that changed */
         bool seeds_blocked_ = false;
         bool asking_ = true;            /* the last update asked for pieces */
+        bool own_only_ = false;
         bool never_release_ = false;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;

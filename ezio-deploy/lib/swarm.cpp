@@ -144,6 +144,9 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg)
         s.set_bool(lt::settings_pack::smooth_connects, false);
         s.set_bool(lt::settings_pack::announce_to_all_trackers, true);
         s.set_bool(lt::settings_pack::announce_to_all_tiers, true);
+        /* a node with every piece it asks for keeps its complete peers:
+         * the schedule may ask for more */
+        s.set_bool(lt::settings_pack::close_redundant_connections, false);
         s.set_int(lt::settings_pack::stop_tracker_timeout, 2);
         s.set_int(lt::settings_pack::max_failcount, 100);
         s.set_bool(lt::settings_pack::ssrf_mitigation, false);
@@ -444,12 +447,24 @@ static void web_seed_fallback(struct ez_swarm *s, lt::torrent_status const &st,
                 for (auto const &url : s->web_seeds)
                         s->h.add_url_seed(url);
                 s->web_seeds_on = true;
+                if (s->own) {
+                        s->own->origin_own_only(true);
+                        s->own->update();
+                }
+                /* a query may be a signature (a Swift temporary URL): not shown */
+                std::string shown = s->web_seeds.front();
+                if (shown.find('?') != std::string::npos)
+                        shown = shown.substr(0, shown.find('?')) + "?...";
                 std::fprintf(stderr, "ezio-deploy: no peer holds %d of the pieces still missing: fetching from "
-                             "the web seed %s\n", missing, s->web_seeds.front().c_str());
+                             "the web seed %s\n", missing, shown.c_str());
         } else if (s->web_seeds_on && (!wanted || now - s->fed_since >= FED_AFTER)) {
                 for (auto const &url : s->web_seeds)
                         s->h.remove_url_seed(url);
                 s->web_seeds_on = false;
+                if (s->own) {
+                        s->own->origin_own_only(false);
+                        s->own->update();
+                }
                 std::fprintf(stderr, "ezio-deploy: web seed dropped: %s\n",
                              wanted ? "the peers hold every missing piece" : "this node's share is in");
         }
@@ -481,7 +496,9 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                         break;
                 case lt::torrent_status::finished:
                 case lt::torrent_status::seeding:
-                        o.state = EZ_SWARM_SEEDING;
+                        /* finished: every piece it wants, which while the
+                         * schedule holds pieces back is not every piece */
+                        o.state = st.num_pieces == s->num_pieces ? EZ_SWARM_SEEDING : EZ_SWARM_DOWNLOADING;
                         break;
                 default:
                         o.state = EZ_SWARM_DOWNLOADING;

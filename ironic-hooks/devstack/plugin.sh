@@ -64,6 +64,8 @@ function configure_ezio {
     # the conductor adds the torrents it makes and signals the tracker
     iniset "$IRONIC_CONF_FILE" ezio tracker_whitelist "$EZIO_DATA_DIR/tracker/whitelist"
     iniset "$IRONIC_CONF_FILE" ezio seeder_ports "$EZIO_SEEDER_PORTS"
+    # http: beside the torrent on the conductor; swift: with Ironic's [swift]
+    iniset "$IRONIC_CONF_FILE" ezio web_seed "$EZIO_WEB_SEED"
 }
 
 # The tracker: Debian's opentracker serves only the info-hashes in its

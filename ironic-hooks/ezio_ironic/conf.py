@@ -48,12 +48,25 @@ conductor_opts = [
                help='Where, under [deploy]http_root, the conductor publishes '
                     'the torrents it makes (and their web seeds\' payload '
                     'files); served at [deploy]http_url/<publish_subdir>/.'),
-    cfg.BoolOpt('web_seed', default=True,
-                help='Write the payload file (the image\'s used blocks) beside '
-                     'each torrent the conductor makes and name it in the '
-                     'torrent as a BEP 19 web seed: nodes fetch from it only '
-                     'when no peer holds a piece they lack. Costs the space of '
-                     'the image\'s data on the conductor.'),
+    cfg.StrOpt('web_seed', default='http', choices=[
+        ('http', 'the payload file beside the torrent, served by the '
+                 'conductor\'s HTTP server'),
+        ('swift', 'the payload file uploaded to Swift (the container '
+                  'swift_container, with Ironic\'s [swift] credentials), '
+                  'named by a temporary URL'),
+        ('none', 'no web seed')],
+               help='Where the BEP 19 web seed of each torrent the conductor '
+                    'makes lives: the payload file (the image\'s used '
+                    'blocks). Nodes fetch from it only when no peer holds a '
+                    'piece they lack. "http" costs the conductor the space '
+                    'of the image\'s data.'),
+    cfg.StrOpt('swift_container', default='ezio',
+               help='The Swift container of the payload files (web_seed = '
+                    'swift).'),
+    cfg.IntOpt('swift_temp_url_duration', default=7 * 24 * 3600, min=3600,
+               help='Seconds the temporary URL of a payload in Swift is '
+                    'valid; the conductor names a new one in the torrent '
+                    'when less than half of it is left.'),
     cfg.BoolOpt('conductor_seeder', default=True,
                 help='Seed each image the conductor made a torrent of (with '
                      'deploy_binary --seed, from the cached image) while '

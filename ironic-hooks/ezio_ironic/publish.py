@@ -14,13 +14,17 @@ step ``ezio_write_image`` calls :func:`acquire`:
    cache holds it (source, size, modification time) and the options that
    shape the torrent (trackers, web seed), so a changed image or setting
    makes a new torrent and two deploys racing make one.
-3. With ``[ezio]web_seed`` (the default) the payload file (the image's
-   used blocks, concatenated) is written beside the torrent and named in
-   it as its BEP 19 web seed: the origin of last resort, which nodes use
+3. The payload file (the image's used blocks, concatenated) is the
+   torrent's BEP 19 web seed: the origin of last resort, which nodes use
    only when no peer holds a piece they lack (ezio-deploy holds web seeds
-   back until then).  The raw image itself cannot be the web seed: a web
-   seed serves the torrent's payload by its offsets, and the payload
-   leaves out the free and zero blocks.
+   back until then).  ``[ezio]web_seed`` says where it lives: beside the
+   torrent on the conductor's HTTP server (``http``, the default), or in
+   Swift (``swift``: uploaded once with Ironic's ``[swift]`` credentials,
+   named by a temporary URL that the conductor renews in the torrent, whose
+   info-hash does not cover it, when half of its life is gone), or nowhere
+   (``none``).  The raw image itself cannot be the web seed: a web seed
+   serves the torrent's payload by its offsets, and the payload leaves out
+   the free and zero blocks.
 4. With ``[ezio]tracker_whitelist`` the torrent's info-hash is added to
    the tracker's whitelist, and the tracker (``opentracker``) told to
    read it again.
@@ -43,6 +47,7 @@ import signal
 import socket
 import subprocess
 import time
+from urllib import parse as urlparse
 
 from oslo_concurrency import lockutils
 from oslo_concurrency import processutils
@@ -51,6 +56,7 @@ from oslo_log import log
 from ironic.common import checksum_utils
 from ironic.common import exception
 from ironic.common import states
+from ironic.common import swift
 from ironic.drivers.modules import deploy_utils
 from ironic import objects
 
@@ -136,14 +142,10 @@ def _cached_image(task):
     return href, path
 
 
-def _web_seed(key):
-    return publish_url(key + '.payload') if CONF.ezio.web_seed else None
-
-
 def _key(href, path):
     st = os.stat(path)
     ident = [href, str(st.st_size), str(st.st_mtime_ns), str(st.st_ino),
-             ','.join(CONF.ezio.trackers), 'web-seed' if CONF.ezio.web_seed else '',
+             ','.join(CONF.ezio.trackers), CONF.ezio.web_seed,
              CONF.deploy.http_url]
     return hashlib.sha256('\0'.join(ident).encode()).hexdigest()[:32]
 
@@ -174,6 +176,61 @@ def info_hash(data):
     raise ValueError('no info dictionary')
 
 
+def _entries(data):
+    """The top-level dictionary of a torrent: [(key, raw value)] in order."""
+    entries, i = [], 1
+    while data[i:i + 1] != b'e':
+        key_end = _value_end(data, i)
+        value_end = _value_end(data, key_end)
+        entries.append((data[data.index(b':', i) + 1:key_end], data[key_end:value_end]))
+        i = value_end
+    return entries
+
+
+def with_web_seed(data, url):
+    """The torrent with url as its only web seed (url-list, outside the
+    info dictionary: the info-hash stays)."""
+    entries = [e for e in _entries(data) if e[0] != b'url-list']
+    entries.append((b'url-list', b'%d:%s' % (len(url.encode()), url.encode())))
+    return b'd' + b''.join(b'%d:%s%s' % (len(k), k, v) for k, v in sorted(entries)) + b'e'
+
+
+def web_seed_of(data):
+    """The torrent's first web seed, or None."""
+    for key, value in _entries(data):
+        if key == b'url-list':
+            if value[:1] == b'l':
+                value = value[1:]
+            if value[:1].isdigit():
+                return value[value.index(b':') + 1:_value_end(value, 0)].decode()
+    return None
+
+
+def _swift_object(key):
+    return key + '.payload'
+
+
+def _swift_web_seed(key):
+    """A new temporary URL of the payload in Swift."""
+    return swift.SwiftAPI().get_temp_url(CONF.ezio.swift_container, _swift_object(key),
+                                         CONF.ezio.swift_temp_url_duration)
+
+
+def _expires(url):
+    """When a temporary URL expires (seconds since the epoch), or 0."""
+    query = urlparse.parse_qs(urlparse.urlparse(url).query)
+    try:
+        return int(query['temp_url_expires'][0])
+    except (KeyError, ValueError):
+        return 0
+
+
+def _replace(path, data):
+    with open(path + '.new', 'wb') as f:
+        f.write(data)
+    os.rename(path + '.new', path)
+
+
 def _make_torrent(key, image, torrent):
     """ezio-mktorrent, with the payload for the web seed; nothing is left
     under the published names unless all of it was written."""
@@ -182,25 +239,47 @@ def _make_torrent(key, image, torrent):
     argv = [CONF.ezio.mktorrent_binary, image, '-o', new, '-q', '-n', key]
     for tracker in CONF.ezio.trackers:
         argv += ['-a', tracker]
-    if CONF.ezio.web_seed:
-        argv += ['-p', payload + '.new', '-w', _web_seed(key)]
+    if CONF.ezio.web_seed == 'http':
+        argv += ['-w', publish_url(key + '.payload')]
+    if CONF.ezio.web_seed != 'none':
+        argv += ['-p', payload + '.new']
     started = time.monotonic()
     try:
         processutils.execute(*argv)
-        if CONF.ezio.web_seed:
+        if CONF.ezio.web_seed == 'swift':
+            swift.SwiftAPI().create_object(CONF.ezio.swift_container, _swift_object(key), payload + '.new')
+            os.unlink(payload + '.new')
+            with open(new, 'rb') as f:
+                _replace(new, with_web_seed(f.read(), _swift_web_seed(key)))
+        elif CONF.ezio.web_seed == 'http':
             os.rename(payload + '.new', payload)
         os.rename(new, torrent)
-    except (processutils.ProcessExecutionError, OSError) as e:
+    except (processutils.ProcessExecutionError, OSError, exception.IronicException) as e:
         for path in (new, payload + '.new'):
             try:
                 os.unlink(path)
             except OSError:
                 pass
         raise exception.InstanceDeployFailure(
-            'ezio-mktorrent could not make the torrent of %s: %s'
+            'ezio could not make the torrent of %s: %s'
             % (image, getattr(e, 'stderr', None) or e))
     LOG.info('Made the torrent %s of image %s in %.1f s', torrent, image,
              time.monotonic() - started)
+
+
+def _renew_web_seed(key, torrent):
+    """A Swift web seed's temporary URL renewed when half its life is gone."""
+    with open(torrent, 'rb') as f:
+        data = f.read()
+    url = web_seed_of(data)
+    if CONF.ezio.web_seed != 'swift' or not url:
+        return data
+    if _expires(url) - time.time() > CONF.ezio.swift_temp_url_duration / 2:
+        return data
+    data = with_web_seed(data, _swift_web_seed(key))
+    _replace(torrent, data)
+    LOG.info('Renewed the temporary URL of the web seed of %s', torrent)
+    return data
 
 
 def _whitelist(hash_hex):
@@ -342,7 +421,7 @@ def _start_seeder(key, kdir, torrent, image):
     del _seeders[proc.pid]
     why = 'the conductor\'s seeder of %s exited at once (%d): %s' % (
         torrent, proc.returncode, (_read(os.path.join(kdir, 'seeder.log')) or '').splitlines()[-1:])
-    if not CONF.ezio.web_seed:
+    if CONF.ezio.web_seed == 'none':
         raise exception.InstanceDeployFailure(why + '; with no web seed the swarm has no origin')
     LOG.warning('%s; the nodes will fetch from the web seed', why)
     return None
@@ -414,8 +493,7 @@ def acquire(task):
         if not os.path.exists(torrent):
             _make_torrent(key, image, torrent)
         os.utime(torrent)
-        with open(torrent, 'rb') as f:
-            data = f.read()
+        data = _renew_web_seed(key, torrent)
         _whitelist(info_hash(data))
         info = node.driver_internal_info
         info[CLAIM] = key
@@ -484,9 +562,24 @@ def _sweep(context):
             except FileNotFoundError:
                 idle = ttl
             if idle >= ttl:
-                for path in (torrent, os.path.join(publish_dir(), key + '.payload')):
-                    try:
-                        os.unlink(path)
-                    except FileNotFoundError:
-                        pass
+                _unpublish(key, torrent)
                 shutil.rmtree(kdir, ignore_errors=True)
+
+
+def _unpublish(key, torrent):
+    """Remove a torrent and its web seed's payload (from Swift too)."""
+    try:
+        with open(torrent, 'rb') as f:
+            in_swift = '/%s/%s' % (CONF.ezio.swift_container, _swift_object(key)) in (web_seed_of(f.read()) or '')
+    except OSError:
+        in_swift = False
+    if in_swift:
+        try:
+            swift.SwiftAPI().delete_object(CONF.ezio.swift_container, _swift_object(key))
+        except exception.IronicException as e:
+            LOG.warning('Could not delete the web seed %s from Swift: %s', _swift_object(key), e)
+    for path in (torrent, os.path.join(publish_dir(), key + '.payload')):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

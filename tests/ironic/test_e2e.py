@@ -80,6 +80,20 @@ def assert_holds_the_image(bench, node):
     assert n['provision_state'] == 'active' and n['last_error'] is None
 
 
+def published(bench):
+    """The files the conductor has published under www/ezio."""
+    folder = os.path.join(bench.www, 'ezio')
+    return set(os.listdir(folder)) if os.path.isdir(folder) else set()
+
+
+def last_used_torrent(bench):
+    """The torrent the conductor published or reused last (it touches it
+    at every deploy)."""
+    folder = os.path.join(bench.www, 'ezio')
+    return max((f for f in published(bench) if f.endswith('.torrent')),
+               key=lambda f: os.stat(os.path.join(folder, f)).st_mtime)
+
+
 def test_agent_jail_hides_this_machines_disks(bench):
     """Before any agent runs: in its jail, the only block device is its own
     loop disk (the agent's hardware managers pick it), this machine's disks
@@ -187,7 +201,7 @@ def test_conductor_makes_serves_and_seeds_the_torrent(bench):
         state, seconds, error = results[node.name]
         assert (state, error) == ('active', None), '%s\n%s' % (error, node.log_tail())
         assert_holds_the_image(bench, node)
-    made = [f for f in os.listdir(os.path.join(bench.www, 'ezio')) if f.endswith('.torrent')]
+    made = [f for f in published(bench) if f.endswith('.torrent')]
     assert len(made) == 1, made
     payload = made[0][:-len('.torrent')] + '.payload'
     # the conductor fetched the image once; the nodes took it from the swarm
@@ -269,21 +283,57 @@ def test_web_seed_as_the_only_origin(bench):
     del info['ezio_torrent']
     for node in nodes:
         bench.patch(node, instance_info=info)
-    made = [f for f in os.listdir(os.path.join(bench.www, 'ezio')) if f.endswith('.torrent')]
-    served = {name: bench.http_served('/ezio/' + name[:-len('.torrent')] + '.payload') for name in made}
     results = bench.deploy(nodes, timeout=300, configdrive=CONFIGDRIVE)
     for node in nodes:
         state, seconds, error = results[node.name]
         assert (state, error) == ('active', None), '%s\n%s' % (error, node.log_tail())
         assert_holds_the_image(bench, node)
     assert bench.conductor_seeders() == []
-    made, = [f for f in os.listdir(os.path.join(bench.www, 'ezio')) if f.endswith('.torrent')]
+    made = last_used_torrent(bench)
     payload = made[:-len('.torrent')] + '.payload'
     size = os.path.getsize(os.path.join(bench.www, 'ezio', payload))
-    web = bench.http_served('/ezio/' + payload) - served.get(made, 0)
+    web = bench.http_served('/ezio/' + payload)
     print('web seed served %d bytes, %.2f copies of the payload' % (web, web / size))
     assert size <= web < 2 * size
     for node in nodes:
         with open(node.agent_log) as f:
             assert 'fetching from the web seed http://%s:%d/ezio/%s' % (rig.CONDUCTOR_IP, rig.HTTP_PORT, payload) \
                 in f.read()
+
+
+def test_swift_as_the_only_origin(bench):
+    """[ezio]web_seed = swift and no seeder: the conductor uploads the
+    payload to a real Swift beside it (Ironic's SwiftAPI, its [swift]
+    credentials) and names a temporary URL in the torrent; two nodes take
+    the image from Swift and each other, and nothing from nginx."""
+    store = bench.start_swift()
+    bench.restart_ironic('[ezio]\nconductor_seeder = false\nweb_seed = swift\n' + store.ironic_conf())
+    nodes = bench.add_nodes(2, DISK_MIB)
+    info = instance_info(bench)
+    del info['ezio_torrent']
+    for node in nodes:
+        bench.patch(node, instance_info=info)
+    nginx_payloads = bench.http_served('/ezio/', '.payload')
+    before = published(bench)
+    results = bench.deploy(nodes, timeout=300, configdrive=CONFIGDRIVE)
+    for node in nodes:
+        state, seconds, error = results[node.name]
+        assert (state, error) == ('active', None), '%s\n%s' % (error, node.log_tail())
+        assert_holds_the_image(bench, node)
+    made = last_used_torrent(bench)
+    assert made not in before           # web_seed is part of the image's key
+    key = made[:-len('.torrent')]
+    assert not os.path.exists(os.path.join(bench.www, 'ezio', key + '.payload'))
+    seed = 'http://%s:%d/v1/AUTH_test/ezio/%s.payload' % (rig.CONDUCTOR_IP, rig.SWIFT_PORT, key)
+    for node in nodes:
+        with open(node.agent_log) as f:
+            log = f.read()
+        assert 'fetching from the web seed %s?...' % seed in log
+        assert 'temp_url_sig' not in log
+    payload = rig.payload_bytes(os.path.join(bench.www, 'ezio', made))
+    from_swift = store.served('/v1/AUTH_test/ezio/%s.payload' % key)
+    print('Swift served %d bytes, %.2f copies of the payload' % (from_swift, from_swift / payload))
+    assert payload <= from_swift < 2 * payload
+    # the conductor's HTTP server served the torrent, no payload
+    assert bench.http_served('/ezio/' + made) > 0
+    assert bench.http_served('/ezio/', '.payload') == nginx_payloads

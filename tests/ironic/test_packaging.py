@@ -106,6 +106,7 @@ def test_devstack_post_config_enables_ezio(tmp_path):
     # the conductor's torrents reach the tracker devstack starts
     assert opts.ezio.tracker_whitelist == str(tmp_path / 'data' / 'ezio' / 'tracker' / 'whitelist')
     assert opts.ezio.seeder_ports == '6890:6929'
+    assert opts.ezio.web_seed == 'http'
 
 
 def test_devstack_does_nothing_when_ezio_is_disabled(tmp_path):

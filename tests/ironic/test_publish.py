@@ -14,8 +14,13 @@ reason.
 import hashlib
 import os
 import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
 
 import fixtures
+from keystoneauth1 import loading as ks_loading
 from oslo_utils import uuidutils
 
 # First of Ironic: its unit-test package picks oslo.service's threading
@@ -24,15 +29,19 @@ import ironic.tests.unit  # noqa: F401,I100
 
 from ironic.common import exception
 from ironic.common import states
+from ironic.common import swift
 from ironic.conductor import task_manager
 
 from ezio_ironic import publish
 import conftest
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'rig'))
+import swiftstore  # noqa: E402
 from test_deploy import EzioTestCase, FakeAgent, start_step
 
 MiB = 1024 * 1024
 HTTP_URL = 'http://127.0.0.1:23650'
 SEEDER_PORTS = (23660, 23669)
+SWIFT_PORT = 23670      # and the next five
 
 
 def make_image(path, data_mib=6):
@@ -209,7 +218,7 @@ class TestPublish(PublishTestCase):
         self.assertIsNone(self.seeder(n1))
 
     def test_no_web_seed_when_turned_off(self):
-        self.config(web_seed=False, group='ezio')
+        self.config(web_seed='none', group='ezio')
         url, _ = self.acquire(self.deploying(self.image_a))
         torrent = self.torrent_path(url)
         self.assertNotIn(b'url-list', read(torrent))
@@ -272,3 +281,78 @@ class TestStepWithoutTorrent(PublishTestCase):
         self.assertIn(missing, node.last_error)
         self.assertEqual([], self.agent.posted)
         self.assertEqual([], os.listdir(os.path.join(self.tmp, 'www')))
+
+
+class TestSwiftWebSeed(PublishTestCase):
+    """web_seed = swift against a real Swift (Debian's, rig/swiftstore.py),
+    reached with Ironic's own SwiftAPI and its [swift] credentials."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.store_dir = tempfile.mkdtemp(prefix='ezio-swift.')
+        cls.store = swiftstore.Swift(cls.store_dir, '127.0.0.1', SWIFT_PORT)
+        try:
+            cls.store.start()
+        except BaseException:
+            cls.store.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.store.close()
+        subprocess.run(['rm', '-rf', cls.store_dir])
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        # what keystone.get_auth registers when it loads the plugin
+        swift_opts = ks_loading.get_auth_plugin_conf_options('admin_token')
+        swift.CONF.register_opts(swift_opts, group='swift')
+        self.config(auth_type='admin_token', token=self.store.token, endpoint=self.store.storage_url,
+                    endpoint_override=self.store.storage_url, group='swift')
+        self.config(web_seed='swift', conductor_seeder=False, group='ezio')
+        swift._SWIFT_SESSION = None
+        self.addCleanup(setattr, swift, '_SWIFT_SESSION', None)
+
+    def payload_size(self, name):
+        req = urllib.request.Request('%s/ezio/%s' % (self.store.storage_url, name), method='HEAD',
+                                     headers={'X-Auth-Token': self.store.token})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.headers['Content-Length'])
+
+    def test_the_payload_in_swift_is_the_only_origin(self):
+        url, _ = self.acquire(self.deploying(self.image_a))
+        torrent = self.torrent_path(url)
+        name = os.path.basename(torrent)[:-len('.torrent')] + '.payload'
+        seed = publish.web_seed_of(read(torrent))
+        self.assertTrue(seed.startswith('%s/ezio/%s?temp_url_sig=' % (self.store.storage_url, name)), seed)
+        self.assertFalse(os.path.exists(torrent[:-len('.torrent')] + '.payload'))
+        # no seeder, no peer: a receiver takes the whole image from Swift
+        target = os.path.join(self.tmp, 'target')
+        r = subprocess.run([os.path.join(conftest.BIN, 'ezio-deploy'), '--torrent', torrent, '--target', target,
+                            '--listen', '127.0.0.1:23659', '--timeout', '60', '--quiet'],
+                           capture_output=True, text=True)
+        self.assertEqual(0, r.returncode, r.stderr)
+        self.assertEqual(sha256(self.image_a), sha256(target))
+        self.assertIn('fetching from the web seed %s/ezio/%s?...' % (self.store.storage_url, name), r.stderr)
+        self.assertNotIn('temp_url_sig', r.stderr)
+        time.sleep(0.5)         # the proxy's last log line
+        self.assertEqual(self.payload_size(name), self.store.served('/v1/%s/ezio/%s' % (swiftstore.ACCOUNT, name)))
+
+    def test_a_temp_url_past_half_its_life_is_renewed(self):
+        self.config(swift_temp_url_duration=3600, group='ezio')
+        url, digest = self.acquire(self.deploying(self.image_a))
+        torrent = self.torrent_path(url)
+        before = read(torrent)
+        self.assertEqual((url, digest), self.acquire(self.deploying(self.image_a)))   # still young
+        self.config(swift_temp_url_duration=4 * 3600, group='ezio')
+        url2, digest2 = self.acquire(self.deploying(self.image_a))
+        after = read(torrent)
+        self.assertEqual(url, url2)
+        self.assertNotEqual(publish.web_seed_of(before), publish.web_seed_of(after))
+        self.assertEqual(publish.info_hash(before), publish.info_hash(after))
+        self.assertEqual(sha256(torrent), digest2)
+        r = subprocess.run([os.path.join(conftest.BIN, 'ezio-deploy'), '--torrent', torrent, '--target',
+                            os.path.join(self.tmp, 'plan'), '--dry-run'], capture_output=True, text=True)
+        self.assertEqual(0, r.returncode, r.stderr)

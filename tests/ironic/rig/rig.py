@@ -36,6 +36,8 @@ import time
 import urllib.error
 import urllib.request
 
+import swiftstore  # beside this file, as rig.py's users find it
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get('EZ_ROOT') or os.path.abspath(os.path.join(HERE, '..', '..', '..'))
 BIN = os.path.join(ROOT, 'build')
@@ -53,6 +55,7 @@ HTTP_PORT = 23701
 TRACKER_PORT = 23702
 SEEDER_PORT = 23703           # and up, one per image the tests seed
 CONDUCTOR_SEEDER_PORTS = (23710, 23719)   # the seeders the conductor starts
+SWIFT_PORT = 23720            # and the next five: a Swift beside the conductor
 AGENT_PORT = 9999
 PEER_PORT = 6881
 API_VERSION = '1.95'
@@ -330,6 +333,7 @@ class Rig(object):
         self._loops = []
         self.ironic = None
         self._seeder_status = []
+        self._swifts = []
         os.makedirs(self.www, exist_ok=True)
         for d in ('state', 'tftp', 'images', 'master_images', 'lock'):
             os.makedirs(os.path.join(self.work, d), exist_ok=True)
@@ -434,6 +438,15 @@ class Rig(object):
         self.ezio_conf += '\n' + ezio_conf
         self._start_ironic()
 
+    def start_swift(self):
+        """A real Swift on the conductor's machine (swiftstore.py), for the
+        rest of the rig's life."""
+        self.swift = swiftstore.Swift(os.path.join(self.work, 'swift'), CONDUCTOR_IP, SWIFT_PORT,
+                                      prefix=['ip', 'netns', 'exec', CONDUCTOR_NS])
+        self._swifts.append(self.swift)
+        self.swift.start()
+        return self.swift
+
     def conductor_seeder_uploaded(self, forget=False):
         """Bytes the conductor's seeders have sent, from their status files:
         the last seeder of each image's; with forget, remove the files
@@ -490,14 +503,15 @@ class Rig(object):
         """The URL nginx serves www/name at."""
         return 'http://%s:%d/%s' % (CONDUCTOR_IP, HTTP_PORT, name)
 
-    def http_served(self, prefix='/'):
-        """Bytes nginx has sent for paths starting with prefix."""
+    def http_served(self, prefix='/', suffix=''):
+        """Bytes nginx has sent for paths starting with prefix (and ending
+        with suffix)."""
         total = 0
         try:
             with open(os.path.join(self.work, 'access.log')) as f:
                 for line in f:
                     parts = line.split()
-                    if len(parts) == 3 and parts[0].startswith(prefix):
+                    if len(parts) == 3 and parts[0].startswith(prefix) and parts[0].endswith(suffix):
                         total += int(parts[2])
         except FileNotFoundError:
             pass
@@ -623,15 +637,9 @@ class Rig(object):
     def close(self):
         for node in self.nodes:
             node.stop_agent()
-        for p in reversed(self._procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(self._procs):
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        for store in self._swifts:
+            store.close()
+        swiftstore.stop(self._procs, 15)
         for dev in self._loops:
             run('partx', '-d', dev, check=False)
             run('losetup', '-d', dev, check=False)
