@@ -119,7 +119,7 @@ def check(node):
 
 def _seeder_ports():
     value = CONF.ezio.seeder_ports
-    low, sep, high = value.partition(':')
+    low, _, high = value.partition(':')
     try:
         low, high = int(low), int(high or low)
     except ValueError:
@@ -164,18 +164,6 @@ def _value_end(data, i):
     return colon + 1 + int(data[i:colon])
 
 
-def info_hash(data):
-    """The v1 info-hash of a torrent (its bytes): SHA-1 of the info dict."""
-    i = 1
-    while data[i:i + 1] != b'e':
-        key_end = _value_end(data, i)
-        value_end = _value_end(data, key_end)
-        if data[data.index(b':', i) + 1:key_end] == b'info':
-            return hashlib.sha1(data[key_end:value_end]).hexdigest()
-        i = value_end
-    raise ValueError('no info dictionary')
-
-
 def _entries(data):
     """The top-level dictionary of a torrent: [(key, raw value)] in order."""
     entries, i = [], 1
@@ -185,6 +173,14 @@ def _entries(data):
         entries.append((data[data.index(b':', i) + 1:key_end], data[key_end:value_end]))
         i = value_end
     return entries
+
+
+def info_hash(data):
+    """The v1 info-hash of a torrent (its bytes): SHA-1 of the info dict."""
+    for key, value in _entries(data):
+        if key == b'info':
+            return hashlib.sha1(value).hexdigest()
+    raise ValueError('no info dictionary')
 
 
 def with_web_seed(data, url):
