@@ -48,6 +48,7 @@ struct ez_deploy {
         double complete_at;             /* when the image was complete */
         double last_scrape;
         int quiet_scrapes;              /* tracker answers in a row with no node downloading */
+        double fetching_seen;           /* last time a connected peer was still downloading */
         struct ez_err warning;          /* the message of every report from now on */
         struct ez_deploy_failure failure;
 };
@@ -334,6 +335,13 @@ static int run_verify_only(struct ez_deploy *d)
  * node stops serving, 10 s longer than the download (docs/ironic.md). */
 #define UNTIL_DONE_SCRAPE 2.0
 
+/* Seconds with no connected peer still downloading after which until-done
+ * is over whatever the tracker says: a node that died (kill -9, power
+ * loss) stays on the tracker's books as downloading until its announce
+ * times out, tens of minutes, and would hold every done node (and the
+ * Ironic deploy steps waiting on them) until seed_timeout. */
+#define UNTIL_DONE_SWARM_QUIET 10.0
+
 /* Whether the serving that follows a complete deploy, or a seeder's, is over. */
 static bool serving_over(struct ez_deploy *d, double t)
 {
@@ -345,7 +353,13 @@ static bool serving_over(struct ez_deploy *d, double t)
                 return true;
         if (c->seed_after != EZ_CONFIG_SEED_UNTIL_DONE)
                 return c->seed_after > 0 && serving >= (double)c->seed_after;
-        /* until the tracker knows no node still downloading, twice
+        /* until no connected peer has been downloading for
+         * UNTIL_DONE_SWARM_QUIET s ... */
+        if (d->st.peers > d->st.seeds || d->fetching_seen < since)
+                d->fetching_seen = t;
+        else if (t - d->fetching_seen >= UNTIL_DONE_SWARM_QUIET)
+                return true;
+        /* ... or the tracker knows no node still downloading, twice
          * running, UNTIL_DONE_SCRAPE s apart: a node that started with this
          * one may not have announced yet at the first answer */
         if (t - d->last_scrape >= UNTIL_DONE_SCRAPE) {
