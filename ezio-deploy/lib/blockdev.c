@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "blockdev.h"
@@ -29,6 +30,135 @@ void ez_blockdev_close(struct ez_blockdev *dev)
         free(dev);
 }
 
+/* A block device and its partitions, as sysfs names them. */
+struct family {
+        size_t n;
+        struct {
+                char name[256];
+                dev_t dev;
+        } m[256];
+};
+
+static int read_dev(const char *attr, dev_t *dev)
+{
+        _cleanup_fclose_ FILE *f = fopen(attr, "re");
+        unsigned maj, min;
+
+        if (!f || fscanf(f, "%u:%u", &maj, &min) != 2)
+                return -1;
+        *dev = makedev(maj, min);
+        return 0;
+}
+
+static void family_of(dev_t rdev, struct family *fam)
+{
+        char dir[64], link[256];
+        ssize_t len;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *e;
+
+        fam->n = 0;
+        snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u", major(rdev), minor(rdev));
+        len = readlink(dir, link, sizeof(link) - 1);
+        if (len <= 0)
+                return;
+        link[len] = 0;
+        snprintf(fam->m[0].name, sizeof(fam->m[0].name), "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+        fam->m[fam->n++].dev = rdev;
+        if (!(d = opendir(dir)))
+                return;
+        while ((e = readdir(d)) && fam->n < sizeof(fam->m) / sizeof(fam->m[0])) {
+                char attr[384];
+
+                snprintf(attr, sizeof(attr), "%s/%s/partition", dir, e->d_name);
+                if (e->d_name[0] == '.' || access(attr, F_OK) != 0)
+                        continue;
+                snprintf(attr, sizeof(attr), "%s/%s/dev", dir, e->d_name);
+                if (read_dev(attr, &fam->m[fam->n].dev) == 0)
+                        snprintf(fam->m[fam->n++].name, sizeof(fam->m[0].name), "%s", e->d_name);
+        }
+}
+
+static const char *family_member(const struct family *fam, dev_t dev)
+{
+        for (size_t i = 0; i < fam->n; i++)
+                if (fam->m[i].dev == dev)
+                        return fam->m[i].name;
+        return NULL;
+}
+
+/* "it" or "its partition NAME" */
+static void who(const struct family *fam, const char *name, char *buf, size_t size)
+{
+        if (strcmp(name, fam->m[0].name) == 0)
+                snprintf(buf, size, "it");
+        else
+                snprintf(buf, size, "its partition %s", name);
+}
+
+/*
+ * Why a block device cannot be opened exclusively, in words an operator
+ * can act on: it or one of its partitions is mounted (in this mount
+ * namespace), is a swap area in use, or is held by another device
+ * (device-mapper, MD).  Empty when none of these shows.
+ */
+static void why_busy(dev_t rdev, char *buf, size_t size)
+{
+        struct family *fam = calloc(1, sizeof(*fam));
+        char line[4096], subject[300];
+        const char *name;
+
+        buf[0] = 0;
+        if (!fam)
+                return;
+        family_of(rdev, fam);
+        if (fam->n == 0)
+                goto out;
+        {
+                _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+                unsigned maj, min;
+                char point[2048];
+
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+                while (f && fgets(line, sizeof(line), f))
+                        if (sscanf(line, "%*u %*u %u:%u %*s %2047s", &maj, &min, point) == 3 &&
+                            (name = family_member(fam, makedev(maj, min)))) {
+                                who(fam, name, subject, sizeof(subject));
+                                snprintf(buf, size, "%s is mounted on %s", subject, point);
+                                goto out;
+                        }
+        }
+        {
+                _cleanup_fclose_ FILE *f = fopen("/proc/swaps", "re");
+                char swap[2048];
+                struct stat st;
+
+                while (f && fgets(line, sizeof(line), f))
+                        if (sscanf(line, "%2047s", swap) == 1 && stat(swap, &st) == 0 && S_ISBLK(st.st_mode) &&
+                            (name = family_member(fam, st.st_rdev))) {
+                                who(fam, name, subject, sizeof(subject));
+                                snprintf(buf, size, "%s is a swap area in use", subject);
+                                goto out;
+                        }
+        }
+        for (size_t i = 0; i < fam->n; i++) {
+                _cleanup_closedir_ DIR *d = NULL;
+                struct dirent *e;
+
+                snprintf(line, sizeof(line), "/sys/class/block/%s/holders", fam->m[i].name);
+                if (!(d = opendir(line)))
+                        continue;
+                while ((e = readdir(d)))
+                        if (e->d_name[0] != '.') {
+                                who(fam, fam->m[i].name, subject, sizeof(subject));
+                                snprintf(buf, size, "%s is held by %s (device-mapper or MD)", subject, e->d_name);
+                                goto out;
+                        }
+        }
+out:
+        free(fam);
+}
+
 int ez_blockdev_open(const char *path, uint64_t need_size, unsigned flags,
                      struct ez_blockdev **ret, struct ez_err *err)
 {
@@ -38,7 +168,9 @@ int ez_blockdev_open(const char *path, uint64_t need_size, unsigned flags,
         struct stat st;
         uint64_t size;
 
-        if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+        bool is_blk = stat(path, &st) == 0 && S_ISBLK(st.st_mode);
+
+        if (is_blk)
                 /* O_EXCL on a block device: EBUSY if mounted or claimed */
                 fd = open(path, (write ? O_RDWR | O_EXCL : O_RDONLY) | O_CLOEXEC);
         else
@@ -52,8 +184,15 @@ int ez_blockdev_open(const char *path, uint64_t need_size, unsigned flags,
 
                 if (e == EISDIR)
                         return ez_err_set(err, -EINVAL, "'%s' is neither a block device nor a regular file", path);
-                if (e == EBUSY)
+                if (e == EBUSY) {
+                        char why[4096] = "";
+
+                        if (is_blk)
+                                why_busy(st.st_rdev, why, sizeof(why));
+                        if (why[0])
+                                return ez_err_set(err, -EBUSY, "'%s' is in use: %s", path, why);
                         return ez_err_set(err, -EBUSY, "'%s' is in use (mounted or opened exclusively)", path);
+                }
                 if (e == EROFS || e == EACCES || e == EPERM)
                         return ez_err_set(err, -e, "cannot open '%s' for %s: %s", path,
                                           write ? "writing" : "reading", strerror(e));

@@ -16,6 +16,7 @@ chmod 755 "$WORK"
 PIDS=()
 LOOPS=()
 MOUNTS=()
+SWAPS=()
 T_PASS=0
 T_FAIL=0
 
@@ -34,6 +35,7 @@ cleanup() {
                 kill -9 "$p" 2>/dev/null
         done
         for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
+        for m in "${SWAPS[@]}"; do swapoff "$m" 2>/dev/null; done
         for l in "${LOOPS[@]}"; do forget_partitions "$l"; losetup -d "$l" 2>/dev/null; done
         # loop_setup is mostly called as $(...), a subshell whose LOOPS is
         # lost: detach every loop device backed by a file of this test
