@@ -8,6 +8,7 @@
  * silently ignored on the hundredth node.  The values of secret keys
  * (http.token) never appear in a message.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -327,6 +328,35 @@ int ez_config_check_hostport(const char *s)
         return 0;
 }
 
+int ez_config_check_cidr(const char *s)
+{
+        char addr[INET6_ADDRSTRLEN + 1];
+        unsigned char buf[sizeof(struct in6_addr)];
+        const char *slash = strchr(s, '/');
+        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        int family, bits;
+        long prefix;
+        char *end;
+
+        if (len == 0 || len >= sizeof(addr))
+                return -EINVAL;
+        memcpy(addr, s, len);
+        addr[len] = 0;
+        family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+        bits = family == AF_INET6 ? 128 : 32;
+        if (inet_pton(family, addr, buf) != 1)
+                return -EINVAL;
+        if (!slash)
+                return 0;
+        if (!isdigit((unsigned char)slash[1]))
+                return -EINVAL;
+        errno = 0;
+        prefix = strtol(slash + 1, &end, 10);
+        if (errno || *end || prefix < 0 || prefix > bits)
+                return -EINVAL;
+        return 0;
+}
+
 void ez_config_clear_list(char **list, size_t *n)
 {
         size_t i;
@@ -378,6 +408,7 @@ enum ktype {
         K_VERIFY,       /* enum ez_config_verify */
         K_LIST,         /* char *[EZ_CONFIG_MAX_LIST] + size_t count */
         K_PEERS,        /* the same, HOST:PORT each */
+        K_CIDRS,        /* the same, ADDRESS[/PREFIX] each */
         K_HOSTPORT,     /* char *, HOST:PORT */
         K_SEED_AFTER,   /* long */
         K_SECONDS,      /* long */
@@ -394,7 +425,7 @@ struct key {
         const char *name;
         enum ktype type;
         size_t off;             /* of the field in struct ez_config */
-        size_t count_off;       /* K_LIST, K_PEERS, K_HEADERS: of the count */
+        size_t count_off;       /* K_LIST, K_PEERS, K_CIDRS, K_HEADERS: of the count */
         const struct key *section;
 };
 
@@ -435,6 +466,7 @@ static const struct key root_keys[] = {
         { "mode", K_MODE, F(mode), 0, NULL },
         { "trackers", K_LIST, F(trackers), F(n_trackers), NULL },
         { "peers", K_PEERS, F(peers), F(n_peers), NULL },
+        { "allow", K_CIDRS, F(allow), F(n_allow), NULL },
         { "listen", K_HOSTPORT, F(listen), 0, NULL },
         { "seed_after", K_SEED_AFTER, F(seed_after), 0, NULL },
         { "seed_timeout", K_SECONDS, F(seed_timeout), 0, NULL },
@@ -472,7 +504,7 @@ static int want_scalar(const struct ctx *x, const struct ynode *y, const char *p
         return 0;
 }
 
-static int set_list(const struct ctx *x, const struct ynode *y, const char *path, bool peers, char **list,
+static int set_list(const struct ctx *x, const struct ynode *y, const char *path, enum ktype type, char **list,
                     size_t *count)
 {
         size_t i;
@@ -489,8 +521,10 @@ static int set_list(const struct ctx *x, const struct ynode *y, const char *path
                 r = want_scalar(x, item, path);
                 if (r < 0)
                         return r;
-                if (peers && ez_config_check_hostport(item->value) < 0)
+                if (type == K_PEERS && ez_config_check_hostport(item->value) < 0)
                         return bad(x, item, path, "expected HOST:PORT");
+                if (type == K_CIDRS && ez_config_check_cidr(item->value) < 0)
+                        return bad(x, item, path, "expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)");
                 list[*count] = strdup(item->value);
                 if (!list[*count])
                         return ez_err_set(x->err, -ENOMEM, "out of memory");
@@ -548,8 +582,8 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                 return apply(x, k->section, y, path);
         case K_LIST:
         case K_PEERS:
-                return set_list(x, y, path, k->type == K_PEERS, (char **)(base + k->off),
-                                (size_t *)(base + k->count_off));
+        case K_CIDRS:
+                return set_list(x, y, path, k->type, (char **)(base + k->off), (size_t *)(base + k->count_off));
         case K_HEADERS:
                 return set_headers(x, y, path, (char **)(base + k->off), (size_t *)(base + k->count_off));
         default:
@@ -702,6 +736,7 @@ void ez_config_free(struct ez_config *c)
         free(c->payload);
         ez_config_clear_list(c->trackers, &c->n_trackers);
         ez_config_clear_list(c->peers, &c->n_peers);
+        ez_config_clear_list(c->allow, &c->n_allow);
         free(c->listen);
         free(c->status_file);
         ez_config_clear_list(c->http.headers, &c->http.n_headers);

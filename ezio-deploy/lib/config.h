@@ -63,6 +63,8 @@ struct ez_config {
         size_t n_trackers;
         char *peers[EZ_CONFIG_MAX_LIST];
         size_t n_peers;
+        char *allow[EZ_CONFIG_MAX_LIST];        /* CIDRs peers may come from; none: any */
+        size_t n_allow;
         char *listen;           /* ADDR:PORT */
         long seed_after;        /* seconds, or EZ_CONFIG_SEED_* */
         long seed_timeout;      /* seconds, 0: none */
@@ -111,6 +113,7 @@ int ez_config_parse_verify(const char *s, enum ez_config_verify *ret);   /* none
 int ez_config_parse_status_format(const char *s, bool *json);           /* json | none */
 int ez_config_check_sha256(const char *s);                       /* 64 hex digits */
 int ez_config_check_hostport(const char *s);                     /* HOST:PORT, [V6]:PORT */
+int ez_config_check_cidr(const char *s);                         /* ADDRESS or ADDRESS/PREFIX, v4 or v6 */
 
 /* Free every string c holds and reset it to the defaults.  Accepts NULL. */
 void ez_config_free(struct ez_config *c);

@@ -103,6 +103,7 @@ static void report_st(struct ez_deploy *d, const struct ez_swarm_status *st, int
                 .downloaded = st->downloaded, .uploaded = st->uploaded,
                 .download_rate = st->download_rate, .upload_rate = st->upload_rate,
                 .peers = st->peers, .elapsed = elapsed, .exit_code = exit_code,
+                .allow_list = d->c->n_allow > 0, .refused_peers = st->refused_peers,
                 .message = message ? message : d->warning.msg[0] ? d->warning.msg : NULL, .eta = -1,
         };
 
@@ -463,6 +464,7 @@ int ez_deploy_run(struct ez_deploy *d)
                         .listen = c->listen,
                         .trackers = (const char *const *)c->trackers, .n_trackers = c->n_trackers,
                         .peers = (const char *const *)c->peers, .n_peers = c->n_peers,
+                        .allow = (const char *const *)c->allow, .n_allow = c->n_allow,
                         .max_connections = (int)c->max_connections,
                         .upload_rate = c->upload_rate, .download_rate = c->download_rate,
                         .lt_settings = d->o.lt_settings, .debug = d->o.debug,

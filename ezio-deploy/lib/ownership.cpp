@@ -64,7 +64,7 @@ void ownership::use_seeders(bool need)
                 need = true;
         if (need == !seeds_blocked_ || origin_seeds_.empty())
                 return;
-        lt::ip_filter f;
+        lt::ip_filter f = base_;
         if (!need)
                 for (auto const &a : origin_seeds_) {
                         lt::error_code ec;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <libtorrent/bitfield.hpp>
+#include <libtorrent/ip_filter.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/torrent_handle.hpp>
 
@@ -39,6 +40,10 @@ public:
          * it comes from its owner. */
         void origin_own_only(bool on) { own_only_ = on; }
 
+        /* The session's IP filter without the schedule's own rules (the
+         * allow list), which releasing the origin seeders adds to. */
+        void base_filter(lt::ip_filter f) { base_ = std::move(f); }
+
 private:
         void use_seeders(bool need);
         void assign(std::vector<std::string> const &keys);
@@ -62,6 +67,7 @@ private:
         bool seeds_blocked_ = false;
         bool asking_ = true;            /* the last update asked for pieces */
         bool own_only_ = false;
+        lt::ip_filter base_;
         bool never_release_ = false;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;

@@ -51,6 +51,8 @@ char *ez_status_json(const struct ez_status_report *r)
         json_object_object_add(o, "download_rate", json_object_new_int64((int64_t)r->download_rate));
         json_object_object_add(o, "upload_rate", json_object_new_int64((int64_t)r->upload_rate));
         json_object_object_add(o, "peers", json_object_new_int((int)r->peers));
+        if (r->allow_list)
+                json_object_object_add(o, "refused_peers", json_object_new_int64(r->refused_peers));
         json_object_object_add(o, "elapsed", json_object_new_double(r->elapsed));
         if (r->eta >= 0)
                 json_object_object_add(o, "eta", json_object_new_double(r->eta));

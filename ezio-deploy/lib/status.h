@@ -11,6 +11,7 @@
 #ifndef EZ_STATUS_H
 #define EZ_STATUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -49,6 +50,8 @@ struct ez_status_report {
         uint64_t downloaded, uploaded;
         uint64_t download_rate, upload_rate;
         uint32_t peers;
+        bool allow_list;        /* an allow list is in force: report refused_peers */
+        uint32_t refused_peers; /* connections it refused */
         double elapsed;         /* seconds since start */
         double eta;             /* seconds left, < 0: unknown */
         int exit_code;          /* -1 while running */

@@ -60,6 +60,9 @@ struct ez_swarm {
         uint64_t sent_again = 0;        /* debug: uploads of a block sent before */
         std::map<std::string, uint64_t> again_to;       /* debug: the same, per peer */
         std::vector<std::string> web_seeds;     /* the torrent's url-list, held back until needed */
+        bool allow_list = false;        /* an allow list is in force: */
+        lt::ip_filter allowed;          /* ... the addresses it lets in */
+        uint32_t refused = 0;           /* connections it refused */
         bool web_seeds_on = false;
         std::chrono::steady_clock::time_point starving_since, fed_since, last_starve_check;
 };
@@ -276,6 +279,10 @@ bool poll_alerts(ez_swarm *s)
                         }
                 } else if (lt::alert_cast<lt::hash_failed_alert>(a)) {
                         s->hash_failures++;
+                } else if (auto *pb = lt::alert_cast<lt::peer_blocked_alert>(a)) {
+                        /* the schedule's release of a seeder blocks too: count the list's refusals */
+                        if (s->allow_list && (s->allowed.access(pb->endpoint.address()) & lt::ip_filter::blocked))
+                                s->refused++;
 
                 } else if (auto *sr = lt::alert_cast<lt::scrape_reply_alert>(a)) {
                         if (sr->incomplete >= 0)
@@ -285,6 +292,83 @@ bool poll_alerts(ez_swarm *s)
         return urgent;
 }
 
+}
+
+/* The first and last address of a CIDR (checked by the config). */
+static void cidr_range(std::string const &cidr, lt::address *first, lt::address *last)
+{
+        std::size_t const slash = cidr.find('/');
+        lt::address const a = lt::make_address(cidr.substr(0, slash));
+        int const bits = a.is_v4() ? 32 : 128;
+        int const prefix = slash == std::string::npos ? bits : std::stoi(cidr.substr(slash + 1));
+
+        if (a.is_v4()) {
+                std::uint32_t const mask = prefix == 0 ? 0 : ~std::uint32_t(0) << (32 - prefix);
+                std::uint32_t const lo = a.to_v4().to_uint() & mask;
+                *first = lt::address_v4(lo);
+                *last = lt::address_v4(lo | ~mask);
+                return;
+        }
+        lt::address_v6::bytes_type lo = a.to_v6().to_bytes(), hi;
+        for (int i = 0; i < 16; i++) {
+                int const b = std::min(8, std::max(0, prefix - 8 * i));
+                auto const m = static_cast<unsigned char>(b == 0 ? 0 : 0xff << (8 - b));
+                lo[static_cast<std::size_t>(i)] &= m;
+                hi[static_cast<std::size_t>(i)] = static_cast<unsigned char>(lo[static_cast<std::size_t>(i)] | ~m);
+        }
+        *first = lt::address_v6(lo);
+        *last = lt::address_v6(hi);
+}
+
+/* The host of an http(s) URL, resolved: the addresses a web seed is on. */
+static std::vector<lt::address> url_addresses(std::string const &url)
+{
+        std::vector<lt::address> out;
+        std::size_t b = url.find("://");
+        if (b == std::string::npos)
+                return out;
+        b += 3;
+        std::size_t e = url.find_first_of("/?#", b);
+        std::string host = url.substr(b, e == std::string::npos ? std::string::npos : e - b);
+        host = host.substr(host.find('@') == std::string::npos ? 0 : host.find('@') + 1);
+        if (!host.empty() && host[0] == '[')
+                host = host.substr(1, host.find(']') - 1);
+        else if (host.find(':') != std::string::npos)
+                host = host.substr(0, host.find(':'));
+        struct addrinfo hints = {}, *res = nullptr;
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0)
+                return out;
+        for (struct addrinfo *r = res; r; r = r->ai_next) {
+                lt::tcp::endpoint ep;
+                std::memcpy(ep.data(), r->ai_addr, r->ai_addrlen);
+                ep.resize(r->ai_addrlen);
+                out.push_back(ep.address());
+        }
+        freeaddrinfo(res);
+        return out;
+}
+
+/* The allow list as an IP filter: every address blocked but the list's,
+ * the named peers' and the web seeds' hosts'. */
+static lt::ip_filter allow_filter(const struct ez_swarm_config *cfg, ez_swarm const &s)
+{
+        lt::ip_filter f;
+        lt::address first, last;
+
+        f.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), lt::ip_filter::blocked);
+        f.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                   lt::ip_filter::blocked);
+        for (size_t i = 0; i < cfg->n_allow; i++) {
+                cidr_range(cfg->allow[i], &first, &last);
+                f.add_rule(first, last, 0);
+        }
+        for (auto const &ep : s.peers)
+                f.add_rule(ep.address(), ep.address(), 0);
+        for (auto const &url : s.web_seeds)
+                for (auto const &a : url_addresses(url))
+                        f.add_rule(a, a, 0);
+        return f;
 }
 
 extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, struct ez_err *err)
@@ -366,9 +450,22 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 s->h = s->ses->add_torrent(std::move(atp), ec);
                 if (ec)
                         return ez_err_set(err, -EINVAL, "libtorrent refused the torrent: %s", ec.message().c_str());
-                if (!cfg->seed && !cfg->no_ownership)
+                if (cfg->n_allow) {
+                        s->allowed = allow_filter(cfg, *s);
+                        s->allow_list = true;
+                        s->ses->set_ip_filter(s->allowed);
+                        lt::settings_pack p;
+                        p.set_int(lt::settings_pack::alert_mask,
+                                  s->ses->get_settings().get_int(lt::settings_pack::alert_mask) |
+                                  lt::alert_category::ip_block);
+                        s->ses->apply_settings(p);
+                }
+                if (!cfg->seed && !cfg->no_ownership) {
                         s->own.reset(new ez::ownership(*s->ses, s->h, s->num_pieces,
                                                        listen_address(cfg->listen ? cfg->listen : ""), s->debug));
+                        if (s->allow_list)
+                                s->own->base_filter(s->allowed);
+                }
                 for (auto const &ep : s->peers)
                         s->h.connect_peer(ep);
                 s->last_peer_kick = std::chrono::steady_clock::now();
@@ -518,6 +615,7 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 o.num_pieces = static_cast<uint32_t>(s->num_pieces);
                 o.hash_failures = s->hash_failures;
                 o.incomplete_in_swarm = s->incomplete;
+                o.refused_peers = s->refused;
 
                 auto now = std::chrono::steady_clock::now();
                 if (s->own)

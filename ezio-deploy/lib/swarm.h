@@ -37,6 +37,10 @@ struct ez_swarm_config {
         size_t n_trackers;
         const char *const *peers;       /* "HOST:PORT" to connect to */
         size_t n_peers;
+        const char *const *allow;       /* CIDRs peers may come from (checked by the config);
+                                         * none: any.  The named peers and the web seeds'
+                                         * hosts are allowed too */
+        size_t n_allow;
         int max_connections;            /* 0: the default */
         uint64_t upload_rate;           /* bytes/s over all peers, LAN ones too; 0: unlimited */
         uint64_t download_rate;
@@ -67,6 +71,7 @@ struct ez_swarm_status {
         uint32_t num_pieces;
         uint32_t hash_failures;         /* pieces that failed their hash check */
         uint32_t incomplete_in_swarm;   /* from the tracker's scrape, or UINT32_MAX if unknown */
+        uint32_t refused_peers;         /* connections refused by the allow list */
 };
 
 /* Start a session for cfg.  Returns 0 and *ret, or -EINVAL (torrent

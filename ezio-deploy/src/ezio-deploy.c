@@ -67,6 +67,8 @@ static void usage(FILE *f)
               "      --verify-only        check PATH against the torrent; no swarm, no writes\n"
               "  -a, --tracker URL        announce here too (repeatable)\n"
               "  -P, --peer HOST:PORT     connect to this peer (repeatable)\n"
+              "      --allow CIDR         take peers only from these addresses (repeatable;\n"
+              "                           named peers and web seeds are allowed too)\n"
               "  -l, --listen ADDR:PORT   listen address (default 0.0.0.0:6881)\n"
               "      --seed-after none|until-done|SECONDS\n"
               "                           after a deploy completes, keep serving: not at all\n"
@@ -118,7 +120,7 @@ static int fail(int code, const char *what, const char *why)
 enum {
         OPT_SEED_AFTER = 256, OPT_ASSUME_ZEROED, OPT_TIMEOUT, OPT_STATUS, OPT_STATUS_FILE, OPT_SHA256,
         OPT_SEED_TIMEOUT, OPT_MAX_CONN, OPT_UP_RATE, OPT_DOWN_RATE, OPT_FORCE_KIND, OPT_DRY_RUN,
-        OPT_VERIFY, OPT_VERIFY_ONLY, OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
+        OPT_VERIFY, OPT_VERIFY_ONLY, OPT_ALLOW, OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
 };
 
 static const struct option longopts[] = {
@@ -130,6 +132,7 @@ static const struct option longopts[] = {
         { "seed", no_argument, NULL, 's' },
         { "tracker", required_argument, NULL, 'a' },
         { "peer", required_argument, NULL, 'P' },
+        { "allow", required_argument, NULL, OPT_ALLOW },
         { "listen", required_argument, NULL, 'l' },
         { "seed-after", required_argument, NULL, OPT_SEED_AFTER },
         { "seed-timeout", required_argument, NULL, OPT_SEED_TIMEOUT },
@@ -193,7 +196,7 @@ static int set_str(char **field, const char *v, const char *flag)
 }
 
 /* One flag onto o->c.  Returns an exit code, EZ_EXIT_OK to go on. */
-static int apply_flag(struct options *o, int c, const char *arg, const char *flag, bool lists[3])
+static int apply_flag(struct options *o, int c, const char *arg, const char *flag, bool lists[4])
 {
         struct ez_config *k = &o->c;
 
@@ -224,6 +227,10 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                 if (ez_config_check_hostport(arg) < 0)
                         return fail(EZ_EXIT_USAGE, flag, "expected HOST:PORT");
                 return add_to_list(k->peers, &k->n_peers, &lists[1], arg, flag);
+        case OPT_ALLOW:
+                if (ez_config_check_cidr(arg) < 0)
+                        return fail(EZ_EXIT_USAGE, flag, "expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)");
+                return add_to_list(k->allow, &k->n_allow, &lists[3], arg, flag);
         case OPT_HEADER:
                 if (!strchr(arg, ':') || strchr(arg, '\n') || strchr(arg, '\r'))
                         return fail(EZ_EXIT_USAGE, flag, "expected 'NAME: VALUE' on one line");
@@ -348,7 +355,7 @@ static int resolve_token(struct options *o)
 static int parse_options(int argc, char **argv, struct options *o)
 {
         struct ez_err err = { "" };
-        bool lists[3] = { false, false, false };
+        bool lists[4] = { false, false, false, false };
         int c, code;
 
         /* pass 1: --config, --help, --version */
@@ -541,6 +548,8 @@ static void print_plan(const struct options *o, const struct ez_deploy *d)
                 printf("  tracker: %s\n", c->trackers[i]);
         for (i = 0; i < c->n_peers; i++)
                 printf("  peer: %s\n", c->peers[i]);
+        for (i = 0; i < c->n_allow; i++)
+                printf("  allow: %s\n", c->allow[i]);
         printf("  listen: %s\n", c->listen ? c->listen : "0.0.0.0:6881");
         printf("  nothing written (--dry-run)\n");
 }

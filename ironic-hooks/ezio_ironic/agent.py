@@ -42,8 +42,8 @@ STEP = 'ezio_write_image'
 ARGSINFO = {
     'ezio': {
         'description': 'The swarm: torrent (URL, required), torrent_sha256, '
-                       'trackers, peers, seed_after, seed_timeout, timeout, '
-                       'verify, token.',
+                       'trackers, peers, allow, seed_after, seed_timeout, '
+                       'timeout, verify, token.',
         'required': True,
     },
     'configdrive': {
@@ -65,6 +65,7 @@ _KEYS = {
     'torrent_sha256': 'torrent_sha256',
     'trackers': 'trackers',
     'peers': 'peers',
+    'allow': 'allow',
     'seed_after': 'seed_after',
     'seed_timeout': 'seed_timeout',
     'timeout': 'timeout',

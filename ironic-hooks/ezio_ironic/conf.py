@@ -36,6 +36,12 @@ conductor_opts = [
     cfg.ListOpt('peers', default=[],
                 help='HOST:PORT of peers every node connects to directly, '
                      'for swarms without a tracker.'),
+    cfg.ListOpt('allow', default=[],
+                help='The addresses (CIDRs, e.g. the provisioning network '
+                     '10.0.0.0/16) every node takes peers from; connections '
+                     'to or from any other address are refused. Named peers, '
+                     'the conductor\'s seeder and the web seed are allowed '
+                     'too. Empty: any address.'),
     cfg.StrOpt('verify', default='data', choices=['data', 'full', 'none'],
                help='What a node reads back once the image is written: every '
                     'piece (data), also the zero ranges and the digest (full), '

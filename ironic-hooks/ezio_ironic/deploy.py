@@ -35,6 +35,8 @@ name the torrent and override a few of them per node::
     ezio_torrent_token    sent as X-Auth-Token when fetching the .torrent
     ezio_trackers         announce URLs (a list or a comma-separated string)
     ezio_peers            HOST:PORT peers (a list or a comma-separated string)
+    ezio_allow            the addresses peers may come from (CIDRs, a list or
+                          a comma-separated string)
     ezio_seed_after       none, until-done or a number of seconds
     ezio_seed_timeout     seconds
     ezio_deploy_timeout   seconds
@@ -45,6 +47,7 @@ fit in ``[conductor]deploy_callback_timeout`` (0, "never", only where that
 timeout is off), or the conductor would give up on a node still working.
 """
 
+import ipaddress
 import re
 from urllib import parse as urlparse
 
@@ -201,18 +204,39 @@ def _urls(node, key, option, schemes):
     return urls
 
 
+def _checked_list(node, key, valid, each, all_of):
+    """A list setting (``ezio_<key>`` or ``[ezio]<key>``) whose every item
+    valid() accepts; each and all_of say what an item and the list must be."""
+    value, name = _setting(node, key, key)
+    items = _as_list(value)
+    if items is None:
+        raise _invalid(node, name, value, 'is not a list of %s' % all_of)
+    for item in items:
+        if not valid(item):
+            raise _invalid(node, name, item, 'is not %s' % each)
+    return items
+
+
+def _is_hostport(peer):
+    host, sep, port = peer.rpartition(':') if isinstance(peer, str) else ('', '', '')
+    return bool(sep and host and _is_digits(port) and 0 < int(port) < 65536)
+
+
+def _is_network(cidr):
+    try:
+        ipaddress.ip_network(cidr, strict=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _peers(node):
-    value, name = _setting(node, 'peers', 'peers')
-    peers = _as_list(value)
-    if peers is None:
-        raise _invalid(node, name, value, 'is not a list of HOST:PORT')
-    for peer in peers:
-        host, sep, port = (peer.rpartition(':') if isinstance(peer, str)
-                           else ('', '', ''))
-        if (not sep or not host or not _is_digits(port)
-                or not 0 < int(port) < 65536):
-            raise _invalid(node, name, peer, 'is not HOST:PORT')
-    return peers
+    return _checked_list(node, 'peers', _is_hostport, 'HOST:PORT', 'HOST:PORT')
+
+
+def _allow(node):
+    return _checked_list(node, 'allow', _is_network, 'an address or ADDRESS/PREFIX',
+                         'addresses or CIDRs')
 
 
 def _verify(node):
@@ -237,7 +261,7 @@ def swarm_args(node):
     the torrent.
 
     :param node: an Ironic node object.
-    :returns: a dict with the keys trackers, peers, seed_after,
+    :returns: a dict with the keys trackers, peers, allow, seed_after,
         seed_timeout, timeout, verify and token.
     :raises: InvalidParameterValue, with a message that names the
         offending setting.
@@ -248,6 +272,7 @@ def swarm_args(node):
     args = {
         'trackers': _urls(node, 'trackers', 'trackers', TRACKER_SCHEMES),
         'peers': _peers(node),
+        'allow': _allow(node),
         'seed_after': seed_after(node),
         'seed_timeout': _seconds(node, seed_timeout, seed_timeout_name),
         'timeout': _seconds(node, timeout, timeout_name),

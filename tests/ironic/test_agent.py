@@ -104,14 +104,14 @@ def test_node_yaml(ezio_bin, ezio_conf, tmp_path):
     work = tmp_path / 'w'
     path = agent.write_node_yaml({'torrent': 'http://198.51.100.1/x.torrent', 'torrent_sha256': 'ab' * 32,
                                   'trackers': ['http://198.51.100.1:6969/announce'], 'peers': [],
-                                  'seed_after': 30, 'seed_timeout': 60, 'timeout': 600, 'verify': 'full',
+                                  'allow': ['198.51.100.0/24', 'fd00::/8'], 'seed_after': 30, 'seed_timeout': 60, 'timeout': 600, 'verify': 'full',
                                   'token': 's3cr3t'}, '/dev/sdz', str(work))
     assert stat.S_IMODE(os.stat(work).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     node = yaml.safe_load(open(path))
     assert node == {'target': '/dev/sdz', 'listen': '127.0.0.9:23790', 'torrent': 'http://198.51.100.1/x.torrent',
                     'torrent_sha256': 'ab' * 32, 'trackers': ['http://198.51.100.1:6969/announce'],
-                    'seed_after': '30', 'seed_timeout': 60, 'timeout': 600, 'verify': 'full',
+                    'allow': ['198.51.100.0/24', 'fd00::/8'], 'seed_after': '30', 'seed_timeout': 60, 'timeout': 600, 'verify': 'full',
                     'http': {'token_file': str(work / 'token')}}
     assert 's3cr3t' not in open(path).read()
     assert open(work / 'token').read() == 's3cr3t\n'

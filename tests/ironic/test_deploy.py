@@ -297,6 +297,12 @@ BAD_INPUTS = [
     ('tracker_scheme', {'ezio_trackers': ['ws://t.example/announce']},
      exception.InvalidParameterValue,
      "'ws://t.example/announce' is not an http://, https://, udp:// URL"),
+    ('allow_not_a_network', {'ezio_allow': 'provisioning'},
+     exception.InvalidParameterValue,
+     "instance_info['ezio_allow'] 'provisioning' is not an address or ADDRESS/PREFIX"),
+    ('allow_prefix_too_long', {'ezio_allow': ['10.0.0.0/33']},
+     exception.InvalidParameterValue,
+     "instance_info['ezio_allow'] '10.0.0.0/33' is not an address or ADDRESS/PREFIX"),
     ('peer_without_port', {'ezio_peers': 'peer.example'},
      exception.InvalidParameterValue,
      "instance_info['ezio_peers'] 'peer.example' is not HOST:PORT"),
@@ -363,7 +369,7 @@ class TestStep(EzioTestCase):
     def test_step_sends_the_contract(self):
         self.config(peers=['10.0.0.5:6881'], seed_after='until-done',
                     seed_timeout=120, deploy_timeout=900, verify='full',
-                    group='ezio')
+                    allow=['10.0.0.0/16', 'fd00::/8'], group='ezio')
         node = self._start({'ezio_torrent_sha256': SHA256,
                             'ezio_torrent_token': 'tok',
                             'configdrive': 'http://cd.example/cd.iso.gz'})
@@ -378,6 +384,7 @@ class TestStep(EzioTestCase):
                     'torrent_sha256': SHA256,
                     'trackers': ['http://tracker.example:6969/announce'],
                     'peers': ['10.0.0.5:6881'],
+                    'allow': ['10.0.0.0/16', 'fd00::/8'],
                     'seed_after': 'until-done',
                     'seed_timeout': 120,
                     'timeout': 900,
@@ -390,7 +397,8 @@ class TestStep(EzioTestCase):
     def test_node_overrides_and_defaults(self):
         node = self._start({'ezio_seed_after': 30, 'ezio_seed_timeout': '90',
                             'ezio_verify': 'none',
-                            'ezio_peers': 'a.example:1, b.example:2'})
+                            'ezio_peers': 'a.example:1, b.example:2',
+                            'ezio_allow': '192.0.2.0/24'})
         self.assertEqual(states.DEPLOYWAIT, node.provision_state)
         args = self._sent_step()['args']
         self.assertEqual({
@@ -398,6 +406,7 @@ class TestStep(EzioTestCase):
             'torrent_sha256': None,
             'trackers': ['http://tracker.example:6969/announce'],
             'peers': ['a.example:1', 'b.example:2'],
+            'allow': ['192.0.2.0/24'],
             'seed_after': '30',
             'seed_timeout': 90,
             'timeout': 1200,

@@ -31,6 +31,9 @@ START_TEST(test_full)
         ck_assert_str_eq(c.trackers[1], "http://10.0.0.2:6969/announce");
         ck_assert_uint_eq(c.n_peers, 2);
         ck_assert_str_eq(c.peers[1], "[fd00::5]:6881");
+        ck_assert_uint_eq(c.n_allow, 2);
+        ck_assert_str_eq(c.allow[0], "10.0.0.0/16");
+        ck_assert_str_eq(c.allow[1], "fd00::/8");
         ck_assert_str_eq(c.listen, "0.0.0.0:6881");
         ck_assert_int_eq(c.seed_after, EZ_CONFIG_SEED_UNTIL_DONE);
         ck_assert_int_eq(c.seed_timeout, 600);
@@ -134,6 +137,11 @@ static const struct bad_case bad_cases[] = {
         { "peers: [10.0.0.1]\n", "1:9: peers: expected HOST:PORT" },
         { "peers: ['10.0.0.1:99999']\n", "1:9: peers: expected HOST:PORT" },
         { "peers: ['[::1:6881']\n", "1:9: peers: expected HOST:PORT" },
+        { "allow: 10.0.0.0/8\n", "1:8: allow: expected a list" },
+        { "allow: ['10.0.0.0/33']\n", "1:9: allow: expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)" },
+        { "allow: ['fd00::/129']\n", "1:9: allow: expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)" },
+        { "allow: [provisioning]\n", "1:9: allow: expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)" },
+        { "allow: ['10.0.0.0/']\n", "1:9: allow: expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)" },
         { "listen: 6881\n", "1:9: listen: expected ADDR:PORT" },
         { "seed_after: soon\n", "1:13: seed_after: expected 'none', 'until-done' or a number of seconds" },
         { "seed_after: -5\n", "1:13: seed_after: expected 'none', 'until-done' or a number of seconds" },

@@ -24,6 +24,8 @@ static const struct status_case status_cases[] = {
         { { .phase = EZ_PHASE_ERROR, .target = "a \"quoted\"\nname\\", .exit_code = 6,
             .message = "target write failed: \"No space\"\tleft" }, 1, 1 },
         { { .phase = EZ_PHASE_SEED, .target = "", .message = "", .exit_code = -1 }, 0, 1 },
+        { { .phase = EZ_PHASE_DOWNLOAD, .allow_list = true, .refused_peers = 3, .exit_code = -1 }, 0, 0 },
+        { { .phase = EZ_PHASE_DOWNLOAD, .allow_list = true, .exit_code = -1 }, 0, 0 },
 };
 
 static const char *str_of(struct json_object *o, const char *key)
@@ -63,6 +65,10 @@ START_TEST(test_status_json)
         ck_assert_int_eq(int_of(o, "download_rate"), (int64_t)r->download_rate);
         ck_assert_int_eq(int_of(o, "upload_rate"), (int64_t)r->upload_rate);
         ck_assert_int_eq(int_of(o, "peers"), r->peers);
+        /* refused_peers only with an allow list, 0 included */
+        ck_assert_int_eq(json_object_object_get_ex(o, "refused_peers", NULL), r->allow_list);
+        if (r->allow_list)
+                ck_assert_int_eq(int_of(o, "refused_peers"), r->refused_peers);
         ck_assert(json_object_object_get_ex(o, "elapsed", &v));
         ck_assert(json_object_get_double(v) == r->elapsed);
         ck_assert_int_eq(json_object_object_get_ex(o, "exit_code", NULL), status_cases[_i].has_exit);

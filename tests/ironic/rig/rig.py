@@ -303,6 +303,7 @@ seed_after = until-done
 seed_timeout = 60
 deploy_timeout = 600
 tracker_whitelist = %(work)s/tracker/whitelist
+allow = %(net)s.0/24
 seeder_address = %(host)s
 seeder_ports = %(seeder_ports)s
 """
@@ -403,7 +404,7 @@ class Rig(object):
         with open(conf, 'w') as f:
             f.write(IRONIC_CONF % {'work': self.work, 'host': CONDUCTOR_IP, 'api_port': API_PORT,
                                    'http_port': HTTP_PORT, 'tracker_port': TRACKER_PORT,
-                                   'seeder_ports': '%d:%d' % CONDUCTOR_SEEDER_PORTS})
+                                   'seeder_ports': '%d:%d' % CONDUCTOR_SEEDER_PORTS, 'net': NET})
             f.write(self.ezio_conf)
         self.ironic_conf = conf
         if not os.path.exists(os.path.join(self.work, 'ironic.sqlite')):
