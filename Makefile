@@ -50,7 +50,7 @@ SYS_PYTHON := /usr/bin/python3
 VENV       := .venv
 VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures bashate
 
-.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration demo bench bench-mktorrent install clean
+.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-mktorrent install clean
 
 all: $(BINS)
 
@@ -86,11 +86,11 @@ check-unit: $(UNIT_BINS)
 	@tools/run-unit $(UNIT_BINS)
 
 # The same unit tests built with AddressSanitizer and UBSan.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" CXXFLAGS="$(SAN_FLAGS)" \
+	LDFLAGS="-fsanitize=address,undefined"
 check-sanitize:
-	$(MAKE) --no-print-directory BUILD=build-asan \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		CXXFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" check-unit
+	@$(SAN_MAKE) check-unit
 
 # The unit tests under valgrind memcheck (no fork: one process to watch).
 check-valgrind: $(UNIT_BINS)
@@ -98,6 +98,13 @@ check-valgrind: $(UNIT_BINS)
 
 check-integration: all
 	@tests/integration/run-all
+
+# The integration suite again, against ezio-deploy and ezio-mktorrent built
+# with AddressSanitizer and UBSan: a finding aborts the binary, and the
+# test that ran it fails.
+check-integration-asan:
+	@$(SAN_MAKE) all
+	@EZ_BIN="$(CURDIR)/build-asan" tests/integration/run-all
 
 venv: $(VENV)/.ezio-ready
 
@@ -124,6 +131,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-sanitize
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-integration
+	@$(MAKE) --no-print-directory check-integration-asan
 	@$(MAKE) --no-print-directory check-ironic
 
 demo: deps
