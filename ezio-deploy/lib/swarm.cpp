@@ -83,10 +83,30 @@ std::string listen_address(std::string const &listen)
         return a;
 }
 
+/* The endpoints host resolves to (port: a number, or NULL for 0).
+ * Returns 0, or getaddrinfo's error (at least one endpoint on 0). */
+int lookup(std::string const &host, char const *port, std::vector<lt::tcp::endpoint> *out)
+{
+        struct addrinfo hints = {}, *res = nullptr;
+
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = port ? AI_NUMERICSERV : 0;
+        int const r = getaddrinfo(host.c_str(), port, &hints, &res);
+        if (r != 0)
+                return r;
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+                lt::tcp::endpoint ep;
+                std::memcpy(ep.data(), a->ai_addr, a->ai_addrlen);
+                ep.resize(a->ai_addrlen);
+                out->push_back(ep);
+        }
+        freeaddrinfo(res);
+        return out->empty() ? EAI_NONAME : 0;
+}
+
 int resolve_peer(std::string const &hp, lt::tcp::endpoint *ret, ez_err *err)
 {
         std::string host, port;
-        struct addrinfo hints = {}, *res = nullptr;
         int r;
 
         if (!hp.empty() && hp[0] == '[') {
@@ -102,16 +122,11 @@ int resolve_peer(std::string const &hp, lt::tcp::endpoint *ret, ez_err *err)
                 host = hp.substr(0, colon);
                 port = hp.substr(colon + 1);
         }
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_NUMERICSERV;
-        r = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+        std::vector<lt::tcp::endpoint> eps;
+        r = lookup(host, port.c_str(), &eps);
         if (r != 0)
                 return ez_err_set(err, -EINVAL, "peer '%s': %s", hp.c_str(), gai_strerror(r));
-        lt::tcp::endpoint ep;
-        std::memcpy(ep.data(), res->ai_addr, res->ai_addrlen);
-        ep.resize(res->ai_addrlen);
-        freeaddrinfo(res);
-        *ret = ep;
+        *ret = eps.front();
         return 0;
 }
 
@@ -335,17 +350,10 @@ static std::vector<lt::address> url_addresses(std::string const &url)
                 host = host.substr(1, host.find(']') - 1);
         else if (host.find(':') != std::string::npos)
                 host = host.substr(0, host.find(':'));
-        struct addrinfo hints = {}, *res = nullptr;
-        hints.ai_socktype = SOCK_STREAM;
-        if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0)
-                return out;
-        for (struct addrinfo *r = res; r; r = r->ai_next) {
-                lt::tcp::endpoint ep;
-                std::memcpy(ep.data(), r->ai_addr, r->ai_addrlen);
-                ep.resize(r->ai_addrlen);
+        std::vector<lt::tcp::endpoint> eps;
+        lookup(host, nullptr, &eps);
+        for (auto const &ep : eps)
                 out.push_back(ep.address());
-        }
-        freeaddrinfo(res);
         return out;
 }
 
@@ -517,6 +525,22 @@ static int unavailable_pieces(struct ez_swarm *s, lt::torrent_status const &st)
         return n;
 }
 
+/* Add the torrent's web seeds to the torrent, or take them away, and have
+ * the schedule ask them for this node's own share only while they are in. */
+static void use_web_seeds(struct ez_swarm *s, bool on)
+{
+        for (auto const &url : s->web_seeds)
+                if (on)
+                        s->h.add_url_seed(url);
+                else
+                        s->h.remove_url_seed(url);
+        s->web_seeds_on = on;
+        if (s->own) {
+                s->own->origin_own_only(on);
+                s->own->update();
+        }
+}
+
 /*
  * The web seeds, once a second.  On when the swarm has lacked a piece for
  * STARVE_AFTER (no seeder, or it left before a whole copy was spread; the
@@ -541,13 +565,7 @@ static void web_seed_fallback(struct ez_swarm *s, lt::torrent_status const &st,
         else
                 s->fed_since = now;
         if (!s->web_seeds_on && wanted && now - s->starving_since >= STARVE_AFTER) {
-                for (auto const &url : s->web_seeds)
-                        s->h.add_url_seed(url);
-                s->web_seeds_on = true;
-                if (s->own) {
-                        s->own->origin_own_only(true);
-                        s->own->update();
-                }
+                use_web_seeds(s, true);
                 /* a query may be a signature (a Swift temporary URL): not shown */
                 std::string shown = s->web_seeds.front();
                 if (shown.find('?') != std::string::npos)
@@ -555,13 +573,7 @@ static void web_seed_fallback(struct ez_swarm *s, lt::torrent_status const &st,
                 std::fprintf(stderr, "ezio-deploy: no peer holds %d of the pieces still missing: fetching from "
                              "the web seed %s\n", missing, shown.c_str());
         } else if (s->web_seeds_on && (!wanted || now - s->fed_since >= FED_AFTER)) {
-                for (auto const &url : s->web_seeds)
-                        s->h.remove_url_seed(url);
-                s->web_seeds_on = false;
-                if (s->own) {
-                        s->own->origin_own_only(false);
-                        s->own->update();
-                }
+                use_web_seeds(s, false);
                 std::fprintf(stderr, "ezio-deploy: web seed dropped: %s\n",
                              wanted ? "the peers hold every missing piece" : "this node's share is in");
         }
