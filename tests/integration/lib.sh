@@ -187,6 +187,28 @@ loop_setup() {
         echo "$dev"
 }
 
+# scrape PORT HASH FIELD: FIELD (complete, incomplete, downloaded) of the
+# torrent HASH (hex) in the scrape of the tracker on 127.0.0.1:PORT
+scrape() {
+        $PY -c "
+import re, sys, urllib.parse, urllib.request
+h = urllib.parse.quote(bytes.fromhex(sys.argv[2]))
+body = urllib.request.urlopen('http://127.0.0.1:%s/scrape?info_hash=%s' % (sys.argv[1], h), timeout=5).read()
+m = re.search(b'%d:%si(\\d+)e' % (len(sys.argv[3]), sys.argv[3].encode()), body)
+print(m.group(1).decode() if m else 0)" "$@"
+}
+
+# wait_seeders PORT HASH N: until the tracker on 127.0.0.1:PORT counts N
+# seeders of HASH (1 if it does not within 10 s)
+wait_seeders() {
+        local i
+        for i in $(seq 50); do
+                [ "$(scrape "$@" complete 2>/dev/null)" -ge "$3" ] 2>/dev/null && return 0
+                sleep 0.2
+        done
+        return 1
+}
+
 # json_field FILE KEY: KEY of the last JSON line in FILE
 json_field() {
         $PY -c "
