@@ -1,0 +1,209 @@
+"""The emulated switched LAN of ezio's benchmark and fault suite.
+
+One machine plays the LAN: a network namespace holding a Linux bridge, one
+for the image server, one per node, joined by veth pairs.  Each node's
+link is shaped with tbf in both directions (upload on its own interface,
+download on the bridge-side end); multicast crosses the bridge.  Addresses
+come from 198.18.0.0/24 (RFC 2544, reserved for benchmarks) and exist only
+inside these namespaces: no traffic leaves them.  Faults: random loss on
+every port (iptables' statistic match in the bridge, this kernel having no
+netem) and a port taken down and up again.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+PREFIX = 'ezb-'
+NET = '198.18.0.'
+SERVER_IP = NET + '1'
+
+
+def sh(*argv, ns=None, check=True, capture=False):
+    cmd = (['ip', 'netns', 'exec', ns] if ns else []) + [str(a) for a in argv]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError('%s: %s' % (' '.join(cmd), r.stderr.strip()))
+    return r.stdout if capture else r.returncode
+
+
+class Testbed:
+    """The emulated LAN: a bridge namespace, a server, n nodes."""
+
+    def __init__(self, n, rate, slow, work, prefix=PREFIX):
+        self.n, self.rate, self.slow, self.work = n, rate, slow, work
+        self.br = prefix + 'br'
+        self.server = prefix + 'srv'
+        self.nodes = [prefix + 'n%d' % i for i in range(1, n + 1)]
+        self.procs = []
+
+    def node_ip(self, i):
+        return NET + str(10 + i)
+
+    def node_rate(self, i):
+        # the last `slow` nodes run at a quarter of the rate
+        return self.rate / 4 if i > self.n - self.slow else self.rate
+
+    def hosts(self):
+        return [(self.server, SERVER_IP, self.rate)] + [
+            (ns, self.node_ip(i), self.node_rate(i)) for i, ns in enumerate(self.nodes, 1)]
+
+    def up(self):
+        sh('ip', 'netns', 'add', self.br)
+        sh('ip', '-n', self.br, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0')
+        sh('ip', '-n', self.br, 'link', 'set', 'br0', 'up')
+        for k, (ns, ip, rate) in enumerate(self.hosts()):
+            port = self.port(k)
+            sh('ip', 'netns', 'add', ns)
+            sh('sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', ns=ns)
+            sh('ip', '-n', self.br, 'link', 'add', port, 'netns', self.br, 'type', 'veth',
+               'peer', 'name', 'eth0', 'netns', ns)
+            sh('ip', '-n', self.br, 'link', 'set', port, 'master', 'br0')
+            sh('ip', '-n', self.br, 'link', 'set', port, 'up')
+            sh('ip', '-n', ns, 'addr', 'add', ip + '/24', 'brd', '+', 'dev', 'eth0')
+            sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
+            sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+            sh('ip', '-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+            # tbf: the bucket must exceed an offloaded segment (64 KiB + headers)
+            tbf = ['root', 'tbf', 'rate', '%gmbit' % rate, 'burst', '128kb', 'latency', '50ms']
+            sh('tc', 'qdisc', 'replace', 'dev', 'eth0', *tbf, ns=ns)           # upload
+            sh('tc', 'qdisc', 'replace', 'dev', port, *tbf, ns=self.br)        # download
+
+    def down(self):
+        self.stop_all()
+        for ns in [self.server] + self.nodes + [self.br]:
+            subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
+
+    def spawn(self, ns, argv, out=None):
+        f = open(out, 'w') if out else subprocess.DEVNULL
+        p = subprocess.Popen(['ip', 'netns', 'exec', ns] + [str(a) for a in argv],
+                             stdout=f, stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
+                             start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + 5
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.procs = []
+
+    def port(self, i):
+        """The bridge-side end of host i's link (0: the server)."""
+        return 'p%d' % i
+
+    def lossy(self, fraction):
+        """Drop fraction of the frames entering the bridge from every port,
+        at random.  Offloads off first: one dropped frame would otherwise
+        be a whole 64 KiB segment."""
+        for ns, _, _ in self.hosts():
+            sh('ethtool', '-K', 'eth0', 'tso', 'off', 'gso', 'off', ns=ns)
+        for k in range(len(self.hosts())):
+            sh('iptables-legacy', '-t', 'raw', '-A', 'PREROUTING', '-m', 'physdev', '--physdev-in', self.port(k),
+               '-m', 'statistic', '--mode', 'random', '--probability', '%g' % fraction, '-j', 'DROP', ns=self.br)
+
+    def dropped(self):
+        """Frames the loss rules dropped, and frames that reached them."""
+        out = sh('iptables-legacy', '-t', 'raw', '-L', 'PREROUTING', '-v', '-x', '-n', ns=self.br, capture=True)
+        drops = sum(int(line.split()[0]) for line in out.splitlines() if 'DROP' in line and 'statistic' in line)
+        seen = sum(self.rx_frames().values())
+        return drops, seen
+
+    def rx_frames(self):
+        out = {}
+        for k in range(len(self.hosts())):
+            j = json.loads(sh('ip', '-j', '-s', '-n', self.br, 'link', 'show', 'dev', self.port(k), capture=True))
+            out[k] = j[0]['stats64']['rx']['packets']
+        return out
+
+    def link(self, i, up):
+        """Host i's link up or down (0: the server), at the bridge."""
+        sh('ip', '-n', self.br, 'link', 'set', self.port(i), 'up' if up else 'down')
+
+    def tx_bytes(self):
+        out = {}
+        for ns, _, _ in self.hosts():
+            j = json.loads(sh('ip', '-j', '-s', '-n', ns, 'link', 'show', 'dev', 'eth0', capture=True))
+            out[ns] = j[0]['stats64']['tx']['bytes']
+        return out
+
+    def wait_port(self, ns, ip, port, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            if sh('bash', '-c', 'exec 3<>/dev/tcp/%s/%d' % (ip, port), ns=ns, check=False) == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError('nothing listens on %s:%d' % (ip, port))
+
+
+def cpu_times():
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+
+
+def bound_seconds(size, tb):
+    """T* for the nodes whose time is taken: all of them, or with slow nodes
+    the full-rate ones (the slow nodes still upload)."""
+    bits = size * 8
+    up = [r * 1e6 for _, _, r in tb.hosts()]      # links are symmetric
+    timed = up[1:tb.n - tb.slow + 1]
+    return max(bits / up[0], bits / min(timed), len(timed) * bits / sum(up))
+
+
+def start_tracker(tb, work, infohash):
+    """opentracker on the server, port 6969, knowing only infohash."""
+    d = os.path.join(work, 'tracker')
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    with open(os.path.join(d, 'whitelist'), 'w') as f:
+        f.write(infohash + '\n')
+    return tb.spawn(tb.server, ['opentracker', '-i', SERVER_IP, '-p', '6969', '-P', '6969', '-d', d,
+                         '-w', 'whitelist', '-u', 'nobody'])
+    tb.wait_port(tb.server, SERVER_IP, 6969)
+
+
+def status_done(path, offsets):
+    """True once an ezio-deploy JSON status file reports the image complete;
+    offsets remembers how far each file was read."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(offsets.get(path, 0))
+            data = f.read()
+    except OSError:
+        return False
+    # keep the last line's start, it may be incomplete
+    cut = data.rfind(b'\n') + 1
+    offsets[path] = offsets.get(path, 0) + cut
+    return b'"phase":"seed"' in data[:cut] or b'"phase":"done"' in data[:cut]
+
+
+def wait_exits(procs, timeout):
+    """When the last of procs exited (monotonic), or None after timeout s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if all(p.poll() is not None for p in procs):
+            return time.monotonic()
+        time.sleep(0.05)
+    return None
+
+
+def remove_stale_namespaces(prefix=PREFIX):
+    """Namespaces a killed run left behind."""
+    out = subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        name = line.split()[0] if line.split() else ''
+        if name.startswith(prefix):
+            subprocess.run(['ip', 'netns', 'del', name], stderr=subprocess.DEVNULL)
