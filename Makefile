@@ -8,6 +8,8 @@
 #   make demo       a seeder and receivers deploying an image, checked byte for byte
 #   make bench      deploy time against udpcast, HTTP and stock BitTorrent (docs/benchmarks.md)
 #   make bench-mktorrent  torrent making against a plain read and partclone (docs/mktorrent.md)
+#   make faults     the swarm under faults: dead nodes, seeder, tracker, hostile peers,
+#                   failing disks, lossy links (docs/reliability.md)
 #   make bench-ironic  real Ironic deploying 1, 4, 8 nodes: direct beside ezio (docs/ironic.md)
 #   make venv       .venv/ with Ironic, the Ironic Python Agent and ironic-hooks (editable)
 #   make check-ironic  the Ironic side's tests (pytest, in .venv)
@@ -32,12 +34,12 @@ CXXFLAGS  ?= -O2 -g
 EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
-LIB_C     := err io units bencode merkle rendezvous layout torrent blockdev parttable status helper qcow2 loopdev partitions partclone srcmap hasher scan mktorrent mkimport mkverify config fetch verify deploy
+LIB_C     := err io units bencode tls merkle rendezvous layout torrent blockdev parttable status helper qcow2 loopdev partitions partclone srcmap hasher scan mktorrent mkimport mkverify config fetch verify deploy
 LIB_CXX   := swarm ownership raw_disk_io request_budget
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
-UNIT      := io units bencode merkle rendezvous request_budget layout torrent blockdev helper partitions partclone srcmap hasher mktorrent swarm status config fetch verify deploy
+UNIT      := io units bencode merkle rendezvous request_budget layout torrent blockdev helper partitions partclone srcmap hasher mktorrent swarm status config fetch verify deploy tls
 # UNIT=a,b or UNIT="a b" on the command line picks programs of this list
 comma     := ,
 UNIT_NAMES = $(subst $(comma), ,$(UNIT))
@@ -50,7 +52,7 @@ SYS_PYTHON := /usr/bin/python3
 VENV       := .venv
 VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures bashate
 
-.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-mktorrent install clean
+.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-mktorrent install clean fuzz check-fuzz faults
 
 all: $(BINS)
 
@@ -132,6 +134,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-integration
 	@$(MAKE) --no-print-directory check-integration-asan
+	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory check-ironic
 
 demo: deps
@@ -143,6 +146,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench/ezio-bench $(BENCH_ARGS)
+
+# The fault suite (see docs/reliability.md); a subset with
+#   make faults FAULTS_ARGS="--cases kill-receivers,corrupt-peer --reps 1"
+faults: deps
+	@$(MAKE) --no-print-directory all
+	@tools/bench/ezio-faults $(FAULTS_ARGS)
 
 # ezio-mktorrent against reading the used blocks once and against
 # partclone's own torrent maker (see docs/mktorrent.md), e.g.
@@ -160,6 +169,8 @@ install: $(BINS)
 	install -m 0644 config/node.yaml.sample $(DESTDIR)$(PREFIX)/share/doc/ezio/
 	install -m 0644 config/ezio-status.schema.json $(DESTDIR)$(PREFIX)/share/ezio/
 	install -m 0644 ezio-deploy/lib/exitcode.h $(DESTDIR)$(PREFIX)/include/ezio/
+
+include tests/fuzz/fuzz.mk
 
 clean:
 	rm -rf build build-asan $(VENV)

@@ -22,6 +22,7 @@
 #include "io.h"
 #include "mktorrent.h"
 #include "partclone.h"
+#include "tls.h"
 #include "units.h"
 
 #define MAX_LIST 64
@@ -83,6 +84,10 @@ static void usage(FILE *f)
               "      --no-digest          leave out the digest (the payload's SHA-256 tree\n"
               "                           root) and hash with SHA-1 alone: faster where\n"
               "                           the CPUs, not the disk, limit the pass\n"
+              "      --ssl-ca FILE        an SSL torrent: carry the CA certificate in FILE\n"
+              "                           (PEM) in the info dictionary, so that peers talk\n"
+              "                           TLS only and show certificates it signed (the\n"
+              "                           info-hash changes with it)\n"
               "  -q, --quiet              no progress or summary\n"
               "  -h, --help               show this help\n"
               "  -V, --version            show the version\n"
@@ -169,6 +174,7 @@ int main(int argc, char **argv)
                 { "from-partclone", required_argument, NULL, 'P' },
                 { "hybrid", no_argument, NULL, 'Y' },
                 { "no-digest", no_argument, NULL, 'D' },
+                { "ssl-ca", required_argument, NULL, 'S' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
@@ -180,7 +186,8 @@ int main(int argc, char **argv)
         struct ez_mk_result res;
         struct ez_buf out = { 0 };
         struct ez_err err = { "" };
-        const char *output = NULL, *verify = NULL;
+        const char *output = NULL, *verify = NULL, *ssl_ca = NULL;
+        _cleanup_free_ char *ca_pem = NULL;
         _cleanup_free_ char *tmp = NULL;
         bool quiet = false, verbose;
         uint64_t v;
@@ -281,6 +288,9 @@ int main(int argc, char **argv)
                 case 'D':
                         o.no_digest = true;
                         break;
+                case 'S':
+                        ssl_ca = optarg;
+                        break;
                 case 'F':
                         if (strcmp(optarg, "ezio") == 0)
                                 o.ezio_format = true;
@@ -324,6 +334,14 @@ int main(int argc, char **argv)
         if (!o.source && (o.piece_length || o.n_fs || o.fill_gaps))
                 return usage_error("--from-partclone", "without SOURCE takes partclone's pieces as they are: "
                                    "no --piece-size, --fs or --fill-gaps");
+        if (ssl_ca && (verify || o.map_only))
+                return usage_error("--ssl-ca", "makes an SSL torrent: not with --verify or --print-map");
+        if (ssl_ca) {
+                /* checked before the source is read: a wrong file is a usage error */
+                if (ez_tls_read_ca(ssl_ca, &ca_pem, &o.ssl_ca_len, &err) < 0)
+                        return usage_error("--ssl-ca", err.msg);
+                o.ssl_ca = ca_pem;
+        }
         if (!o.tmpdir)
                 o.tmpdir = getenv("TMPDIR");    /* the library reads no environment */
         if (!quiet && isatty(STDERR_FILENO))
@@ -395,6 +413,12 @@ int main(int argc, char **argv)
                        "%zu zero ranges, piece size %" PRIu64 "\n",
                        output, res.info_hash_hex, ez_layout_kind_name(res.kind), res.source_size, res.payload_len,
                        res.n_extents, res.n_zero, res.piece_length);
+        if (!quiet && o.ssl_ca) {
+                char ca[256];
+
+                ez_tls_subject(o.ssl_ca, o.ssl_ca_len, ca, sizeof(ca));
+                printf("%s: SSL torrent: peers talk TLS and show a certificate signed by '%s'\n", output, ca);
+        }
         if (!quiet && res.root_hex[0])
                 printf("%s: payload SHA-256 tree root %s%s\n", output, res.root_hex,
                        o.hybrid ? " (v1+v2 hybrid)" : "");

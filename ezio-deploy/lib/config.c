@@ -40,7 +40,7 @@ struct ynode {
         bool plain;             /* unquoted scalar */
         size_t line, col;       /* 1-based */
         struct ynode **kids;    /* Y_SEQ: items; Y_MAP: key, value, key, value, ... */
-        size_t n;
+        size_t n, cap;
 };
 
 static void ynode_free(struct ynode *y)
@@ -70,13 +70,19 @@ static int at(struct ez_err *err, const char *name, size_t line, size_t col, con
         return ez_err_set(err, -EINVAL, "%s:%zu:%zu: %s", name, line, col, msg);
 }
 
+/* The array doubles: grown one by one, a flow list of 100000 items in a
+ * file under MAX_FILE was copied over and over (docs/fuzzing.md). */
 static int add_kid(struct ynode *parent, struct ynode *kid)
 {
-        struct ynode **k = realloc(parent->kids, (parent->n + 1) * sizeof(*k));
+        if (parent->n == parent->cap) {
+                size_t cap = parent->cap ? 2 * parent->cap : 8;
+                struct ynode **k = realloc(parent->kids, cap * sizeof(*k));
 
-        if (!k)
-                return -ENOMEM;
-        parent->kids = k;
+                if (!k)
+                        return -ENOMEM;
+                parent->kids = k;
+                parent->cap = cap;
+        }
         parent->kids[parent->n++] = kid;
         return 0;
 }
@@ -477,6 +483,9 @@ static const struct key root_keys[] = {
         { "assume_zeroed", K_BOOL, F(assume_zeroed), 0, NULL },
         { "force_kind", K_BOOL, F(force_kind), 0, NULL },
         { "verify", K_VERIFY, F(verify), 0, NULL },
+        { "ssl_cert", K_STR, F(ssl_cert), 0, NULL },
+        { "ssl_key", K_STR, F(ssl_key), 0, NULL },
+        { "ssl_key_password_file", K_STR, F(ssl_key_password_file), 0, NULL },
         {}
 };
 
@@ -653,6 +662,15 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
         return r < 0 ? ez_err_set(x->err, r, "out of memory") : 0;
 }
 
+/* Whether s holds no control character. */
+static bool printable(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
 static int apply(const struct ctx *x, const struct key *table, const struct ynode *map, const char *prefix)
 {
         size_t i, j;
@@ -663,7 +681,9 @@ static int apply(const struct ctx *x, const struct key *table, const struct ynod
                 char path[128];
                 int r;
 
-                if (k->kind != Y_SCALAR)
+                /* "torrent\0x" is not the key torrent; a control character
+                 * would break the one line that names the key */
+                if (k->kind != Y_SCALAR || strlen(k->value) != k->len || !printable(k->value))
                         return at(x->err, x->name, k->line, k->col, "a key must be a plain name");
                 for (j = 0; j < i; j += 2)
                         if (map->kids[j]->kind == Y_SCALAR && strcmp(map->kids[j]->value, k->value) == 0)
@@ -739,6 +759,9 @@ void ez_config_free(struct ez_config *c)
         ez_config_clear_list(c->allow, &c->n_allow);
         free(c->listen);
         free(c->status_file);
+        free(c->ssl_cert);
+        free(c->ssl_key);
+        free(c->ssl_key_password_file);
         ez_config_clear_list(c->http.headers, &c->http.n_headers);
         if (c->http.token)
                 explicit_bzero(c->http.token, strlen(c->http.token));

@@ -77,6 +77,11 @@ struct ez_config {
         bool assume_zeroed;
         bool force_kind;
         enum ez_config_verify verify;
+        /* an SSL torrent's peers show certificates signed by its CA (tls.h);
+         * paths only: the files are read when the plan is checked */
+        char *ssl_cert;         /* this node's certificate, PEM */
+        char *ssl_key;          /* its private key, PEM, mode 0600 */
+        char *ssl_key_password_file;    /* first line: the key's password */
         struct ez_config_http http;
 };
 

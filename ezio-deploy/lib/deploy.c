@@ -25,6 +25,7 @@
 #include "fetch.h"
 #include "parttable.h"
 #include "swarm.h"
+#include "tls.h"
 #include "verify.h"
 
 /* bytes read back per step of phase verify, between two polls */
@@ -40,6 +41,7 @@ struct ez_deploy {
         struct ez_blockdev *dev;
         struct ez_swarm *swarm;
         struct ez_verify *ver;          /* the read-back, from the first piece on */
+        struct ez_tls_identity *tls;    /* an SSL torrent: this node's certificate, until the swarm has it */
         struct ez_swarm_status st;
         enum ez_phase phase;
         double start;                   /* when the run began */
@@ -49,6 +51,8 @@ struct ez_deploy {
         double last_scrape;
         int quiet_scrapes;              /* tracker answers in a row with no node downloading */
         double fetching_seen;           /* last time a connected peer was still downloading */
+        double progress_at;             /* when the last verified byte arrived (or the download began) */
+        uint64_t progress_done;         /* ... and how many there were then */
         struct ez_err warning;          /* the message of every report from now on */
         struct ez_deploy_failure failure;
 };
@@ -92,6 +96,17 @@ enum ez_phase ez_deploy_next(const struct ez_config *c, enum ez_phase cur)
         }
 }
 
+/* Seconds the download has gone without a new verified byte, once that
+ * is EZ_STALL_REPORT_S or more (0 before: pieces take time). */
+#define EZ_STALL_REPORT_S 5.0
+static double stalled_for(const struct ez_deploy *d, double t)
+{
+        if ((d->phase != EZ_PHASE_DOWNLOAD && d->phase != EZ_PHASE_CHECK) || !d->progress_at ||
+            t - d->progress_at < EZ_STALL_REPORT_S)
+                return 0;
+        return t - d->progress_at;
+}
+
 /* One report of the current phase with the numbers of st (the swarm's, or
  * the read-back's in phase verify). */
 static void report_st(struct ez_deploy *d, const struct ez_swarm_status *st, int exit_code, const char *message)
@@ -104,6 +119,8 @@ static void report_st(struct ez_deploy *d, const struct ez_swarm_status *st, int
                 .download_rate = st->download_rate, .upload_rate = st->upload_rate,
                 .peers = st->peers, .elapsed = elapsed, .exit_code = exit_code,
                 .allow_list = d->c->n_allow > 0, .refused_peers = st->refused_peers,
+                .hash_failures = st->hash_failures, .banned_peers = st->banned_peers, .wasted = st->wasted,
+                .stalled = stalled_for(d, t),
                 .message = message ? message : d->warning.msg[0] ? d->warning.msg : NULL, .eta = -1,
         };
 
@@ -158,6 +175,40 @@ static int fail(struct ez_deploy *d, int code, const char *what, const char *why
         return code;
 }
 
+/* A deploy given up before the image was complete: stop the swarm, clear
+ * what it wrote of pieces that were never verified (cut short, or bad
+ * data from a peer), flush.  The target then holds verified pieces of the
+ * image and, elsewhere, what it held before.  Returns the pieces cleared. */
+static int stop_clean(struct ez_deploy *d)
+{
+        struct ez_err e;
+        int n = ez_swarm_stop_clean(d->swarm, &e);
+
+        if (n < 0)
+                fprintf(stderr, "ezio-deploy: %s: %s\n", d->where, e.msg);
+        ez_swarm_free(d->swarm);
+        d->swarm = NULL;
+        ez_blockdev_sync(d->dev, NULL);
+        return n;
+}
+
+/* --timeout passed: how far it got, and for how long nothing came */
+static int timed_out(struct ez_deploy *d, double t)
+{
+        char *m = d->failure.why.msg;
+        size_t n = sizeof(d->failure.why.msg);
+        double quiet = stalled_for(d, t);
+        int pct = d->st.total_wanted ? (int)(100 * d->st.total_done / d->st.total_wanted) : 0;
+
+        stop_clean(d);
+        if (quiet > 0)
+                snprintf(m, n, "timed out before the image was complete: %d%% of it, nothing new for %.0f s", pct,
+                         quiet);
+        else
+                snprintf(m, n, "timed out before the image was complete: %d%% of it", pct);
+        return fail(d, EZ_EXIT_SWARM, d->where, m);
+}
+
 static int fail_err(struct ez_deploy *d, int code, const char *what)
 {
         return fail(d, code, what, d->failure.why.msg);
@@ -183,6 +234,35 @@ struct ez_deploy *ez_deploy_new(const struct ez_deploy_opts *o)
         d->phase = EZ_PHASE_FETCH;
         d->st.incomplete_in_swarm = UINT32_MAX;
         return d;
+}
+
+/* The swarm of an SSL torrent takes only peers with a certificate signed
+ * by the torrent's CA, this node too: its certificate and key are loaded
+ * and checked now (tls.h), a missing one is a configuration error.  A
+ * torrent in the clear leaves them unused, with a warning. */
+static int prepare_tls(struct ez_deploy *d)
+{
+        const struct ez_config *c = d->c;
+        struct ez_err *err = &d->failure.why;
+
+        if (!d->t->ssl_ca) {
+                if (c->ssl_cert || c->ssl_key)
+                        snprintf(d->warning.msg, sizeof(d->warning.msg), "warning: the torrent is not an SSL torrent: "
+                                 "the certificate and key are not used");
+                return EZ_EXIT_OK;
+        }
+        if (ez_tls_check_ca(d->t->ssl_ca, d->t->ssl_ca_len, err) < 0)
+                return fail_err(d, EZ_EXIT_TORRENT, "torrent");
+        if (!c->ssl_cert || !c->ssl_key)
+                return fail(d, EZ_EXIT_USAGE, c->ssl_cert ? "--ssl-key" : "--ssl-cert",
+                            "the torrent is an SSL torrent, whose peers must show a certificate signed by its CA: give "
+                            "this node's with --ssl-cert and --ssl-key (node.yaml: ssl_cert, ssl_key)");
+        if (ez_tls_load_identity(c->ssl_cert, c->ssl_key, c->ssl_key_password_file, d->t->ssl_ca, d->t->ssl_ca_len,
+                                 d->t->name, &d->tls, err) < 0)
+                return fail_err(d, EZ_EXIT_USAGE, "certificate");
+        if (d->tls->warning[0])
+                snprintf(d->warning.msg, sizeof(d->warning.msg), "warning: %.480s", d->tls->warning);
+        return EZ_EXIT_OK;
 }
 
 int ez_deploy_prepare(struct ez_deploy *d)
@@ -213,6 +293,11 @@ int ez_deploy_prepare(struct ez_deploy *d)
         if (deploy && c->seed_after == EZ_CONFIG_SEED_UNTIL_DONE && d->t->n_trackers + c->n_trackers == 0)
                 return fail(d, EZ_EXIT_USAGE, "--seed-after",
                             "'until-done' asks a tracker, and neither the torrent nor the options name one");
+
+        /* an SSL torrent: this node's certificate, before the target is touched */
+        r = prepare_tls(d);
+        if (r != EZ_EXIT_OK)
+                return r;
 
         /* expert settings are part of the plan too */
         if (ez_swarm_check_settings(d->o.lt_settings, err) < 0) {
@@ -387,7 +472,7 @@ static int turn(struct ez_deploy *d, double t)
                         return code;
                 if (d->st.state != EZ_SWARM_SEEDING) {
                         if (c->timeout && t - d->start >= (double)c->timeout)
-                                return fail(d, EZ_EXIT_SWARM, d->where, "timed out before the image was complete");
+                                return timed_out(d, t);
                         if (d->phase == EZ_PHASE_CHECK && d->st.state != EZ_SWARM_CHECKING)
                                 enter(d, EZ_PHASE_DOWNLOAD);
                         else
@@ -433,11 +518,9 @@ static int interrupted(struct ez_deploy *d)
         case EZ_PHASE_VERIFY:
                 return fail(d, EZ_EXIT_INTERRUPTED, d->where, "interrupted before the image was read back");
         default:
-                /* what is written stays: flush it, a restart hashes it and
+                /* the verified pieces stay: a restart hashes them and
                  * fetches only the rest */
-                ez_swarm_free(d->swarm);
-                d->swarm = NULL;
-                ez_blockdev_sync(d->dev, NULL);
+                stop_clean(d);
                 return fail(d, EZ_EXIT_INTERRUPTED, d->where, "interrupted before the image was complete");
         }
 }
@@ -469,9 +552,15 @@ int ez_deploy_run(struct ez_deploy *d)
                         .upload_rate = c->upload_rate, .download_rate = c->download_rate,
                         .lt_settings = d->o.lt_settings, .debug = d->o.debug,
                         .no_request_budget = d->o.no_request_budget, .no_ownership = d->o.no_ownership,
+                        .ssl_cert = d->tls ? d->tls->cert_pem : NULL, .ssl_cert_len = d->tls ? d->tls->cert_len : 0,
+                        .ssl_key = d->tls ? d->tls->key_pem : NULL, .ssl_key_len = d->tls ? d->tls->key_len : 0,
                 };
 
-                if (ez_swarm_start(&cfg, &d->swarm, &d->failure.why) < 0)
+                r = ez_swarm_start(&cfg, &d->swarm, &d->failure.why);
+                /* libtorrent holds its own copy of the key now */
+                ez_tls_identity_free(d->tls);
+                d->tls = NULL;
+                if (r < 0)
                         return fail_err(d, EZ_EXIT_SWARM, "swarm");
         }
         if (deploy && c->verify != EZ_CONFIG_VERIFY_NONE &&
@@ -484,6 +573,10 @@ int ez_deploy_run(struct ez_deploy *d)
                 r = ez_swarm_poll(d->swarm, d->phase == EZ_PHASE_VERIFY ? 0 : 250, &d->st, &d->failure.why);
                 if (r < 0)
                         return fail_err(d, r == -EIO ? EZ_EXIT_IO : EZ_EXIT_SWARM, r == -EIO ? d->where : "swarm");
+                if (d->st.total_done != d->progress_done || !d->progress_at) {
+                        d->progress_done = d->st.total_done;
+                        d->progress_at = now_s();
+                }
                 if (stopped(d))
                         return interrupted(d);
                 code = turn(d, now_s());
@@ -516,6 +609,7 @@ void ez_deploy_free(struct ez_deploy *d)
         if (!d)
                 return;
         ez_verify_free(d->ver);
+        ez_tls_identity_free(d->tls);
         ez_swarm_free(d->swarm);
         ez_blockdev_close(d->dev);
         ez_layout_free(d->payload_layout);

@@ -74,7 +74,8 @@ struct ez_deploy *ez_deploy_new(const struct ez_deploy_opts *o);
 
 /*
  * Validate the whole plan: fetch (phase fetch) and parse the torrent,
- * check the settings, open the target and check its size, kind and that
+ * load this node's certificate for an SSL torrent (tls.h; EZ_EXIT_USAGE
+ * when there is none or it is unusable), check the settings, open the target and check its size, kind and that
  * nobody else uses it.  Nothing is written; a missing regular file is
  * created empty unless dry_run (the plan then says it would be).  Returns
  * EZ_EXIT_OK, or the exit code with ez_deploy_failure() saying why, after

@@ -21,22 +21,14 @@
 #include "io.h"
 #include "torrent.h"
 
-struct sink {
-        char *buf;
-        size_t len, cap;
-        uint64_t max;
-        bool too_big;
-};
-
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
+int ez_fetch_body_add(struct ez_fetch_body *s, const void *data, size_t add)
 {
-        struct sink *s = arg;
-        size_t add = size * n;
-
-        if (s->max && s->len + add > s->max) {
+        if (s->max && (add > s->max || s->len > s->max - add)) {
                 s->too_big = true;
-                return 0;       /* libcurl stops with CURLE_WRITE_ERROR */
+                return -EFBIG;
         }
+        if (add > SIZE_MAX / 4 - s->len)
+                return -ENOMEM;         /* the doubling below could not reach it */
         if (s->len + add + 1 > s->cap) {
                 size_t cap = s->cap ? s->cap : 64 * 1024;
                 char *b;
@@ -45,14 +37,22 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
                         cap *= 2;
                 b = realloc(s->buf, cap);
                 if (!b)
-                        return 0;
+                        return -ENOMEM;
                 s->buf = b;
                 s->cap = cap;
         }
-        memcpy(s->buf + s->len, data, add);
+        if (add)
+                memcpy(s->buf + s->len, data, add);
         s->len += add;
         s->buf[s->len] = '\0';
-        return add;
+        return 0;
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+        /* 0 makes libcurl stop with CURLE_WRITE_ERROR; attempt() then
+         * looks at too_big */
+        return ez_fetch_body_add(arg, data, size * n) < 0 ? 0 : size * n;
 }
 
 bool ez_fetch_is_url(const char *s)
@@ -110,7 +110,7 @@ enum attempt { DONE, RETRY, FAIL };
 
 /* One attempt.  Returns DONE (body in s), RETRY or FAIL, with err set for
  * both; denied is what to check after a 401 or 403. */
-static enum attempt attempt(CURL *c, const char *shown, const char *denied, struct sink *s, int *code,
+static enum attempt attempt(CURL *c, const char *shown, const char *denied, struct ez_fetch_body *s, int *code,
                             struct ez_err *err)
 {
         char detail[CURL_ERROR_SIZE] = "";
@@ -182,7 +182,7 @@ int ez_fetch(const char *url, const struct ez_fetch_opts *o, void **ret_buf, siz
 {
         struct ez_fetch_opts none = { 0 };
         struct curl_slist *hdrs = NULL, *h;
-        struct sink s = { 0 };
+        struct ez_fetch_body s = { 0 };
         char shown[512], scheme[16];
         const char *denied;
         _cleanup_free_ char *auth = NULL;
@@ -243,7 +243,10 @@ int ez_fetch(const char *url, const struct ez_fetch_opts *o, void **ret_buf, siz
         if (o->connect_timeout)
                 curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
         if (o->stall_timeout) {
-                curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                /* a stall is less than 1 KiB/s for that long, not only
+                 * silence: a server that trickles a byte a second would
+                 * otherwise hold the deploy for days */
+                curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
                 curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout);
         }
         if (o->ca_file)
@@ -313,6 +316,20 @@ static int check_sha256(const void *buf, size_t len, const char *want, const cha
         return 0;
 }
 
+int ez_fetch_check_torrent(const void *buf, size_t len, const char *sha256, const char *shown,
+                           struct ez_torrent **ret, struct ez_err *err)
+{
+        int r;
+
+        r = check_sha256(buf, len, sha256, shown, err);
+        if (r < 0)
+                return r;
+        r = ez_torrent_parse(buf, len, ret, err);
+        if (r < 0)
+                return ez_err_prefix(err, r, "%s", shown);
+        return 0;
+}
+
 int ez_fetch_torrent(const char *where, const char *sha256, const struct ez_fetch_opts *o,
                      struct ez_torrent **ret, struct ez_err *err)
 {
@@ -332,11 +349,5 @@ int ez_fetch_torrent(const char *where, const char *sha256, const struct ez_fetc
         }
         if (r < 0)
                 return r;
-        r = check_sha256(buf, len, sha256, shown, err);
-        if (r < 0)
-                return r;
-        r = ez_torrent_parse(buf, len, ret, err);
-        if (r < 0)
-                return ez_err_prefix(err, r, "%s", shown);
-        return 0;
+        return ez_fetch_check_torrent(buf, len, sha256, shown, ret, err);
 }

@@ -23,7 +23,7 @@ struct ez_fetch_opts {
         const char *ca_file;    /* NULL: the system's CA store */
         bool insecure;          /* no TLS verification */
         long connect_timeout;   /* seconds; 0: libcurl's default */
-        long stall_timeout;     /* seconds without a byte: give up the attempt; 0: never */
+        long stall_timeout;     /* seconds under 1 KiB/s (stalled or trickling): give up the attempt; 0: never */
         long retries;           /* further attempts after a connection error or a 5xx */
         unsigned backoff_ms;    /* before the first retry, doubling, at most 30 s; 0: 1000 */
         uint64_t max_size;      /* bytes; larger bodies are refused; 0: no cap */
@@ -37,6 +37,18 @@ bool ez_fetch_is_url(const char *s);
  * information and the query string (a Swift temp URL's signature).
  */
 void ez_fetch_redact(const char *url, char *out, size_t n);
+
+/* An answer's body as libcurl hands it over, piece by piece. */
+struct ez_fetch_body {
+        char *buf;              /* owned (free() it); NUL-terminated one byte past len */
+        size_t len, cap;
+        uint64_t max;           /* bytes; 0: no cap */
+        bool too_big;           /* a piece would have taken it past max */
+};
+
+/* Append n bytes of data to b.  Returns 0, -EFBIG (b would pass b->max:
+ * too_big is set and nothing is appended) or -ENOMEM (b unchanged). */
+int ez_fetch_body_add(struct ez_fetch_body *b, const void *data, size_t n);
 
 /*
  * Fetch url into a new heap buffer (*ret_buf, free() it; NUL-terminated
@@ -66,6 +78,15 @@ struct ez_torrent;
  */
 int ez_fetch_torrent(const char *where, const char *sha256, const struct ez_fetch_opts *o,
                      struct ez_torrent **ret, struct ez_err *err);
+
+/*
+ * The checks a torrent's bytes pass, fetched or read, before anything
+ * else sees them: refused unless their SHA-256 is sha256 (NULL: any),
+ * then parsed.  shown names the torrent in err.  Returns as
+ * ez_fetch_torrent(); *ret is untouched on failure.
+ */
+int ez_fetch_check_torrent(const void *buf, size_t len, const char *sha256, const char *shown,
+                           struct ez_torrent **ret, struct ez_err *err);
 
 #ifdef __cplusplus
 }

@@ -123,6 +123,7 @@ int ez_mk_import(const struct ez_mk_options *o, struct ez_buf *out, struct ez_mk
                         .web_seeds = o->web_seeds, .n_web_seeds = o->n_web_seeds,
                         .created_by = "ezio-mktorrent " EZ_VERSION, .creation_date = (int64_t)time(NULL),
                         .compat = o->ezio_format,
+                        .ssl_ca = o->ssl_ca, .ssl_ca_len = o->ssl_ca_len,
                 };
 
                 r = ez_torrent_build(&spec, out, err);

@@ -207,6 +207,7 @@ int ez_mk_torrent(const struct ez_mk_options *o, struct ez_buf *out, struct ez_m
                         .created_by = "ezio-mktorrent " EZ_VERSION,
                         .creation_date = (int64_t)time(NULL),
                         .compat = o->ezio_format,
+                        .ssl_ca = o->ssl_ca, .ssl_ca_len = o->ssl_ca_len,
                 };
 
                 r = ez_torrent_build(&spec, out, err);

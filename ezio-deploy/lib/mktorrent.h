@@ -36,6 +36,8 @@ struct ez_mk_options {
         size_t n_trackers;
         const char *const *web_seeds;
         size_t n_web_seeds;
+        const char *ssl_ca;             /* an SSL torrent: the CA's PEM (ez_tls_read_ca), or NULL */
+        size_t ssl_ca_len;
         const struct ez_srcmap_fs *fs;  /* --fs choices */
         size_t n_fs;
         const char *tmpdir;             /* for partclone's and qemu-img's files; NULL or "": /tmp */

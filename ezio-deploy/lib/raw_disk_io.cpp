@@ -98,7 +98,13 @@ public:
         {
                 lt::storage_error se;
                 int e = transfer(true, const_cast<char *>(buf), offset_of(r.piece, r.start), r.length);
+                auto piece = static_cast<std::size_t>(static_cast<int>(r.piece));
 
+                if (t_.written) {
+                        if (piece >= t_.written->size())
+                                t_.written->resize(piece + 1);
+                        (*t_.written)[piece] = true;
+                }
                 if (e < 0)
                         se = make_error(e, lt::operation_t::file_write);
                 lt::post(ioc_, [handler = std::move(handler), se] { handler(se); });

@@ -6,6 +6,7 @@
 #define EZ_RAW_DISK_IO_HPP
 
 #include <memory>
+#include <vector>
 
 #include <libtorrent/disk_interface.hpp>
 #include <libtorrent/io_context.hpp>
@@ -19,6 +20,9 @@ struct raw_target {
         int fd;
         bool fresh;     /* nothing to check: report no pieces present */
         bool seed;      /* all data present: report no check needed */
+        /* pieces this run wrote blocks of (verified or not), indexed by
+         * piece; written on the network thread, read once it is gone */
+        std::shared_ptr<std::vector<bool>> written;
 };
 
 std::unique_ptr<lt::disk_interface> make_raw_disk_io(lt::io_context &ioc, raw_target const &t);

@@ -53,6 +53,11 @@ char *ez_status_json(const struct ez_status_report *r)
         json_object_object_add(o, "peers", json_object_new_int((int)r->peers));
         if (r->allow_list)
                 json_object_object_add(o, "refused_peers", json_object_new_int64(r->refused_peers));
+        json_object_object_add(o, "hash_failures", json_object_new_int64(r->hash_failures));
+        json_object_object_add(o, "banned_peers", json_object_new_int64(r->banned_peers));
+        json_object_object_add(o, "wasted", json_object_new_int64((int64_t)r->wasted));
+        if (r->stalled > 0)
+                json_object_object_add(o, "stalled", json_object_new_double(r->stalled));
         json_object_object_add(o, "elapsed", json_object_new_double(r->elapsed));
         if (r->eta >= 0)
                 json_object_object_add(o, "eta", json_object_new_double(r->eta));

@@ -52,6 +52,10 @@ struct ez_status_report {
         uint32_t peers;
         bool allow_list;        /* an allow list is in force: report refused_peers */
         uint32_t refused_peers; /* connections it refused */
+        uint32_t hash_failures; /* pieces received that failed their hash */
+        uint32_t banned_peers;  /* peers banned for sending them */
+        uint64_t wasted;        /* bytes received and thrown away */
+        double stalled;         /* seconds without a new verified byte, 0: not stalled */
         double elapsed;         /* seconds since start */
         double eta;             /* seconds left, < 0: unknown */
         int exit_code;          /* -1 while running */

@@ -2,8 +2,9 @@
  * swarm.cpp - the libtorrent session behind swarm.h.
  *
  * Builds a session tuned for a LAN of machines that all want the same
- * image (no DHT, LSD, PEX, uTP or encryption; every peer unchoked; several
- * connections per IP; no rate limits), backs it with raw_disk_io so pieces
+ * image (no DHT, LSD, PEX, uTP or encryption, but TLS for an SSL torrent;
+ * every peer unchoked; several connections per IP; no rate limits), backs
+ * it with raw_disk_io so pieces
  * land directly on the target, and turns alerts into the plain status
  * struct and error codes of swarm.h.  Every extern "C" function catches
  * every exception.
@@ -27,6 +28,7 @@
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/extensions/smart_ban.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
 #include <libtorrent/settings_pack.hpp>
@@ -36,6 +38,7 @@
 #include <libtorrent/version.hpp>
 
 #include "ownership.hpp"
+#include "blockdev.h"
 #include "raw_disk_io.hpp"
 #include "request_budget.hpp"
 #include "swarm.h"
@@ -63,7 +66,11 @@ struct ez_swarm {
         bool allow_list = false;        /* an allow list is in force: */
         lt::ip_filter allowed;          /* ... the addresses it lets in */
         uint32_t refused = 0;           /* connections it refused */
+        uint32_t banned = 0;            /* peers banned for bad data */
         bool web_seeds_on = false;
+        std::shared_ptr<std::vector<bool>> written = std::make_shared<std::vector<bool>>();
+        const ez_layout *layout = nullptr;      /* the target, for ez_swarm_stop_clean() */
+        int fd = -1;
         std::chrono::steady_clock::time_point starving_since, fed_since, last_starve_check;
 };
 
@@ -130,15 +137,18 @@ int resolve_peer(std::string const &hp, lt::tcp::endpoint *ret, ez_err *err)
         return 0;
 }
 
-lt::settings_pack lan_settings(ez_swarm_config const *cfg)
+/* ssl: the torrent is an SSL torrent, and the session listens on
+ * cfg->listen for TLS only (libtorrent's "s" suffix): one torrent per
+ * session, so a port in the clear would only ever refuse its peers */
+lt::settings_pack lan_settings(ez_swarm_config const *cfg, bool ssl)
 {
         lt::settings_pack s;
         std::string listen = cfg->listen ? cfg->listen : "0.0.0.0:6881";
 
         s.set_int(lt::settings_pack::alert_mask,
                   lt::alert_category::error | lt::alert_category::status | lt::alert_category::storage |
-                  lt::alert_category::tracker | lt::alert_category::piece_progress);
-        s.set_str(lt::settings_pack::listen_interfaces, listen);
+                  lt::alert_category::tracker | lt::alert_category::piece_progress | lt::alert_category::peer);
+        s.set_str(lt::settings_pack::listen_interfaces, ssl ? listen + "s" : listen);
         s.set_str(lt::settings_pack::outgoing_interfaces, listen_address(listen));
         s.set_str(lt::settings_pack::user_agent, "ezio/" EZ_VERSION);
         s.set_bool(lt::settings_pack::enable_dht, false);
@@ -282,6 +292,18 @@ bool poll_alerts(ez_swarm *s)
                                                fe->error.message();
                         }
                 } else if (auto *te = lt::alert_cast<lt::torrent_error_alert>(a)) {
+                        /* an SSL torrent's certificate goes in without
+                         * Diffie-Hellman parameters: TLS 1.3 and the ECDHE
+                         * suites of 1.2 need none, and libtorrent says so */
+                        if (std::strcmp(te->filename(), "[dh params]") == 0)
+                                continue;
+                        if (!s->fatal && (std::strcmp(te->filename(), "[certificate]") == 0 ||
+                                          std::strcmp(te->filename(), "[private key]") == 0)) {
+                                s->fatal = -EINVAL;
+                                s->fatal_msg = std::string("libtorrent refused the TLS ") +
+                                               (te->filename()[1] == 'c' ? "certificate: " : "private key: ") +
+                                               te->error.message();
+                        }
                         if (!s->fatal) {
                                 s->fatal = -EIO;
                                 s->fatal_msg = te->error.message();
@@ -294,6 +316,8 @@ bool poll_alerts(ez_swarm *s)
                         }
                 } else if (lt::alert_cast<lt::hash_failed_alert>(a)) {
                         s->hash_failures++;
+                } else if (lt::alert_cast<lt::peer_ban_alert>(a)) {
+                        s->banned++;
                 } else if (auto *pb = lt::alert_cast<lt::peer_blocked_alert>(a)) {
                         /* the schedule's release of a seeder blocks too: count the list's refusals */
                         if (s->allow_list && (s->allowed.access(pb->endpoint.address()) & lt::ip_filter::blocked))
@@ -384,7 +408,9 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
         try {
                 std::unique_ptr<ez_swarm> s(new ez_swarm);
                 s->debug = cfg->debug;
-                ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed };
+                ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed, s->written };
+                s->layout = cfg->layout;
+                s->fd = cfg->fd;
                 lt::load_torrent_limits lim;
                 lt::error_code ec;
 
@@ -397,7 +423,18 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         s->peers.push_back(ep);
                 }
 
-                lt::settings_pack pack = lan_settings(cfg);
+                lim.max_buffer_size = 128 * 1024 * 1024;
+                lim.max_decode_tokens = 32 * 1024 * 1024;
+                lim.max_pieces = 0x800000;
+                auto ti = std::make_shared<lt::torrent_info>(
+                        lt::span<char const>(static_cast<char const *>(cfg->torrent),
+                                             static_cast<std::ptrdiff_t>(cfg->torrent_len)),
+                        lim, lt::from_span);
+                bool const ssl = !ti->ssl_cert().empty();
+                if (ssl && (!cfg->ssl_cert || !cfg->ssl_key))
+                        return ez_err_set(err, -EINVAL, "an SSL torrent needs this node's certificate and key");
+
+                lt::settings_pack pack = lan_settings(cfg, ssl);
                 if (s->debug)
                         pack.set_int(lt::settings_pack::alert_mask,
                                      pack.get_int(lt::settings_pack::alert_mask) | lt::alert_category::upload);
@@ -407,13 +444,18 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 lt::session_params params(std::move(pack));
                 /* no PEX, no metadata exchange: private swarm.  The request
                  * budget's handshake, sent again later, also relies on no
-                 * session plugin adding to the handshake after it */
+                 * session plugin adding to the handshake after it.  Smart
+                 * ban adds nothing to it: when a piece fails its hash, it
+                 * finds which peer sent the bad blocks and bans that one
+                 * (without it, pieces made of several peers' blocks only
+                 * lower every sender's trust and a liar goes on) */
                 params.extensions.clear();
                 params.disk_io_constructor = [target](lt::io_context &ioc, lt::settings_interface const &,
                                                       lt::counters &) {
                         return ez::make_raw_disk_io(ioc, target);
                 };
                 s->ses.reset(new lt::session(std::move(params)));
+                s->ses->add_extension(&lt::create_smart_ban_plugin);
                 if (cfg->upload_rate || cfg->download_rate) {
                         /* libtorrent exempts LAN addresses from rate limits;
                          * on a LAN that is every peer, so put them all in
@@ -426,14 +468,8 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         s->ses->set_peer_class_filter(f);
                 }
 
-                lim.max_buffer_size = 128 * 1024 * 1024;
-                lim.max_decode_tokens = 32 * 1024 * 1024;
-                lim.max_pieces = 0x800000;
                 lt::add_torrent_params atp;
-                atp.ti = std::make_shared<lt::torrent_info>(
-                        lt::span<char const>(static_cast<char const *>(cfg->torrent),
-                                             static_cast<std::ptrdiff_t>(cfg->torrent_len)),
-                        lim, lt::from_span);
+                atp.ti = ti;
                 s->num_pieces = atp.ti->num_pieces();
                 /* BEP 19 web seeds are the origin of last resort, not a
                  * peer among others: libtorrent would have every node
@@ -451,6 +487,10 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
                 if (cfg->seed)
                         atp.flags |= lt::torrent_flags::seed_mode;
+                /* an SSL torrent connects to no peer before it has its
+                 * certificate: added paused, resumed once it is set */
+                if (ssl)
+                        atp.flags |= lt::torrent_flags::paused;
                 for (size_t i = 0; i < cfg->n_trackers; i++)
                         atp.trackers.push_back(cfg->trackers[i]);
                 if (!cfg->no_request_budget)
@@ -458,6 +498,13 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 s->h = s->ses->add_torrent(std::move(atp), ec);
                 if (ec)
                         return ez_err_set(err, -EINVAL, "libtorrent refused the torrent: %s", ec.message().c_str());
+                if (ssl) {
+                        std::string key(cfg->ssl_key, cfg->ssl_key_len);
+
+                        s->h.set_ssl_certificate_buffer(std::string(cfg->ssl_cert, cfg->ssl_cert_len), key, "");
+                        explicit_bzero(&key[0], key.size());
+                        s->h.resume();
+                }
                 if (cfg->n_allow) {
                         s->allowed = allow_filter(cfg, *s);
                         s->allow_list = true;
@@ -628,6 +675,8 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 o.hash_failures = s->hash_failures;
                 o.incomplete_in_swarm = s->incomplete;
                 o.refused_peers = s->refused;
+                o.banned_peers = s->banned;
+                o.wasted = static_cast<uint64_t>(st.total_failed_bytes + st.total_redundant_bytes);
 
                 auto now = std::chrono::steady_clock::now();
                 if (s->own)
@@ -704,6 +753,45 @@ extern "C" void ez_swarm_scrape(struct ez_swarm *s)
                 s->incomplete = UINT32_MAX;     /* unknown until this scrape is answered */
                 s->h.scrape_tracker();
         } catch (...) {
+        }
+}
+
+extern "C" int ez_swarm_stop_clean(struct ez_swarm *s, struct ez_err *err)
+{
+        try {
+                if (!s->ses || !s->h.is_valid())
+                        return 0;
+                auto ti = s->h.torrent_file();
+                lt::typed_bitfield<lt::piece_index_t> have = s->h.status(lt::torrent_handle::query_pieces).pieces;
+
+                /* gone with the session: the network thread, and the disk
+                 * jobs it ran (a piece verified after the snapshot above is
+                 * cleared too, and fetched again by the next run); the
+                 * schedule holds the session, so it goes first */
+                s->own.reset();
+                s->ses.reset();
+                if (!ti)
+                        return 0;
+                std::vector<char> zeros;
+                int cleared = 0;
+                auto const &w = *s->written;
+
+                for (std::size_t p = 0; p < w.size(); p++) {
+                        lt::piece_index_t const pi(static_cast<int>(p));
+
+                        if (!w[p] || (pi < have.end_index() && have[pi]))
+                                continue;
+                        auto len = static_cast<std::size_t>(ti->piece_size(pi));
+                        zeros.resize(std::max(zeros.size(), len));
+                        int r = ez_payload_io(s->layout, s->fd, true, zeros.data(),
+                                              static_cast<uint64_t>(p) * static_cast<uint64_t>(ti->piece_length()), len);
+                        if (r < 0)
+                                return ez_err_set(err, r, "cannot clear unverified piece %zu: %s", p, std::strerror(-r));
+                        cleared++;
+                }
+                return cleared;
+        } catch (std::exception const &e) {
+                return ez_err_set(err, -ENOMEM, "%s", e.what());
         }
 }
 

@@ -49,6 +49,13 @@ struct ez_swarm_config {
         bool debug;                     /* libtorrent's alerts and the schedule's choices on stderr */
         bool no_request_budget;         /* leave peers libtorrent's own request queues */
         bool no_ownership;              /* stock rarest-first, no piece owners */
+        /* an SSL torrent (its info holds ssl-cert): this node's certificate
+         * and unencrypted private key, PEM, borrowed during start.  The
+         * session then listens on listen for TLS only */
+        const char *ssl_cert;
+        size_t ssl_cert_len;
+        const char *ssl_key;
+        size_t ssl_key_len;
 };
 
 enum ez_swarm_state {
@@ -72,10 +79,13 @@ struct ez_swarm_status {
         uint32_t hash_failures;         /* pieces that failed their hash check */
         uint32_t incomplete_in_swarm;   /* from the tracker's scrape, or UINT32_MAX if unknown */
         uint32_t refused_peers;         /* connections refused by the allow list */
+        uint32_t banned_peers;          /* peers banned for sending data that failed its hash */
+        uint64_t wasted;                /* bytes received and thrown away: failed hashes, duplicates */
 };
 
 /* Start a session for cfg.  Returns 0 and *ret, or -EINVAL (torrent
- * rejected by libtorrent), -EADDRINUSE (cannot listen), -ENOMEM. */
+ * rejected by libtorrent, an SSL torrent without ssl_cert and ssl_key),
+ * -EADDRINUSE (cannot listen), -ENOMEM. */
 int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, struct ez_err *err);
 
 /* Check expert settings ("name=value,...", as lt_settings above) without
@@ -99,6 +109,13 @@ size_t ez_swarm_finished(struct ez_swarm *s, uint32_t *out, size_t max);
 void ez_swarm_scrape(struct ez_swarm *s);
 
 /* Stop the session and release everything.  Accepts NULL. */
+/* Stop the session, then write zeros over every piece of which this run
+ * wrote blocks but which is not verified (cut short, or failed its hash),
+ * so that the target holds this run's verified pieces and nothing else it
+ * received.  Returns the number of pieces cleared, or a negative errno
+ * (the session is stopped either way); ez_swarm_free() still follows. */
+int ez_swarm_stop_clean(struct ez_swarm *s, struct ez_err *err);
+
 void ez_swarm_free(struct ez_swarm *s);
 
 /* Load a torrent as any libtorrent-based client would, with libtorrent's

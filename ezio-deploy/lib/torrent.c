@@ -50,11 +50,17 @@ static const struct ez_bnode *get_typed(const struct ez_bdoc *d, const struct ez
         return n && n->type == type ? n : NULL;
 }
 
+/* Append a copy of s unless arr holds it already.  Past
+ * EZ_TORRENT_MAX_URLS the rest is ignored: the duplicate check is
+ * linear, and a hostile torrent of a million URLs would otherwise make
+ * the parse quadratic (docs/fuzzing.md). */
 static int add_string(char ***arr, size_t *n, const char *s, size_t len)
 {
         char **na, *c;
         size_t i;
 
+        if (*n >= EZ_TORRENT_MAX_URLS)
+                return 0;
         for (i = 0; i < *n; i++)
                 if (strlen((*arr)[i]) == len && memcmp((*arr)[i], s, len) == 0)
                         return 0;
@@ -128,6 +134,26 @@ static int parse_trackers(struct ez_torrent *t, const struct ez_bdoc *d, const s
         return 0;
 }
 
+/* A torrent's name for a message: at most 64 bytes, each control byte
+ * shown as '?', so that the message stays one line. */
+static const char *shown(const char *s, size_t len, char out[65])
+{
+        size_t i;
+
+        for (i = 0; i < len && i < 64; i++)
+                out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+        out[i] = '\0';
+        return out;
+}
+
+/* A name that stays where it is put: not empty, not "." or "..", no '/'
+ * and no NUL.  BitTorrent clients join a torrent's names into paths. */
+static bool plain_name(const char *s, size_t len)
+{
+        return len > 0 && !(len == 1 && s[0] == '.') && !(len == 2 && s[0] == '.' && s[1] == '.') &&
+               !memchr(s, '/', len) && !memchr(s, '\0', len);
+}
+
 /* A hybrid torrent's v2 file tree must describe the payload the ezio
  * dictionary does: the one file, its length and the same root. */
 static int check_file_tree(struct ez_torrent *t, const struct ez_bdoc *d, const struct ez_bnode *info,
@@ -135,8 +161,8 @@ static int check_file_tree(struct ez_torrent *t, const struct ez_bdoc *d, const 
 {
         const struct ez_bnode *tree = get_typed(d, info, "file tree", EZ_BNODE_DICT), *f, *len, *root;
 
-        f = tree ? get_typed(d, tree, t->name, EZ_BNODE_DICT) : NULL;
-        f = f ? get_typed(d, f, "", EZ_BNODE_DICT) : NULL;
+        f = tree && tree->count == 1 ? get_typed(d, tree, t->name, EZ_BNODE_DICT) : NULL;
+        f = f && f->count == 1 ? get_typed(d, f, "", EZ_BNODE_DICT) : NULL;
         len = f ? get_typed(d, f, "length", EZ_BNODE_INT) : NULL;
         root = f ? get_typed(d, f, "pieces root", EZ_BNODE_STR) : NULL;
         if (!len || !root || (uint64_t)len->ival != t->total_length || root->len != sizeof(t->root) ||
@@ -192,30 +218,41 @@ static int parse_native(struct ez_torrent *t, const struct ez_bdoc *d, const str
         r = ez_layout_new((uint64_t)tsize->ival, (uint32_t)bsize->ival, k, &t->layout, err);
         if (r < 0)
                 return r;
+        /* these name the map they read themselves */
         r = ez_layout_decode(t->layout, (const uint8_t *)ext->str, ext->len, false, err);
         if (r >= 0 && zero)
                 r = ez_layout_decode(t->layout, (const uint8_t *)zero->str, zero->len, true, err);
-        if (r >= 0)
-                r = ez_layout_finish(t->layout, t->total_length, err);
+        if (r < 0)
+                return r;
+        r = ez_layout_finish(t->layout, t->total_length, err);
         return r < 0 ? ez_err_prefix(err, r, "extent map") : 0;
 }
 
-/* One file's name as the compatible format defines it: the last path
- * element, with at most one directory above it. */
-static int compat_file_offset(const struct ez_bdoc *d, const struct ez_bnode *path, uint64_t *ret)
+/* The offset file i of a compatible torrent names: its path is a plain
+ * name of 16 or 32 hex digits, with at most one plain directory name
+ * above it.  Returns 0 or -EINVAL with err saying which part is wrong. */
+static int compat_file_offset(const struct ez_bdoc *d, const struct ez_bnode *path, size_t i, uint64_t *ret,
+                              struct ez_err *err)
 {
         const struct ez_bnode *e, *last = NULL;
         unsigned n = 0;
+        char name[65];
 
         for (e = ez_bnode_child(d, path); e; e = ez_bnode_sibling(d, path, e)) {
                 if (e->type != EZ_BNODE_STR)
-                        return -EINVAL;
+                        return ez_err_set(err, -EINVAL, "file %zu: a path component is not a string", i);
+                if (!plain_name(e->str, e->len))
+                        return ez_err_set(err, -EINVAL, "file %zu: path component '%s' is not a plain name", i,
+                                          shown(e->str, e->len, name));
                 last = e;
                 n++;
         }
         if (n < 1 || n > 2)
-                return -EINVAL;
-        return ez_torrent_parse_hex_offset(last->str, last->len, ret);
+                return ez_err_set(err, -EINVAL, "file %zu: a path of %u components (EZIO's layout has 1 or 2)", i, n);
+        if (ez_torrent_parse_hex_offset(last->str, last->len, ret) < 0)
+                return ez_err_set(err, -EINVAL, "file %zu: name '%s' is not an offset of 16 or 32 hex digits "
+                                  "below 2^64", i, shown(last->str, last->len, name));
+        return 0;
 }
 
 static int parse_files(struct ez_torrent *t, const struct ez_bdoc *d, const struct ez_bnode *info,
@@ -228,6 +265,7 @@ static int parse_files(struct ez_torrent *t, const struct ez_bdoc *d, const stru
         int r;
 
         if (len) {
+                char name[65];
                 uint64_t off;
 
                 if (len->ival <= 0)
@@ -239,7 +277,7 @@ static int parse_files(struct ez_torrent *t, const struct ez_bdoc *d, const stru
                 /* a single extent named by its offset */
                 if (ez_torrent_parse_hex_offset(t->name, strlen(t->name), &off) < 0)
                         return ez_err_set(err, -EINVAL, "torrent has no ezio dictionary and its name '%s' is not a hex offset",
-                                          t->name);
+                                          shown(t->name, strlen(t->name), name));
                 if (t->total_length > UINT64_MAX - off)
                         return ez_err_set(err, -EINVAL, "extent at %#" PRIx64 " overflows 64 bits", off);
                 r = ez_layout_new(off + t->total_length, 512, EZ_LAYOUT_PARTITION, &t->layout, err);
@@ -265,8 +303,9 @@ static int parse_files(struct ez_torrent *t, const struct ez_bdoc *d, const stru
                 if (attr && memchr(attr->str, 'p', attr->len))
                         return ez_err_set(err, -EINVAL, "file %zu: pad files are not supported in the compatible format",
                                           t->n_files);
-                if (compat_file_offset(d, path, &off) < 0)
-                        return ez_err_set(err, -EINVAL, "file %zu: name is not a 16 or 32 digit hex offset", t->n_files);
+                r = compat_file_offset(d, path, t->n_files, &off, err);
+                if (r < 0)
+                        return r;
                 if ((uint64_t)fl->ival > UINT64_MAX - off ||
                     (uint64_t)fl->ival > UINT64_MAX - t->total_length)
                         return ez_err_set(err, -EINVAL, "file %zu: length overflows 64 bits", t->n_files);
@@ -282,7 +321,7 @@ static int parse_files(struct ez_torrent *t, const struct ez_bdoc *d, const stru
         for (f = ez_bnode_child(d, files); r >= 0 && f; f = ez_bnode_sibling(d, files, f)) {
                 uint64_t off;
 
-                compat_file_offset(d, get_typed(d, f, "path", EZ_BNODE_LIST), &off);
+                compat_file_offset(d, get_typed(d, f, "path", EZ_BNODE_LIST), 0, &off, NULL);
                 r = ez_layout_add_data(t->layout, off, (uint64_t)get_typed(d, f, "length", EZ_BNODE_INT)->ival, err);
         }
         if (r >= 0)
@@ -294,7 +333,7 @@ int ez_torrent_parse(const void *buf, size_t len, struct ez_torrent **ret, struc
 {
         struct ez_bdoc *d = NULL;
         struct ez_torrent *t;
-        const struct ez_bnode *root, *info, *n, *pieces, *ez;
+        const struct ez_bnode *root, *info, *n, *pieces, *ez, *meta;
         unsigned int hlen = 0;
         int r;
 
@@ -310,6 +349,18 @@ int ez_torrent_parse(const void *buf, size_t len, struct ez_torrent **ret, struc
         t->raw_len = len;
 
         r = ez_bdecode(t->raw, len, EZ_TORRENT_MAX_NODES, &d, err);
+        if (r < 0 && len == 0) {
+                r = ez_err_set(err, r, "empty (0 bytes), not a torrent");
+                goto fail;
+        }
+        if (r == -EBADMSG && t->raw[0] == '<' && err) {
+                /* what a web server sends where a torrent was asked for:
+                 * a login or error page */
+                char why[EZ_ERR_MSG_MAX];
+
+                snprintf(why, sizeof(why), "%s", err->msg);
+                r = ez_err_set(err, r, "%s (an HTML or XML page, not a torrent)", why);
+        }
         if (r < 0)
                 goto fail;
         root = ez_bdoc_root(d);
@@ -330,6 +381,12 @@ int ez_torrent_parse(const void *buf, size_t len, struct ez_torrent **ret, struc
                 r = ez_err_set(err, -EINVAL, "info has no valid 'name'");
                 goto fail;
         }
+        if (!plain_name(n->str, n->len)) {
+                char name[65];
+
+                r = ez_err_set(err, -EINVAL, "info's 'name' '%s' is not a plain file name", shown(n->str, n->len, name));
+                goto fail;
+        }
         t->name = strndup(n->str, n->len);
         if (!t->name) {
                 r = ez_err_set(err, -ENOMEM, "out of memory");
@@ -341,16 +398,37 @@ int ez_torrent_parse(const void *buf, size_t len, struct ez_torrent **ret, struc
                                EZ_TORRENT_MIN_PIECE, EZ_TORRENT_MAX_PIECE);
                 goto fail;
         }
+        /* as ezio-mktorrent, EZIO and BEP 52 make them */
+        if (n->ival & (n->ival - 1)) {
+                r = ez_err_set(err, -EINVAL, "'piece length' %" PRId64 " is not a power of two", n->ival);
+                goto fail;
+        }
         t->piece_length = (uint64_t)n->ival;
         n = get_typed(d, info, "private", EZ_BNODE_INT);
         t->is_private = n && n->ival == 1;
+        /* an SSL torrent: checked where it is used (tls.h) */
+        n = get_typed(d, info, "ssl-cert", EZ_BNODE_STR);
+        if (n) {
+                t->ssl_ca = n->str;
+                t->ssl_ca_len = n->len;
+        }
         t->has_v2 = get_typed(d, info, "file tree", EZ_BNODE_DICT) != NULL;
+        /* libtorrent reads a torrent with a 'meta version' as BEP 52 says:
+         * it must be 2, with a file tree */
+        meta = ez_bdict_get(d, info, "meta version");
+        if ((meta && (meta->type != EZ_BNODE_INT || meta->ival != 2)) ||
+            ((meta || ez_bdict_get(d, info, "file tree")) && !t->has_v2)) {
+                r = ez_err_set(err, -EINVAL, "'meta version' is not 2, or the v2 file tree is missing or not a dictionary");
+                goto fail;
+        }
 
         ez = get_typed(d, info, "ezio", EZ_BNODE_DICT);
         t->native = ez != NULL;
         r = parse_files(t, d, info, t->native, err);
         if (r >= 0 && t->native)
                 r = parse_native(t, d, info, ez, err);
+        else if (r >= 0 && meta)
+                r = check_file_tree(t, d, info, err);
         if (r < 0)
                 goto fail;
 
@@ -523,6 +601,10 @@ int ez_torrent_build(const struct ez_torrent_spec *s, struct ez_buf *out, struct
         ez_benc_str(out, s->pieces, s->n_pieces * 20);
         ez_benc_cstr(out, "private");
         ez_benc_int(out, 1);
+        if (s->ssl_ca) {
+                ez_benc_cstr(out, "ssl-cert");
+                ez_benc_str(out, s->ssl_ca, s->ssl_ca_len);
+        }
         ez_benc_end(out);
         if (s->hybrid && l->payload_len > s->piece_length) {
                 /* a file of one piece has its root for its only piece hash */

@@ -30,6 +30,8 @@ extern "C" {
 #define EZ_TORRENT_MAX_NODES (16u * 1024 * 1024)
 #define EZ_TORRENT_MIN_PIECE (16u * 1024)
 #define EZ_TORRENT_MAX_PIECE (256u * 1024 * 1024)
+/* trackers, and web seeds, kept from one torrent; further ones are ignored */
+#define EZ_TORRENT_MAX_URLS 256u
 
 struct ez_torrent {
         uint8_t info_hash[20];          /* SHA-1 of the bencoded info dictionary */
@@ -46,10 +48,12 @@ struct ez_torrent {
         bool has_root;                  /* the ezio dictionary holds the payload's digest */
         uint8_t root[32];               /* the payload's SHA-256 tree root (BEP 52 "pieces root") */
         struct ez_layout *layout;       /* owned */
-        char **trackers;                /* owned, announce + announce-list, deduplicated */
+        char **trackers;                /* owned, announce + announce-list, deduplicated, at most EZ_TORRENT_MAX_URLS */
         size_t n_trackers;
-        char **web_seeds;               /* owned, url-list */
+        char **web_seeds;               /* owned, url-list, deduplicated, at most EZ_TORRENT_MAX_URLS */
         size_t n_web_seeds;
+        const char *ssl_ca;             /* info's ssl-cert (the swarm's CA, PEM), inside raw, or NULL */
+        size_t ssl_ca_len;
         uint8_t *raw;                   /* owned copy of the torrent bytes */
         size_t raw_len;
 };
@@ -87,6 +91,8 @@ struct ez_torrent_spec {
         size_t n_web_seeds;
         const char *created_by;
         int64_t creation_date;          /* 0: omit */
+        const char *ssl_ca;             /* PEM of the CA an SSL torrent carries (tls.h), or NULL */
+        size_t ssl_ca_len;
         bool compat;                    /* EZIO's layout: a file per data extent, no zero ranges */
 };
 

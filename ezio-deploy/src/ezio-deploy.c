@@ -26,6 +26,7 @@
 #include "io.h"
 #include "status.h"
 #include "swarm.h"
+#include "tls.h"
 #include "units.h"
 
 struct options {
@@ -69,7 +70,13 @@ static void usage(FILE *f)
               "  -P, --peer HOST:PORT     connect to this peer (repeatable)\n"
               "      --allow CIDR         take peers only from these addresses (repeatable;\n"
               "                           named peers and web seeds are allowed too)\n"
-              "  -l, --listen ADDR:PORT   listen address (default 0.0.0.0:6881)\n"
+              "  -l, --listen ADDR:PORT   listen address (default 0.0.0.0:6881); TLS only\n"
+              "                           there for an SSL torrent\n"
+              "      --ssl-cert FILE      this node's certificate (PEM) for an SSL torrent,\n"
+              "                           signed by the CA the torrent carries\n"
+              "      --ssl-key FILE       its private key (PEM; group and others may not\n"
+              "                           read it)\n"
+              "      --ssl-key-password-file FILE  the key's password, on FILE's first line\n"
               "      --seed-after none|until-done|SECONDS\n"
               "                           after a deploy completes, keep serving: not at all\n"
               "                           (default), until the tracker knows no node still\n"
@@ -99,7 +106,7 @@ static void usage(FILE *f)
               "      --ca-file FILE       trust these CA certificates for https://\n"
               "      --insecure           do not verify TLS certificates\n"
               "      --http-timeout SECONDS  give up an attempt after SECONDS without data\n"
-              "                           (default 30)\n"
+              "                           or at under 1 KiB/s (default 30)\n"
               "      --http-retries N     retry connection errors and 5xx N times (default 3)\n"
               "  -q, --quiet              no progress line or summary (warnings still)\n"
               "  -h, --help               show this help\n"
@@ -121,6 +128,7 @@ enum {
         OPT_SEED_AFTER = 256, OPT_ASSUME_ZEROED, OPT_TIMEOUT, OPT_STATUS, OPT_STATUS_FILE, OPT_SHA256,
         OPT_SEED_TIMEOUT, OPT_MAX_CONN, OPT_UP_RATE, OPT_DOWN_RATE, OPT_FORCE_KIND, OPT_DRY_RUN,
         OPT_VERIFY, OPT_VERIFY_ONLY, OPT_ALLOW, OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
+        OPT_SSL_CERT, OPT_SSL_KEY, OPT_SSL_KEY_PASSWORD_FILE,
 };
 
 static const struct option longopts[] = {
@@ -154,6 +162,9 @@ static const struct option longopts[] = {
         { "insecure", no_argument, NULL, OPT_INSECURE },
         { "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
         { "http-retries", required_argument, NULL, OPT_HTTP_RETRIES },
+        { "ssl-cert", required_argument, NULL, OPT_SSL_CERT },
+        { "ssl-key", required_argument, NULL, OPT_SSL_KEY },
+        { "ssl-key-password-file", required_argument, NULL, OPT_SSL_KEY_PASSWORD_FILE },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -285,6 +296,12 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                 return set_str(c == OPT_TOKEN_FILE ? &k->http.token_file : &k->http.token_env, arg, flag);
         case OPT_CA_FILE:
                 return set_str(&k->http.ca_file, arg, flag);
+        case OPT_SSL_CERT:
+                return set_str(&k->ssl_cert, arg, flag);
+        case OPT_SSL_KEY:
+                return set_str(&k->ssl_key, arg, flag);
+        case OPT_SSL_KEY_PASSWORD_FILE:
+                return set_str(&k->ssl_key_password_file, arg, flag);
         case OPT_INSECURE:
                 k->http.insecure = true;
                 return EZ_EXIT_OK;
@@ -331,6 +348,8 @@ static int resolve_token(struct options *o)
                 if (!v || !*v)
                         return fail(EZ_EXIT_USAGE, "http token", "the environment variable named for it is unset or empty");
                 o->token = strdup(v);
+                /* read once: no process ezio-deploy starts inherits it */
+                unsetenv(h->token_env);
         } else if (h->token_file) {
                 if (ez_io_read_file(h->token_file, TOKEN_MAX, &buf, &len, &err) < 0)
                         return fail(EZ_EXIT_USAGE, "http token", err.msg);
@@ -393,6 +412,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         if (optind < argc)
                 return fail(EZ_EXIT_USAGE, argv[optind], "unexpected argument");
+        if (!o->c.torrent && o->config) {
+                /* an empty node.yaml is valid, and says nothing */
+                fprintf(stderr, "ezio-deploy: --torrent: is required (%s has no 'torrent' key)\n", o->config);
+                return EZ_EXIT_USAGE;
+        }
         if (!o->c.torrent)
                 return fail(EZ_EXIT_USAGE, "--torrent", "is required");
         if (!o->c.target == !o->c.payload)
@@ -550,7 +574,13 @@ static void print_plan(const struct options *o, const struct ez_deploy *d)
                 printf("  peer: %s\n", c->peers[i]);
         for (i = 0; i < c->n_allow; i++)
                 printf("  allow: %s\n", c->allow[i]);
-        printf("  listen: %s\n", c->listen ? c->listen : "0.0.0.0:6881");
+        printf("  listen: %s%s\n", c->listen ? c->listen : "0.0.0.0:6881", t->ssl_ca ? " (TLS only)" : "");
+        if (t->ssl_ca) {
+                char ca[256];
+
+                ez_tls_subject(t->ssl_ca, t->ssl_ca_len, ca, sizeof(ca));
+                printf("  tls: peers must show a certificate signed by '%s'; this node's: %s\n", ca, c->ssl_cert);
+        }
         printf("  nothing written (--dry-run)\n");
 }
 

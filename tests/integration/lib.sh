@@ -57,7 +57,8 @@ trap 'exit 130' INT TERM
 # end of the list (20 at most), so that the others keep their blocks.
 PORT_BLOCK=200
 PORT_SCRIPTS=(test-swarm test-config test-errors test-fetch test-filesystems test-hybrid test-requests
-        test-resume test-swift test-verify test-bench test-docs test-install demo receiver-rss test-partitions)
+        test-resume test-swift test-verify test-bench test-docs test-install demo receiver-rss test-partitions
+        test-malformed test-ssl)
 PORT_BASE=
 for _slot in "${!PORT_SCRIPTS[@]}"; do
         [ "${PORT_SCRIPTS[$_slot]}" = "$(basename "$0")" ] && PORT_BASE=$((20000 + _slot * PORT_BLOCK))
@@ -224,8 +225,36 @@ status_valid() {
         $PY "$EZ_ROOT/tests/integration/status_schema.py" "$EZ_ROOT/config/ezio-status.schema.json" "$@"
 }
 
+# secret VALUE FILE...: VALUE is a secret (a token, a signature, a key)
+# that may be in the FILEs (relative to $WORK) and in no other file the
+# test leaves: finish() searches every one of them
+SECRETS=()
+SECRET_FILES=()
+secret() {
+        SECRETS+=("$1")
+        shift
+        SECRET_FILES+=("$@")
+}
+
+# secrets_nowhere: no file of $WORK but those named holds a secret
+secrets_nowhere() {
+        local s f hits=""
+        for s in "${SECRETS[@]}"; do
+                while IFS= read -r f; do
+                        f=${f#"$WORK"/}
+                        [[ " ${SECRET_FILES[*]} " == *" $f "* ]] || hits="$hits $f"
+                done < <(grep -rlaF -- "$s" "$WORK" 2> /dev/null)
+        done
+        if [ -n "$hits" ]; then
+                not_ok "${#SECRETS[@]} secret(s) in files that must not hold them:$hits"
+        else
+                ok "${#SECRETS[@]} secret(s) in no log, status or output of the test ($(find "$WORK" -type f | wc -l) files)"
+        fi
+}
+
 finish() {
         local v
+        [ ${#SECRETS[@]} -eq 0 ] || secrets_nowhere
         # every status line the test kept, against the contract
         if v=$(status_valid "$WORK"); then
                 case $v in

@@ -213,6 +213,73 @@ START_TEST(test_fetch_torrent)
 }
 END_TEST
 
+/* An answer's body taken in piece by piece, as libcurl hands it over:
+ * kept whole up to the cap, refused at the piece that would pass it. */
+struct body_case {
+        uint64_t max;
+        size_t pieces[4];       /* sizes; 0 ends the list but for the first */
+        size_t n;
+        int r;                  /* of the last piece */
+        size_t len;             /* bytes kept */
+};
+
+static const struct body_case body_cases[] = {
+        { 0, { 0 }, 1, 0, 0 },
+        { 0, { 70000, 70000, 1 }, 3, 0, 140001 },
+        { 100, { 60, 40 }, 2, 0, 100 },
+        { 100, { 60, 41 }, 2, -EFBIG, 60 },
+        { 100, { 101 }, 1, -EFBIG, 0 },
+        { 1, { 0, 1, 0 }, 3, 0, 1 },
+        { 1, { SIZE_MAX }, 1, -EFBIG, 0 },
+        { 0, { 10, SIZE_MAX - 5 }, 2, -ENOMEM, 10 },
+};
+
+START_TEST(test_body)
+{
+        const struct body_case *c = &body_cases[_i];
+        static char data[140001];
+        struct ez_fetch_body b = { .max = c->max };
+        size_t i;
+        int r = 0;
+
+        memset(data, 'x', sizeof(data));
+        for (i = 0; i < c->n; i++) {
+                r = ez_fetch_body_add(&b, data, c->pieces[i]);
+                if (i + 1 < c->n)
+                        ck_assert_int_eq(r, 0);
+        }
+        ck_assert_int_eq(r, c->r);
+        ck_assert_uint_eq(b.len, c->len);
+        ck_assert_int_eq(b.too_big, c->r == -EFBIG);
+        if (b.buf)
+                ck_assert_int_eq(b.buf[b.len], '\0');
+        free(b.buf);
+}
+END_TEST
+
+/* What is not a torrent is refused before anything else sees it, named
+ * as given, and *ret stays as it was. */
+START_TEST(test_check_torrent)
+{
+        static const char page[] = "<html><body>404 Not Found</body></html>\n";
+        struct ez_torrent *t = NULL, *sentinel = (struct ez_torrent *)&t;
+        struct ez_err err = { "" };
+        char hex[65];
+
+        t = sentinel;
+        ck_assert_int_eq(ez_fetch_check_torrent(page, strlen(page), NULL, "https://h/x.torrent", &t, &err), -EBADMSG);
+        ck_assert_ptr_eq(t, sentinel);
+        ck_assert_int_eq(strncmp(err.msg, "https://h/x.torrent: bencode:", 29), 0);
+        ck_assert_int_eq(ez_fetch_sha256_hex(page, strlen(page), hex), 0);
+        hex[0] = hex[0] == '0' ? '1' : '0';
+        ck_assert_int_eq(ez_fetch_check_torrent(page, strlen(page), hex, "https://h/x.torrent", &t, &err), -EBADMSG);
+        ck_assert_ptr_eq(t, sentinel);
+        ck_assert_ptr_nonnull(strstr(err.msg, "SHA-256"));
+        ck_assert_int_eq(ez_fetch_check_torrent("", 0, NULL, "empty", &t, &err), -EBADMSG);
+        ck_assert_ptr_eq(t, sentinel);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("fetch");
@@ -226,6 +293,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_refused_connection_retried);
         tcase_add_loop_test(tc, test_sha256, 0, EZ_ARRAY_LEN(sha_cases));
         tcase_add_test(tc, test_fetch_torrent);
+        tcase_add_loop_test(tc, test_body, 0, EZ_ARRAY_LEN(body_cases));
+        tcase_add_test(tc, test_check_torrent);
         suite_add_tcase(s, tc);
         return s;
 }

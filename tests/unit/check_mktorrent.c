@@ -11,6 +11,7 @@
 
 #include "mktorrent.h"
 #include "swarm.h"
+#include "tls.h"
 #include "torrent.h"
 #include "testutil.h"
 
@@ -379,6 +380,44 @@ START_TEST(test_piece_length)
 }
 END_TEST
 
+/* --ssl-ca: the CA rides in the info dictionary (so the info-hash
+ * changes), in either format and in a hybrid, and libtorrent loads it. */
+START_TEST(test_ssl_ca)
+{
+        char *dir = tu_mkdtemp(), *src = tu_path(dir, "img"), *ca = NULL;
+        struct ez_mk_options o = { .source = src, .kind = -1, .ezio_format = _i == 1, .hybrid = _i == 2 };
+        struct ez_mk_result plain, ssl;
+        struct ez_buf a = { 0 }, b = { 0 };
+        struct ez_err err = { "" };
+        struct ez_torrent *ta = NULL, *tb = NULL;
+        size_t ca_len = 0;
+
+        make_image(src);
+        ck_assert_int_eq(ez_tls_read_ca("tests/data/tls/ca.pem", &ca, &ca_len, &err), 0);
+        ck_assert_msg(ez_mk_torrent(&o, &a, &plain, &err) == 0, "%s", err.msg);
+        o.ssl_ca = ca;
+        o.ssl_ca_len = ca_len;
+        ck_assert_msg(ez_mk_torrent(&o, &b, &ssl, &err) == 0, "%s", err.msg);
+        ck_assert_str_ne(plain.info_hash_hex, ssl.info_hash_hex);
+        ck_assert_int_eq(ez_torrent_parse(a.data, a.len, &ta, &err), 0);
+        ck_assert_int_eq(ez_torrent_parse(b.data, b.len, &tb, &err), 0);
+        ck_assert_ptr_null(ta->ssl_ca);
+        ck_assert_uint_eq(tb->ssl_ca_len, ca_len);
+        ck_assert_mem_eq(tb->ssl_ca, ca, ca_len);
+        ck_assert_str_eq(tb->info_hash_hex, ssl.info_hash_hex);
+        ck_assert_int_eq(ez_tls_check_ca(tb->ssl_ca, tb->ssl_ca_len, &err), 0);
+        ck_assert_msg(ez_swarm_check_torrent(b.data, b.len, &err) == 0, "%s", err.msg);
+        ck_assert_str_eq(ssl.stock_refusal, "");
+        ez_torrent_free(ta);
+        ez_torrent_free(tb);
+        ez_buf_free(&a);
+        ez_buf_free(&b);
+        free(ca);
+        free(src);
+        tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("mktorrent");
@@ -392,6 +431,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_many_extents);
         tcase_add_loop_test(tc, test_batches, 0, EZ_ARRAY_LEN(batch_pieces));
         tcase_add_loop_test(tc, test_piece_length, 0, EZ_ARRAY_LEN(piece_cases));
+        tcase_add_loop_test(tc, test_ssl_ca, 0, 3);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -26,6 +26,8 @@ static const struct status_case status_cases[] = {
         { { .phase = EZ_PHASE_SEED, .target = "", .message = "", .exit_code = -1 }, 0, 1 },
         { { .phase = EZ_PHASE_DOWNLOAD, .allow_list = true, .refused_peers = 3, .exit_code = -1 }, 0, 0 },
         { { .phase = EZ_PHASE_DOWNLOAD, .allow_list = true, .exit_code = -1 }, 0, 0 },
+        { { .phase = EZ_PHASE_DOWNLOAD, .hash_failures = 9, .banned_peers = 2, .wasted = (uint64_t)INT64_MAX,
+            .stalled = 12.5, .exit_code = -1 }, 0, 0 },
 };
 
 static const char *str_of(struct json_object *o, const char *key)
@@ -69,6 +71,14 @@ START_TEST(test_status_json)
         ck_assert_int_eq(json_object_object_get_ex(o, "refused_peers", NULL), r->allow_list);
         if (r->allow_list)
                 ck_assert_int_eq(int_of(o, "refused_peers"), r->refused_peers);
+        /* what hostile or broken peers cost, 0 included */
+        ck_assert_int_eq(int_of(o, "hash_failures"), r->hash_failures);
+        ck_assert_int_eq(int_of(o, "banned_peers"), r->banned_peers);
+        ck_assert_int_eq(int_of(o, "wasted"), (int64_t)r->wasted);
+        /* stalled only while stalled */
+        ck_assert_int_eq(json_object_object_get_ex(o, "stalled", &v), r->stalled > 0);
+        if (r->stalled > 0)
+                ck_assert(json_object_get_double(v) == r->stalled);
         ck_assert(json_object_object_get_ex(o, "elapsed", &v));
         ck_assert(json_object_get_double(v) == r->elapsed);
         ck_assert_int_eq(json_object_object_get_ex(o, "exit_code", NULL), status_cases[_i].has_exit);

@@ -52,6 +52,8 @@ class Testbed:
 
     def up(self):
         sh('ip', 'netns', 'add', self.br)
+        for conf in ('all', 'default'):     # the bridge's own neighbour discovery: not the hosts' traffic
+            sh('sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % conf, ns=self.br)
         sh('ip', '-n', self.br, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0')
         sh('ip', '-n', self.br, 'link', 'set', 'br0', 'up')
         for k, (ns, ip, rate) in enumerate(self.hosts()):
@@ -76,11 +78,13 @@ class Testbed:
         for ns in [self.server] + self.nodes + [self.br]:
             subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
 
-    def spawn(self, ns, argv, out=None):
+    def spawn(self, ns, argv, out=None, err=None):
+        """argv in namespace ns, its own process group; stdout to the file
+        out, stderr to err or else with stdout."""
         f = open(out, 'w') if out else subprocess.DEVNULL
+        e = open(err, 'w') if err else subprocess.STDOUT if out else subprocess.DEVNULL
         p = subprocess.Popen(['ip', 'netns', 'exec', ns] + [str(a) for a in argv],
-                             stdout=f, stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
-                             start_new_session=True)
+                             stdout=f, stderr=e, start_new_session=True)
         self.procs.append(p)
         return p
 
@@ -127,6 +131,15 @@ class Testbed:
             j = json.loads(sh('ip', '-j', '-s', '-n', self.br, 'link', 'show', 'dev', self.port(k), capture=True))
             out[k] = j[0]['stats64']['rx']['packets']
         return out
+
+    def gateway(self, ip):
+        """Give the bridge the address ip and every host a default route
+        through it: what a host sends to any address outside the testbed
+        then crosses the bridge, where a capture sees it, instead of
+        failing in the host for want of a route."""
+        sh('ip', '-n', self.br, 'addr', 'add', ip + '/24', 'dev', 'br0')
+        for ns, _, _ in self.hosts():
+            sh('ip', '-n', ns, 'route', 'add', 'default', 'via', ip)
 
     def link(self, i, up):
         """Host i's link up or down (0: the server), at the bridge."""

@@ -1,0 +1,137 @@
+"""A hostile BitTorrent peer for the fault suite.
+
+    hostile_peer.py corrupt|liar TORRENT LISTEN_IP TRACKER_URL COUNTS_FILE
+
+It joins the swarm of TORRENT as a seeder would: it announces itself to
+the tracker as complete, connects to every peer the tracker names (again
+every few seconds) and accepts connections on LISTEN_IP:6881.  To every
+peer it claims every piece and unchokes it, then
+
+    corrupt  answers each request with a block of random bytes;
+    liar     never answers a request.
+
+COUNTS_FILE gets, each second, a JSON object: connections made, requests
+seen, bytes of bad blocks sent.  Runs until killed.
+"""
+import asyncio
+import hashlib
+import json
+import os
+import struct
+import sys
+import urllib.parse
+import urllib.request
+
+PORT = 6881
+
+
+def bdecode(buf, i=0):
+    c = buf[i:i + 1]
+    if c == b'i':
+        j = buf.index(b'e', i)
+        return int(buf[i + 1:j]), j + 1
+    if c in (b'l', b'd'):
+        i += 1
+        items = []
+        while buf[i:i + 1] != b'e':
+            v, i = bdecode(buf, i)
+            items.append(v)
+        if c == b'l':
+            return items, i + 1
+        return dict(zip(items[::2], items[1::2])), i + 1
+    j = buf.index(b':', i)
+    n = int(buf[i:j])
+    return buf[j + 1:j + 1 + n], j + 1 + n
+
+
+def info_span(buf):
+    """The bytes of the info dict, as they are in the file."""
+    k = buf.index(b'4:info') + len(b'4:info')
+    _, end = bdecode(buf, k)
+    return buf[k:end]
+
+
+class Peer:
+    def __init__(self, mode, torrent, ip, tracker, counts):
+        raw = open(torrent, 'rb').read()
+        info, _ = bdecode(info_span(raw))
+        self.info_hash = hashlib.sha1(info_span(raw)).digest()
+        self.pieces = len(info[b'pieces']) // 20
+        self.mode, self.ip, self.tracker, self.counts = mode, ip, tracker, counts
+        self.peer_id = b'-XX0001-' + os.urandom(12)
+        self.known = set()
+        self.stats = {'mode': mode, 'connections': 0, 'requests': 0, 'bad_bytes_sent': 0}
+
+    def handshake(self):
+        return b'\x13BitTorrent protocol' + bytes(8) + self.info_hash + self.peer_id
+
+    def bitfield(self):
+        bits = bytearray((self.pieces + 7) // 8)
+        for k in range(self.pieces):
+            bits[k // 8] |= 0x80 >> (k % 8)
+        return struct.pack('>IB', 1 + len(bits), 5) + bytes(bits)
+
+    async def serve(self, reader, writer):
+        try:
+            writer.write(self.handshake())
+            hs = await reader.readexactly(68)
+            if hs[28:48] != self.info_hash:
+                return
+            self.stats['connections'] += 1
+            writer.write(self.bitfield() + struct.pack('>IB', 1, 1) + struct.pack('>IB', 1, 2))
+            await writer.drain()
+            while True:
+                n, = struct.unpack('>I', await reader.readexactly(4))
+                msg = await reader.readexactly(n) if n else b''
+                if msg[:1] == b'\x06':                  # request: index, begin, length
+                    self.stats['requests'] += 1
+                    if self.mode == 'corrupt':
+                        index, begin, length = struct.unpack('>III', msg[1:13])
+                        block = os.urandom(min(length, 1 << 17))
+                        writer.write(struct.pack('>IBII', 9 + len(block), 7, index, begin) + block)
+                        self.stats['bad_bytes_sent'] += len(block)
+                        await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, struct.error):
+            pass
+        finally:
+            writer.close()
+
+    async def dial(self, host, port):
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=(self.ip, 0)), 5)
+        except (OSError, asyncio.TimeoutError):
+            self.known.discard((host, port))        # try again at the next announce
+            return
+        await self.serve(reader, writer)
+
+    def announce(self):
+        q = urllib.parse.urlencode({'info_hash': self.info_hash, 'peer_id': self.peer_id, 'port': PORT,
+                                    'uploaded': 0, 'downloaded': 0, 'left': 0, 'compact': 1,
+                                    'event': 'started', 'numwant': 200})
+        body = urllib.request.urlopen(self.tracker + '?' + q, timeout=3).read()
+        peers = bdecode(body)[0].get(b'peers', b'')
+        return [('.'.join(str(b) for b in peers[k:k + 4]), struct.unpack('>H', peers[k + 4:k + 6])[0])
+                for k in range(0, len(peers) - 5, 6)]
+
+    async def main(self):
+        await asyncio.start_server(self.serve, self.ip, PORT)
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                found = await loop.run_in_executor(None, self.announce)
+            except (OSError, ValueError):
+                found = []
+            for hp in found:
+                if hp not in self.known and hp[0] != self.ip:
+                    self.known.add(hp)
+                    asyncio.ensure_future(self.dial(*hp))
+            with open(self.counts + '.tmp', 'w') as f:
+                json.dump(self.stats, f)
+            os.replace(self.counts + '.tmp', self.counts)
+            await asyncio.sleep(1)
+
+
+if __name__ == '__main__':
+    if len(sys.argv) != 6 or sys.argv[1] not in ('corrupt', 'liar'):
+        sys.exit(__doc__)
+    asyncio.run(Peer(*sys.argv[1:6]).main())
