@@ -441,7 +441,7 @@ static bool serving_over(struct ez_deploy *d, double t)
                 return c->seed_after > 0 && serving >= (double)c->seed_after;
         /* until no connected peer has been downloading for
          * UNTIL_DONE_SWARM_QUIET s ... */
-        if (d->st.peers > d->st.seeds || d->fetching_seen < since)
+        if (d->st.fetching > 0 || d->fetching_seen < since)
                 d->fetching_seen = t;
         else if (t - d->fetching_seen >= UNTIL_DONE_SWARM_QUIET)
                 return true;

@@ -670,6 +670,19 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 o.upload_rate = static_cast<uint64_t>(st.upload_payload_rate);
                 o.peers = static_cast<uint32_t>(st.num_peers);
                 o.seeds = static_cast<uint32_t>(st.num_seeds);
+                if (o.state == EZ_SWARM_SEEDING) {
+                        /* not num_peers - num_seeds: that counts connections
+                         * being attempted (to a node that is gone,
+                         * libtorrent keeps trying) and peers whose bitfield
+                         * has not come yet.  A peer still downloading wants
+                         * what this complete node has: it is interested */
+                        std::vector<lt::peer_info> peers;
+
+                        s->h.get_peer_info(peers);
+                        for (auto const &p : peers)
+                                if ((p.flags & lt::peer_info::remote_interested) && !(p.flags & lt::peer_info::seed))
+                                        o.fetching++;
+                }
                 o.pieces_done = static_cast<uint32_t>(st.num_pieces);
                 o.num_pieces = static_cast<uint32_t>(s->num_pieces);
                 o.hash_failures = s->hash_failures;

@@ -74,6 +74,7 @@ struct ez_swarm_status {
         uint64_t upload_rate;
         uint32_t peers;
         uint32_t seeds;
+        uint32_t fetching;              /* when complete: connected peers still downloading (interested) */
         uint32_t pieces_done;
         uint32_t num_pieces;
         uint32_t hash_failures;         /* pieces that failed their hash check */
