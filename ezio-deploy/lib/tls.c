@@ -69,14 +69,14 @@ static int check_dates(X509 *x, const char *what, struct ez_err *err)
         return 0;
 }
 
-/* x as PEM text, NUL-terminated, into *ret / *ret_len. */
-static int pem_of_cert(X509 *x, char **ret, size_t *ret_len, struct ez_err *err)
+/* What was written into the memory BIO m (written: the write succeeded),
+ * as NUL-terminated text into *ret / *ret_len; m is freed either way. */
+static int bio_text(BIO *m, bool written, char **ret, size_t *ret_len, struct ez_err *err)
 {
-        BIO *m = BIO_new(BIO_s_mem());
         char *data = NULL, *copy;
         long n;
 
-        if (!m || !PEM_write_bio_X509(m, x) || (n = BIO_get_mem_data(m, &data)) <= 0 || !(copy = malloc((size_t)n + 1))) {
+        if (!m || !written || (n = BIO_get_mem_data(m, &data)) <= 0 || !(copy = malloc((size_t)n + 1))) {
                 BIO_free(m);
                 return ez_err_set(err, -ENOMEM, "out of memory");
         }
@@ -86,6 +86,14 @@ static int pem_of_cert(X509 *x, char **ret, size_t *ret_len, struct ez_err *err)
         *ret = copy;
         *ret_len = (size_t)n;
         return 0;
+}
+
+/* x as PEM text, NUL-terminated, into *ret / *ret_len. */
+static int pem_of_cert(X509 *x, char **ret, size_t *ret_len, struct ez_err *err)
+{
+        BIO *m = BIO_new(BIO_s_mem());
+
+        return bio_text(m, m && PEM_write_bio_X509(m, x), ret, ret_len, err);
 }
 
 /* The checks a CA certificate passes, wherever it comes from. */
@@ -276,20 +284,8 @@ static void check_signed(X509 *x, X509 *ca, char *buf, size_t size)
 static int pem_of_key(EVP_PKEY *key, char **ret, size_t *ret_len, struct ez_err *err)
 {
         BIO *m = BIO_new(BIO_s_secmem());
-        char *data = NULL, *copy;
-        long n;
 
-        if (!m || !PEM_write_bio_PrivateKey(m, key, NULL, NULL, 0, NULL, NULL) ||
-            (n = BIO_get_mem_data(m, &data)) <= 0 || !(copy = malloc((size_t)n + 1))) {
-                BIO_free(m);
-                return ez_err_set(err, -ENOMEM, "out of memory");
-        }
-        memcpy(copy, data, (size_t)n);
-        copy[n] = '\0';
-        BIO_free(m);
-        *ret = copy;
-        *ret_len = (size_t)n;
-        return 0;
+        return bio_text(m, m && PEM_write_bio_PrivateKey(m, key, NULL, NULL, 0, NULL, NULL), ret, ret_len, err);
 }
 
 /* The private key at path, decrypted with pw if it needs one. */

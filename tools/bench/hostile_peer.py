@@ -22,40 +22,24 @@ import sys
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                'tests', 'integration'))
+from ezio_image import bdecode, info_span  # noqa: E402  (the tests' own reader of torrents)
+
 PORT = 6881
 
 
-def bdecode(buf, i=0):
-    c = buf[i:i + 1]
-    if c == b'i':
-        j = buf.index(b'e', i)
-        return int(buf[i + 1:j]), j + 1
-    if c in (b'l', b'd'):
-        i += 1
-        items = []
-        while buf[i:i + 1] != b'e':
-            v, i = bdecode(buf, i)
-            items.append(v)
-        if c == b'l':
-            return items, i + 1
-        return dict(zip(items[::2], items[1::2])), i + 1
-    j = buf.index(b':', i)
-    n = int(buf[i:j])
-    return buf[j + 1:j + 1 + n], j + 1 + n
-
-
-def info_span(buf):
-    """The bytes of the info dict, as they are in the file."""
-    k = buf.index(b'4:info') + len(b'4:info')
-    _, end = bdecode(buf, k)
-    return buf[k:end]
+def info_of(raw):
+    """A torrent's info dict, decoded, and its bytes as they are in the file."""
+    start, end = info_span(raw)
+    return bdecode(raw, start)[0], raw[start:end]
 
 
 class Peer:
     def __init__(self, mode, torrent, ip, tracker, counts):
         raw = open(torrent, 'rb').read()
-        info, _ = bdecode(info_span(raw))
-        self.info_hash = hashlib.sha1(info_span(raw)).digest()
+        info, span = info_of(raw)
+        self.info_hash = hashlib.sha1(span).digest()
         self.pieces = len(info[b'pieces']) // 20
         self.mode, self.ip, self.tracker, self.counts = mode, ip, tracker, counts
         self.peer_id = b'-XX0001-' + os.urandom(12)
