@@ -175,38 +175,39 @@ static int fail(struct ez_deploy *d, int code, const char *what, const char *why
         return code;
 }
 
-/* A deploy given up before the image was complete: stop the swarm, clear
- * what it wrote of pieces that were never verified (cut short, or bad
- * data from a peer), flush.  The target then holds verified pieces of the
- * image and, elsewhere, what it held before.  Returns the pieces cleared. */
-static int stop_clean(struct ez_deploy *d)
+/* A deploy given up before the image was complete, for why: stop the
+ * swarm, clear what it wrote of pieces that were never verified (cut
+ * short, or bad data from a peer), flush, and fail with code.  The target
+ * then holds verified pieces of the image and, elsewhere, what it held
+ * before; if clearing failed, the failure says so too. */
+static int give_up(struct ez_deploy *d, int code, const char *why)
 {
         struct ez_err e;
-        int n = ez_swarm_stop_clean(d->swarm, &e);
+        char msg[2 * sizeof(d->failure.why.msg)];       /* cut to fit by fail() */
 
-        if (n < 0)
-                fprintf(stderr, "ezio-deploy: %s: %s\n", d->where, e.msg);
+        if (ez_swarm_stop_clean(d->swarm, &e) < 0)
+                snprintf(msg, sizeof(msg), "%s; %s", why, e.msg);
+        else
+                snprintf(msg, sizeof(msg), "%s", why);
         ez_swarm_free(d->swarm);
         d->swarm = NULL;
         ez_blockdev_sync(d->dev, NULL);
-        return n;
+        return fail(d, code, d->where, msg);
 }
 
 /* --timeout passed: how far it got, and for how long nothing came */
 static int timed_out(struct ez_deploy *d, double t)
 {
-        char *m = d->failure.why.msg;
-        size_t n = sizeof(d->failure.why.msg);
+        char why[160];
         double quiet = stalled_for(d, t);
         int pct = d->st.total_wanted ? (int)(100 * d->st.total_done / d->st.total_wanted) : 0;
 
-        stop_clean(d);
         if (quiet > 0)
-                snprintf(m, n, "timed out before the image was complete: %d%% of it, nothing new for %.0f s", pct,
-                         quiet);
+                snprintf(why, sizeof(why), "timed out before the image was complete: %d%% of it, nothing new for "
+                         "%.0f s", pct, quiet);
         else
-                snprintf(m, n, "timed out before the image was complete: %d%% of it", pct);
-        return fail(d, EZ_EXIT_SWARM, d->where, m);
+                snprintf(why, sizeof(why), "timed out before the image was complete: %d%% of it", pct);
+        return give_up(d, EZ_EXIT_SWARM, why);
 }
 
 static int fail_err(struct ez_deploy *d, int code, const char *what)
@@ -520,8 +521,7 @@ static int interrupted(struct ez_deploy *d)
         default:
                 /* the verified pieces stay: a restart hashes them and
                  * fetches only the rest */
-                stop_clean(d);
-                return fail(d, EZ_EXIT_INTERRUPTED, d->where, "interrupted before the image was complete");
+                return give_up(d, EZ_EXIT_INTERRUPTED, "interrupted before the image was complete");
         }
 }
 

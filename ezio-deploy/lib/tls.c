@@ -171,18 +171,23 @@ int ez_tls_read_ca(const char *path, char **ret_pem, size_t *ret_len, struct ez_
         return r;
 }
 
-/* A key or password file must be readable by its owner alone (as ssh
- * wants of its keys).  Pipes and other non-regular files pass. */
-static int check_private(const char *path, const char *what, struct ez_err *err)
+/* A key or password file (what names it in errors), into *ret / *ret_len
+ * (scrub it).  It must be readable by its owner alone (as ssh wants of
+ * its keys); pipes and other non-regular files pass. */
+static int read_private(const char *path, const char *what, char **ret, size_t *ret_len, struct ez_err *err)
 {
         struct stat st;
+        int r;
 
         if (stat(path, &st) < 0)
                 return ez_err_set(err, -errno, "%s '%s': %s", what, path, strerror(errno));
         if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)))
                 return ez_err_set(err, -EACCES, "%s '%s' is accessible by group or others (mode %04o): "
                                   "chmod 600 it", what, path, (unsigned)(st.st_mode & 07777));
-        return 0;
+        r = ez_io_read_file(path, EZ_TLS_FILE_MAX, ret, ret_len, err);
+        if (r == -EFBIG)
+                return ez_err_set(err, r, "%s '%s' is larger than 64 KiB", what, path);
+        return r;
 }
 
 struct password {
@@ -214,12 +219,9 @@ static int read_password(const char *path, char **ret, size_t *ret_cap, struct e
         size_t len = 0;
         int r;
 
-        r = check_private(path, "the key's password file", err);
+        r = read_private(path, "the key's password file", &buf, &len, err);
         if (r < 0)
                 return r;
-        r = ez_io_read_file(path, EZ_TLS_FILE_MAX, &buf, &len, err);
-        if (r < 0)
-                return r == -EFBIG ? ez_err_set(err, r, "the key's password file '%s' is larger than 64 KiB", path) : r;
         buf[strcspn(buf, "\r\n")] = '\0';
         if (!buf[0]) {
                 scrub_free(buf, len);
@@ -298,12 +300,9 @@ static int load_key(const char *path, const char *pw, const char *pw_path, EVP_P
         BIO *b;
         int r;
 
-        r = check_private(path, "the private key", err);
+        r = read_private(path, "the private key", &buf, &len, err);
         if (r < 0)
                 return r;
-        r = ez_io_read_file(path, EZ_TLS_FILE_MAX, &buf, &len, err);
-        if (r < 0)
-                return r == -EFBIG ? ez_err_set(err, r, "the private key '%s' is larger than 64 KiB", path) : r;
         b = BIO_new_mem_buf(buf, (int)len);
         if (b)
                 key = PEM_read_bio_PrivateKey(b, NULL, give_password, &p);
