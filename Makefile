@@ -22,7 +22,7 @@ BUILD     ?= build
 
 CC        ?= cc
 CXX       ?= c++
-PKGS      := libtorrent-rasterbar libcurl json-c yaml-0.1 openssl blkid
+PKGS      := libtorrent-rasterbar libcurl json-c yaml-0.1 openssl blkid libxxhash
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -35,7 +35,7 @@ EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
 LIB_C     := err io units bencode tls merkle rendezvous layout torrent blockdev parttable status helper qcow2 loopdev partitions partclone srcmap hasher scan mktorrent mkimport mkverify config fetch verify deploy
-LIB_CXX   := swarm ownership raw_disk_io request_budget
+LIB_CXX   := swarm ownership raw_disk_io request_budget peer_socket
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent
@@ -52,7 +52,7 @@ SYS_PYTHON := /usr/bin/python3
 VENV       := .venv
 VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures bashate
 
-.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-mktorrent install clean fuzz check-fuzz faults
+.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-line bench-mktorrent install clean fuzz check-fuzz faults
 
 all: $(BINS)
 
@@ -142,11 +142,19 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/integration/demo
 
-# The full benchmark (see docs/benchmarks.md); a subset with
+# The full benchmark (see docs/benchmarks.md): the swarm on the shaped
+# testbed, then one seeder to 1 and 4 receivers over loopback, unshaped,
+# against nginx -> curl and stock BitTorrent.  Subsets with
 #   make bench BENCH_ARGS="--nodes 2,8 --methods ezio,udpcast --reps 1"
+#   make bench-line LINE_ARGS="--size 256 --reps 3"
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench/ezio-bench $(BENCH_ARGS)
+	@tools/bench/line-rate $(LINE_ARGS)
+
+bench-line: deps
+	@$(MAKE) --no-print-directory all
+	@tools/bench/line-rate $(LINE_ARGS)
 
 # The fault suite (see docs/reliability.md); a subset with
 #   make faults FAULTS_ARGS="--cases kill-receivers,corrupt-peer --reps 1"

@@ -41,6 +41,7 @@ struct ez_deploy {
         struct ez_blockdev *dev;
         struct ez_swarm *swarm;
         struct ez_verify *ver;          /* the read-back, from the first piece on */
+        bool swarm_reads_back;          /* ... which the swarm's storage does for the pieces it gets */
         struct ez_tls_identity *tls;    /* an SSL torrent: this node's certificate, until the swarm has it */
         struct ez_swarm_status st;
         enum ez_phase phase;
@@ -198,15 +199,19 @@ static int give_up(struct ez_deploy *d, int code, const char *why)
 /* --timeout passed: how far it got, and for how long nothing came */
 static int timed_out(struct ez_deploy *d, double t)
 {
-        char why[160];
+        char why[240];
         double quiet = stalled_for(d, t);
         int pct = d->st.total_wanted ? (int)(100 * d->st.total_done / d->st.total_wanted) : 0;
+        int n;
 
+        n = snprintf(why, sizeof(why), "timed out before the image was complete: %d%% of it", pct);
         if (quiet > 0)
-                snprintf(why, sizeof(why), "timed out before the image was complete: %d%% of it, nothing new for "
-                         "%.0f s", pct, quiet);
-        else
-                snprintf(why, sizeof(why), "timed out before the image was complete: %d%% of it", pct);
+                n += snprintf(why + n, sizeof(why) - (size_t)n, ", nothing new for %.0f s", quiet);
+        /* a seeder serves unchecked data: a source that does not match
+         * the torrent shows here */
+        if (d->st.hash_failures)
+                snprintf(why + n, sizeof(why) - (size_t)n, "; %" PRIu32 " piece(s) failed their hash check "
+                         "(a peer or a source that does not match the torrent)", d->st.hash_failures);
         return give_up(d, EZ_EXIT_SWARM, why);
 }
 
@@ -355,7 +360,8 @@ static int read_back_arrived(struct ez_deploy *d)
         int r;
 
         while (now_s() < until && ez_swarm_finished(d->swarm, &piece, 1) == 1) {
-                r = ez_verify_piece(d->ver, piece, &d->failure.why);
+                r = d->swarm_reads_back ? ez_verify_matched(d->ver, piece, &d->failure.why) :
+                                          ez_verify_piece(d->ver, piece, &d->failure.why);
                 if (r < 0)
                         return fail_read_back(d, r);
         }
@@ -538,12 +544,19 @@ int ez_deploy_run(struct ez_deploy *d)
                 return fail_err(d, EZ_EXIT_TARGET, "target");
         if (c->mode == EZ_CONFIG_VERIFY)
                 return run_verify_only(d);
+        if (deploy && c->verify != EZ_CONFIG_VERIFY_NONE &&
+            ez_verify_start(d->t, d->layout, d->dev->fd, c->verify == EZ_CONFIG_VERIFY_FULL, &d->ver,
+                            &d->failure.why) < 0)
+                return fail_err(d, EZ_EXIT_INTERNAL, "verify");
+        /* where a piece's check needs nothing but its SHA-1, the swarm's
+         * storage reads it back for its own hash check */
+        d->swarm_reads_back = d->ver && !ez_verify_needs_data(d->ver);
 
         {
                 struct ez_swarm_config cfg = {
                         .torrent = d->t->raw, .torrent_len = d->t->raw_len,
                         .layout = d->layout, .fd = d->dev->fd,
-                        .seed = !deploy, .fresh = d->dev->created,
+                        .seed = !deploy, .fresh = d->dev->created, .read_back = d->swarm_reads_back,
                         .listen = c->listen,
                         .trackers = (const char *const *)c->trackers, .n_trackers = c->n_trackers,
                         .peers = (const char *const *)c->peers, .n_peers = c->n_peers,
@@ -563,16 +576,13 @@ int ez_deploy_run(struct ez_deploy *d)
                 if (r < 0)
                         return fail_err(d, EZ_EXIT_SWARM, "swarm");
         }
-        if (deploy && c->verify != EZ_CONFIG_VERIFY_NONE &&
-            ez_verify_start(d->t, d->layout, d->dev->fd, c->verify == EZ_CONFIG_VERIFY_FULL, &d->ver,
-                            &d->failure.why) < 0)
-                return fail_err(d, EZ_EXIT_INTERNAL, "verify");
         d->phase = deploy ? EZ_PHASE_CHECK : EZ_PHASE_SEED;
 
         while (code == -1) {
                 r = ez_swarm_poll(d->swarm, d->phase == EZ_PHASE_VERIFY ? 0 : 250, &d->st, &d->failure.why);
                 if (r < 0)
-                        return fail_err(d, r == -EIO ? EZ_EXIT_IO : EZ_EXIT_SWARM, r == -EIO ? d->where : "swarm");
+                        return fail_err(d, r == -EIO ? EZ_EXIT_IO : r == -EBADMSG ? EZ_EXIT_VERIFY : EZ_EXIT_SWARM,
+                                        r == -EIO || r == -EBADMSG ? d->where : "swarm");
                 if (d->st.total_done != d->progress_done || !d->progress_at) {
                         d->progress_done = d->st.total_done;
                         d->progress_at = now_s();

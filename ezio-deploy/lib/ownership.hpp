@@ -41,12 +41,22 @@ public:
         void origin_own_only(bool on) { own_only_ = on; }
 
         /* The session's IP filter without the schedule's own rules (the
-         * allow list), which releasing the origin seeders adds to. */
+         * allow list), which releasing the origin seeders and banning
+         * liars add to. */
         void base_filter(lt::ip_filter f) { base_ = std::move(f); }
+
+        /* peers banned for never sending what they were asked for */
+        uint32_t liars() const { return static_cast<uint32_t>(liars_.size()); }
+
+        /* times idle connections were nudged to ask for more */
+        uint64_t nudges() const { return nudges_; }
 
 private:
         void use_seeders(bool need);
+        void apply_filter();
         void assign(std::vector<std::string> const &keys);
+        void nudge_idle(std::vector<lt::peer_info> const &peers, lt::typed_bitfield<lt::piece_index_t> const &have);
+        void judge_liars(std::vector<lt::peer_info> const &peers, uint64_t done);
 
         /* pieces a node asks the seeder for at once, in a known order */
         static constexpr int window = 8;
@@ -69,6 +79,13 @@ private:
         bool own_only_ = false;
         lt::ip_filter base_;
         bool never_release_ = false;
+        std::vector<std::string> liars_;        /* banned: asked, never sent a byte */
+        struct asked {
+                std::chrono::steady_clock::time_point since;    /* first seen asked and silent */
+                uint64_t done;                  /* this node's progress then */
+        };
+        std::vector<std::pair<std::string, asked>> silent_;    /* per peer asked and silent so far */
+        uint64_t nudges_ = 0;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;
 };

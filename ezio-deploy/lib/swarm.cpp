@@ -38,6 +38,7 @@
 #include <libtorrent/version.hpp>
 
 #include "ownership.hpp"
+#include "peer_socket.hpp"
 #include "blockdev.h"
 #include "raw_disk_io.hpp"
 #include "request_budget.hpp"
@@ -66,9 +67,11 @@ struct ez_swarm {
         bool allow_list = false;        /* an allow list is in force: */
         lt::ip_filter allowed;          /* ... the addresses it lets in */
         uint32_t refused = 0;           /* connections it refused */
-        uint32_t banned = 0;            /* peers banned for bad data */
+        uint32_t banned = 0;            /* peers banned for bad data (liars: ownership) */
         bool web_seeds_on = false;
+        bool held = true;       /* added paused: resumed once its check is done */
         std::shared_ptr<std::vector<bool>> written = std::make_shared<std::vector<bool>>();
+        std::shared_ptr<ez::storage_failure> storage = std::make_shared<ez::storage_failure>();
         const ez_layout *layout = nullptr;      /* the target, for ez_swarm_stop_clean() */
         int fd = -1;
         std::chrono::steady_clock::time_point starving_since, fed_since, last_starve_check;
@@ -256,6 +259,30 @@ int apply_expert_settings(lt::settings_pack &s, char const *spec, ez_err *err)
         return 0;
 }
 
+/* debug trace: a peer's state in letters: I we are interested, i it is,
+ * C it chokes us, c we choke it, s it is a seed, n snubbed */
+std::string flag_letters(lt::peer_flags_t f)
+{
+        static std::pair<lt::peer_flags_t, char> const letters[] = {
+                {lt::peer_info::interesting, 'I'}, {lt::peer_info::remote_interested, 'i'},
+                {lt::peer_info::remote_choked, 'C'}, {lt::peer_info::choked, 'c'},
+                {lt::peer_info::seed, 's'}, {lt::peer_info::snubbed, 'n'},
+        };
+        std::string r = " ";
+
+        for (auto const &l : letters)
+                if (f & l.first)
+                        r += l.second;
+        return r;
+}
+
+static bool is_state(lt::alert const *a, lt::torrent_status::state_t st)
+{
+        auto const *sc = lt::alert_cast<lt::state_changed_alert>(a);
+
+        return sc && sc->state == st;
+}
+
 /* Take the pending alerts.  Returns whether one of them is worth waking
  * the caller for: anything but a piece passing or a block sent, which come
  * by the hundred a second. */
@@ -286,6 +313,12 @@ bool poll_alerts(ez_swarm *s)
                 }
                 urgent = true;
                 if (auto *fe = lt::alert_cast<lt::file_error_alert>(a)) {
+                        std::lock_guard<std::mutex> lock(s->storage->m);
+
+                        if (!s->fatal && s->storage->code) {
+                                s->fatal = s->storage->code;
+                                s->fatal_msg = s->storage->why.msg;
+                        }
                         if (!s->fatal) {
                                 s->fatal = -EIO;
                                 s->fatal_msg = std::string("target ") + lt::operation_name(fe->op) + " failed: " +
@@ -314,6 +347,13 @@ bool poll_alerts(ez_swarm *s)
                                 s->fatal_msg = std::string("cannot listen on ") + lf->address.to_string() + ":" +
                                                std::to_string(lf->port) + ": " + lf->error.message();
                         }
+                } else if (s->held && (lt::alert_cast<lt::torrent_checked_alert>(a) ||
+                                       is_state(a, lt::torrent_status::checking_files))) {
+                        /* checked, or about to hash a target that may hold
+                         * part of the image, which libtorrent only does
+                         * unpaused */
+                        s->held = false;
+                        s->h.resume();
                 } else if (lt::alert_cast<lt::hash_failed_alert>(a)) {
                         s->hash_failures++;
                 } else if (lt::alert_cast<lt::peer_ban_alert>(a)) {
@@ -408,7 +448,8 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
         try {
                 std::unique_ptr<ez_swarm> s(new ez_swarm);
                 s->debug = cfg->debug;
-                ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed, s->written };
+                ez::raw_target target{ cfg->layout, cfg->fd, cfg->fresh, cfg->seed, s->written, cfg->read_back,
+                                       nullptr, s->storage };
                 s->layout = cfg->layout;
                 s->fd = cfg->fd;
                 lt::load_torrent_limits lim;
@@ -430,9 +471,23 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         lt::span<char const>(static_cast<char const *>(cfg->torrent),
                                              static_cast<std::ptrdiff_t>(cfg->torrent_len)),
                         lim, lt::from_span);
+                target.ti = ti;
                 bool const ssl = !ti->ssl_cert().empty();
                 if (ssl && (!cfg->ssl_cert || !cfg->ssl_key))
                         return ez_err_set(err, -EINVAL, "an SSL torrent needs this node's certificate and key");
+
+                /* BEP 19 web seeds are the origin of last resort, not a
+                 * peer among others: libtorrent would have every node
+                 * pull from the HTTP server alongside the swarm (measured:
+                 * 2.4 copies of the payload from it for 3 nodes and a
+                 * seeder).  They are added when the swarm lacks a piece
+                 * (web_seed_fallback) and dropped once it has them all. */
+                if (!cfg->seed) {
+                        for (auto const &w : ti->web_seeds())
+                                if (w.type == lt::web_seed_entry::url_seed)
+                                        s->web_seeds.push_back(w.url);
+                        ti->clear_web_seeds();
+                }
 
                 lt::settings_pack pack = lan_settings(cfg, ssl);
                 if (s->debug)
@@ -441,7 +496,17 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 int r = apply_expert_settings(pack, cfg->lt_settings, err);
                 if (r < 0)
                         return r;
+                if (cfg->n_allow)
+                        pack.set_int(lt::settings_pack::alert_mask,
+                                     pack.get_int(lt::settings_pack::alert_mask) | lt::alert_category::ip_block);
                 lt::session_params params(std::move(pack));
+                /* the allow list is in force from the session's start,
+                 * before any tracker can answer an announce */
+                if (cfg->n_allow) {
+                        s->allowed = allow_filter(cfg, *s);
+                        s->allow_list = true;
+                        params.ip_filter = s->allowed;
+                }
                 /* no PEX, no metadata exchange: private swarm.  The request
                  * budget's handshake, sent again later, also relies on no
                  * session plugin adding to the handshake after it.  Smart
@@ -471,28 +536,29 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 lt::add_torrent_params atp;
                 atp.ti = ti;
                 s->num_pieces = atp.ti->num_pieces();
-                /* BEP 19 web seeds are the origin of last resort, not a
-                 * peer among others: libtorrent would have every node
-                 * pull from the HTTP server alongside the swarm (measured:
-                 * 2.4 copies of the payload from it for 3 nodes and a
-                 * seeder).  They are added when the swarm lacks a piece
-                 * (web_seed_fallback) and dropped once it has them all. */
-                if (!cfg->seed) {
-                        for (auto const &w : atp.ti->web_seeds())
-                                if (w.type == lt::web_seed_entry::url_seed)
-                                        s->web_seeds.push_back(w.url);
-                        atp.ti->clear_web_seeds();
-                }
                 atp.save_path = ".";
-                atp.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
+                atp.flags &= ~lt::torrent_flags::auto_managed;
+                /* A seeder holds every piece, unchecked: libtorrent's
+                 * seed mode would hash each piece before serving it the
+                 * first time, half the seeder's CPU (0.5 s per GiB of
+                 * 1.1), for a check every receiver makes anyway.  A
+                 * source that does not match the torrent fails the
+                 * receivers' hash checks, which ban it (--verify-only
+                 * checks a source before it is served). */
                 if (cfg->seed)
-                        atp.flags |= lt::torrent_flags::seed_mode;
-                /* an SSL torrent connects to no peer before it has its
-                 * certificate: added paused, resumed once it is set */
-                if (ssl)
-                        atp.flags |= lt::torrent_flags::paused;
+                        atp.have_pieces.resize(s->num_pieces, true);
+                /* Added paused, and resumed once libtorrent has checked
+                 * what the target holds (poll_alerts): resuming connects
+                 * at once to the peers it knows, the -P ones among them,
+                 * where a torrent that starts unpaused waits for the
+                 * session's next second tick (measured: the first byte
+                 * 0.5 s after the start, over loopback).  An SSL torrent
+                 * so also connects to no peer before it has its
+                 * certificate, set just after it is added. */
+                atp.flags |= lt::torrent_flags::paused;
                 for (size_t i = 0; i < cfg->n_trackers; i++)
                         atp.trackers.push_back(cfg->trackers[i]);
+                atp.extensions.push_back(ez::peer_socket_extension());
                 if (!cfg->no_request_budget)
                         atp.extensions.push_back(ez::request_budget_extension(s->peers_now));
                 s->h = s->ses->add_torrent(std::move(atp), ec);
@@ -503,17 +569,6 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
 
                         s->h.set_ssl_certificate_buffer(std::string(cfg->ssl_cert, cfg->ssl_cert_len), key, "");
                         explicit_bzero(&key[0], key.size());
-                        s->h.resume();
-                }
-                if (cfg->n_allow) {
-                        s->allowed = allow_filter(cfg, *s);
-                        s->allow_list = true;
-                        s->ses->set_ip_filter(s->allowed);
-                        lt::settings_pack p;
-                        p.set_int(lt::settings_pack::alert_mask,
-                                  s->ses->get_settings().get_int(lt::settings_pack::alert_mask) |
-                                  lt::alert_category::ip_block);
-                        s->ses->apply_settings(p);
                 }
                 if (!cfg->seed && !cfg->no_ownership) {
                         s->own.reset(new ez::ownership(*s->ses, s->h, s->num_pieces,
@@ -688,7 +743,7 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 o.hash_failures = s->hash_failures;
                 o.incomplete_in_swarm = s->incomplete;
                 o.refused_peers = s->refused;
-                o.banned_peers = s->banned;
+                o.banned_peers = s->banned + (s->own ? s->own->liars() : 0);
                 o.wasted = static_cast<uint64_t>(st.total_failed_bytes + st.total_redundant_bytes);
 
                 auto now = std::chrono::steady_clock::now();
@@ -704,16 +759,17 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                                 to_peers += p.total_upload;
                         }
                         std::fprintf(stderr, "ezio-deploy: trace: done %lld from seeds %lld from peers %lld "
-                                     "sent %lld peers %zu, blocks sent again %llu\n", static_cast<long long>(o.total_done),
+                                     "sent %lld peers %zu, blocks sent again %llu, nudges %llu\n", static_cast<long long>(o.total_done),
                                      static_cast<long long>(from_seeds), static_cast<long long>(from_peers),
                                      static_cast<long long>(to_peers), peers.size(),
-                                     static_cast<unsigned long long>(s->sent_again));
+                                     static_cast<unsigned long long>(s->sent_again),
+                                     static_cast<unsigned long long>(s->own ? s->own->nudges() : 0));
                         /* per peer: address, KB/s down/up, requests out/in */
                         std::string per;
                         for (auto const &p : peers)
                                 per += " " + p.ip.address().to_string() + " " + std::to_string(p.down_speed / 1000) + "/" +
                                        std::to_string(p.up_speed / 1000) + " q" + std::to_string(p.download_queue_length) +
-                                       "/" + std::to_string(p.upload_queue_length);
+                                       "/" + std::to_string(p.upload_queue_length) + flag_letters(p.flags);
                         std::fprintf(stderr, "ezio-deploy: trace: peers%s\n", per.c_str());
                         if (!s->again_to.empty()) {
                                 std::string a;

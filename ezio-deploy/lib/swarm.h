@@ -32,6 +32,9 @@ struct ez_swarm_config {
         int fd;                         /* the target (or payload file), borrowed */
         bool seed;                      /* data is complete: add in seed mode */
         bool fresh;                     /* target known empty: skip the resume check */
+        bool read_back;                 /* hash each piece written from what the device returns
+                                         * after its write-back and cache drop (raw_disk_io.cpp):
+                                         * every piece ez_swarm_finished() gives was read back */
         const char *listen;             /* "ADDR:PORT", NULL for 0.0.0.0:6881 */
         const char *const *trackers;    /* added to the torrent's own */
         size_t n_trackers;
@@ -95,9 +98,11 @@ int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm **ret, str
 int ez_swarm_check_settings(const char *settings, struct ez_err *err);
 
 /* Wait timeout_ms (less if an event other than progress comes: the
- * torrent finishing, an error, a tracker answer), then fill *ret.  Returns 0, or -EIO for
+ * torrent finishing, an error, a tracker answer), then fill *ret.  Returns 0, -EIO for
  * a storage error on the target (the message names the operation and
- * offset) and other negative errno for fatal session errors. */
+ * offset), with read_back -EBADMSG for a piece the device returns other
+ * than it was written (the message names it), and other negative errno
+ * for fatal session errors. */
 int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm_status *ret, struct ez_err *err);
 
 /* Pieces that passed their hash check since the last call (as seen by

@@ -75,19 +75,27 @@ int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int f
 
 /* What is read next must come from the device, not from the cache the
  * writes went through: write back [off, off+len) of the target (the whole
- * of it for len 0) and drop its cached pages.  A write-back that fails is
+ * of it for len 0) and drop its cached pages (how: EZ_WRITE_BACK_DROP), or
+ * only start the write-back or the read that follows it (START,
+ * READ_AHEAD: verify.h).  A write-back that fails is
  * the target's failure (a disk that returns EIO, a loop device whose
  * backing file system is full): it is returned, not left for the read-back
  * to find as a piece that differs.  What cannot be written back at all
  * (EINVAL, ESPIPE, EROFS: a target with nothing to write) is no failure. */
-static int drop_cache(struct ez_verify *v, uint64_t off, uint64_t len, struct ez_err *err)
+static int write_back_range(int fd, uint64_t off, uint64_t len, enum ez_write_back how, struct ez_err *err)
 {
         int r;
 
+        if (how == EZ_WRITE_BACK_READ_AHEAD) {
+                (void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+                return 0;
+        }
         if (len == 0)
-                r = fdatasync(v->fd);
+                r = fdatasync(fd);
+        else if (how == EZ_WRITE_BACK_START)
+                r = sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
         else
-                r = sync_file_range(v->fd, (off_t)off, (off_t)len,
+                r = sync_file_range(fd, (off_t)off, (off_t)len,
                                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                     SYNC_FILE_RANGE_WAIT_AFTER);
         if (r < 0 && errno != EINVAL && errno != ESPIPE && errno != EROFS) {
@@ -97,8 +105,40 @@ static int drop_cache(struct ez_verify *v, uint64_t off, uint64_t len, struct ez
                 return ez_err_set(err, r, "cannot write %" PRIu64 " bytes back at target offset %" PRIu64 ": %s",
                                   len, off, strerror(-r));
         }
-        (void)posix_fadvise(v->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+        if (how == EZ_WRITE_BACK_DROP)
+                (void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
         return 0;
+}
+
+int ez_verify_write_back(const struct ez_layout *l, int fd, uint64_t poff, uint64_t len, enum ez_write_back how,
+                         struct ez_err *err)
+{
+        uint64_t end = poff + len;
+
+        while (poff < end) {
+                uint64_t toff, run;
+                int r;
+
+                if (ez_layout_map(l, poff, end - poff, &toff, &run) < 0)
+                        break;
+                r = write_back_range(fd, toff, run, how, err);
+                if (r < 0)
+                        return r;
+                poff += run;
+        }
+        return 0;
+}
+
+int ez_verify_differs(const struct ez_layout *l, uint64_t piece, uint64_t num_pieces, uint64_t poff, uint64_t len,
+                      struct ez_err *err)
+{
+        uint64_t toff = 0, run;
+
+        ez_layout_map(l, poff, len, &toff, &run);
+        return ez_err_set(err, -EBADMSG,
+                          "piece %" PRIu64 " of %" PRIu64 " (%" PRIu64 " bytes from target offset %" PRIu64
+                          ") reads back different from the torrent",
+                          piece, num_pieces, len, toff);
 }
 
 /* Payload offset of the end of piece (the last one may be short). */
@@ -114,13 +154,19 @@ static bool is_checked(const struct ez_verify *v, uint64_t piece)
         return v->checked[piece / 8] & (1u << (piece % 8));
 }
 
+static void mark(struct ez_verify *v, uint64_t piece)
+{
+        v->checked[piece / 8] |= (uint8_t)(1u << (piece % 8));
+        v->done += piece_end(v->t, piece) - piece * v->t->piece_length;
+}
+
 static int check_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
 {
         const struct ez_torrent *t = v->t;
         uint64_t start = piece * t->piece_length, end = piece_end(t, piece);
         unsigned char h[EVP_MAX_MD_SIZE];
         unsigned int hlen = 0;
-        uint64_t off, toff = 0, run;
+        uint64_t off;
         int r;
 
         if (!EVP_DigestInit_ex(v->md, EVP_sha1(), NULL))
@@ -147,41 +193,43 @@ static int check_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
         }
         if (!EVP_DigestFinal_ex(v->md, h, &hlen) || hlen != 20)
                 return ez_err_set(err, -EIO, "SHA-1 failed");
-        if (memcmp(h, t->pieces + 20 * piece, 20) != 0) {
-                ez_layout_map(v->l, start, end - start, &toff, &run);
-                return ez_err_set(err, -EBADMSG,
-                                  "piece %" PRIu64 " of %" PRIu64 " (%" PRIu64 " bytes from target offset %" PRIu64
-                                  ") reads back different from the torrent",
-                                  piece, t->num_pieces, end - start, toff);
-        }
-        v->checked[piece / 8] |= (uint8_t)(1u << (piece % 8));
-        v->done += end - start;
+        if (memcmp(h, t->pieces + 20 * piece, 20) != 0)
+                return ez_verify_differs(v->l, piece, t->num_pieces, start, end - start, err);
+        mark(v, piece);
         return 0;
 }
 
 int ez_verify_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err)
 {
         const struct ez_torrent *t = v->t;
-        uint64_t poff, end;
+        uint64_t poff;
+        int r;
 
         if (piece >= t->num_pieces)
                 return ez_err_set(err, -ERANGE, "no piece %" PRIu64 " in the torrent", piece);
         if (is_checked(v, piece))
                 return 0;
         poff = piece * t->piece_length;
-        end = piece_end(t, piece);
-        while (!v->flushed && poff < end) {
-                uint64_t toff, run;
-                int r;
-
-                if (ez_layout_map(v->l, poff, end - poff, &toff, &run) < 0)
-                        break;
-                r = drop_cache(v, toff, run, err);
+        if (!v->flushed) {
+                r = ez_verify_write_back(v->l, v->fd, poff, piece_end(t, piece) - poff, EZ_WRITE_BACK_DROP, err);
                 if (r < 0)
                         return r;
-                poff += run;
         }
         return check_piece(v, piece, err);
+}
+
+bool ez_verify_needs_data(const struct ez_verify *v)
+{
+        return v->layer != NULL;
+}
+
+int ez_verify_matched(struct ez_verify *v, uint64_t piece, struct ez_err *err)
+{
+        if (piece >= v->t->num_pieces)
+                return ez_err_set(err, -ERANGE, "no piece %" PRIu64 " in the torrent", piece);
+        if (!is_checked(v, piece))
+                mark(v, piece);
+        return 0;
 }
 
 /* Every piece matched its SHA-1: the root of their SHA-256 tree must be
@@ -243,7 +291,7 @@ int ez_verify_step(struct ez_verify *v, uint64_t budget, struct ez_err *err)
         int r;
 
         if (!v->flushed) {
-                r = drop_cache(v, 0, 0, err);
+                r = write_back_range(v->fd, 0, 0, EZ_WRITE_BACK_DROP, err);
                 if (r < 0)
                         return r;
                 v->flushed = true;

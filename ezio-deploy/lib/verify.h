@@ -9,7 +9,10 @@
  * another writer on the target.  It is incremental, so the caller can keep
  * serving the swarm and reporting progress between steps, and it can
  * check pieces one by one as they arrive (ez_verify_piece), so that little
- * is left for the end.
+ * is left for the end.  Where the swarm's storage does that same
+ * write-back, drop and read for its own hash check (raw_disk_io.cpp), the
+ * pieces it passes are counted as checked (ez_verify_matched) and only
+ * what it did not see is read here.
  */
 #ifndef EZ_VERIFY_H
 #define EZ_VERIFY_H
@@ -37,6 +40,36 @@ int ez_verify_start(const struct ez_torrent *t, const struct ez_layout *l, int f
  * target, drop their cached pages and read them back.  Returns 0,
  * -EBADMSG or -errno as ez_verify_step(). */
 int ez_verify_piece(struct ez_verify *v, uint64_t piece, struct ez_err *err);
+
+/* Does checking a piece need its data, beyond the piece's SHA-1 (with
+ * zeros and a digest in the torrent: the SHA-256 tree)?  If not, a piece
+ * whose SHA-1 someone else checked on the bytes read back from the
+ * device may be counted with ez_verify_matched(). */
+bool ez_verify_needs_data(const struct ez_verify *v);
+
+/* Count piece as checked: its ranges were written back, their cached
+ * pages dropped, and what the device returned matched its SHA-1.
+ * Returns 0 or -ERANGE. */
+int ez_verify_matched(struct ez_verify *v, uint64_t piece, struct ez_err *err);
+
+/* The steps of ez_verify_piece(), for a caller that reads and hashes by
+ * itself, on the target ranges of payload bytes [poff, poff+len): */
+enum ez_write_back {
+        EZ_WRITE_BACK_START,            /* start writing them back, not waiting: several
+                                         * ranges so go to the device at once */
+        EZ_WRITE_BACK_DROP,             /* wait until they are on the device, then drop
+                                         * their cached pages: what is read next comes from it */
+        EZ_WRITE_BACK_READ_AHEAD,       /* start reading them in, not waiting */
+};
+/* Returns 0, or -errno with the offset in err when the device reports a
+ * failed write-back (START may not see it; DROP does). */
+int ez_verify_write_back(const struct ez_layout *l, int fd, uint64_t poff, uint64_t len, enum ez_write_back how,
+                         struct ez_err *err);
+
+/* Put in err that piece (of num_pieces; payload bytes [poff, poff+len))
+ * reads back different from the torrent.  Returns -EBADMSG. */
+int ez_verify_differs(const struct ez_layout *l, uint64_t piece, uint64_t num_pieces, uint64_t poff, uint64_t len,
+                      struct ez_err *err);
 
 /* The first call flushes the whole target and drops its cached pages.
  * Then check at least budget bytes more of what is not checked yet

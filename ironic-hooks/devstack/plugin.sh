@@ -19,7 +19,7 @@
 function install_ezio {
     install_package build-essential pkg-config libtorrent-rasterbar-dev \
         libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev \
-        libblkid-dev partclone opentracker
+        libblkid-dev libxxhash-dev partclone opentracker
     make -C "$EZIO_DIR" all
     sudo make -C "$EZIO_DIR" install PREFIX="$EZIO_PREFIX"
     setup_develop "$EZIO_DIR/ironic-hooks"

@@ -135,7 +135,7 @@ def test_element_layout():
     makefile = open(os.path.join(ROOT, 'Makefile')).read()
     for pc, dev in (('libtorrent-rasterbar', 'libtorrent-rasterbar-dev'), ('libcurl', 'libcurl4-openssl-dev'),
                     ('json-c', 'libjson-c-dev'), ('yaml-0.1', 'libyaml-dev'), ('openssl', 'libssl-dev'),
-                    ('blkid', 'libblkid-dev')):
+                    ('blkid', 'libblkid-dev'), ('libxxhash', 'libxxhash-dev')):
         assert pc in makefile and packages[dev] == {'build-only': True}, dev
 
 

@@ -1,8 +1,8 @@
 /*
  * check_verify.c - reading the image back: a target that matches, a byte
  * changed in a piece, in the last partial block, in a zero range (caught
- * only with zeros), step budgets, a target too short to read, and the
- * digest (only with zeros).
+ * only with zeros), step budgets, pieces checked one by one or matched by
+ * the swarm, a target too short to read, and the digest (only with zeros).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -196,6 +196,51 @@ START_TEST(test_one_by_one)
 }
 END_TEST
 
+/* Pieces the swarm's storage read back and matched are counted without
+ * a read: a changed byte in one of them is not looked for again, one in
+ * another piece still is.  Only a check with the digest to rebuild needs
+ * the data.  ez_verify_differs() names the piece as ez_verify_piece does. */
+START_TEST(test_matched)
+{
+        struct fixture f;
+        struct ez_err err = { "" };
+        struct ez_verify *v = NULL;
+        int fd;
+
+        setup(&f);
+        fd = open(f.img, O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        tu_fill(f.img, 0x5a, 1, 1 * MiB + 20 * KiB);    /* piece 1 */
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, false, &v, &err), 0);
+        ck_assert(!ez_verify_needs_data(v));
+        ck_assert_int_eq(ez_verify_matched(v, 1, &err), 0);
+        ck_assert_int_eq(ez_verify_matched(v, 1, &err), 0);
+        ck_assert_uint_eq(ez_verify_done(v), 16 * KiB);
+        ck_assert_int_eq(ez_verify_matched(v, 5, &err), -ERANGE);
+        ck_assert_int_eq(ez_verify_step(v, 0, &err), 0);
+        ck_assert_uint_eq(ez_verify_done(v), f.t->total_length);
+        ez_verify_free(v);
+
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, false, &v, &err), 0);
+        ck_assert_int_eq(ez_verify_matched(v, 0, &err), 0);
+        ck_assert_int_eq(ez_verify_step(v, 0, &err), -EBADMSG);
+        ck_assert_str_eq(err.msg, "piece 1 of 5 (16384 bytes from target offset 1069056) reads back different "
+                                  "from the torrent");
+        ck_assert_int_eq(ez_verify_differs(f.t->layout, 1, 5, 16 * KiB, 16 * KiB, &err), -EBADMSG);
+        ck_assert_str_eq(err.msg, "piece 1 of 5 (16384 bytes from target offset 1069056) reads back different "
+                                  "from the torrent");
+        for (int how = EZ_WRITE_BACK_START; how <= EZ_WRITE_BACK_READ_AHEAD; how++)
+                ck_assert_int_eq(ez_verify_write_back(f.t->layout, fd, 0, f.t->total_length, how, &err), 0);
+        ez_verify_free(v);
+
+        ck_assert_int_eq(ez_verify_start(f.t, f.t->layout, fd, true, &v, &err), 0);
+        ck_assert(ez_verify_needs_data(v) == f.t->has_root);
+        ez_verify_free(v);
+        close(fd);
+        teardown(&f);
+}
+END_TEST
+
 /* With zeros (verify full) the SHA-256 tree root is checked once every
  * piece is, whatever order they came in and whether the 1 MiB read chunk
  * is larger or smaller than a piece; without zeros it is not read.  A
@@ -258,6 +303,7 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_cases, 0, EZ_ARRAY_LEN(cases));
         tcase_add_test(tc, test_steps);
         tcase_add_test(tc, test_one_by_one);
+        tcase_add_test(tc, test_matched);
         tcase_add_test(tc, test_short_target);
         tcase_add_loop_test(tc, test_digest, 0, EZ_ARRAY_LEN(digest_pieces));
         suite_add_tcase(s, tc);

@@ -15,6 +15,7 @@ seen, bytes of bad blocks sent.  Runs until killed.
 """
 import asyncio
 import hashlib
+import http.client
 import json
 import os
 import struct
@@ -103,7 +104,8 @@ class Peer:
         while True:
             try:
                 found = await loop.run_in_executor(None, self.announce)
-            except (OSError, ValueError):
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                print('hostile_peer: announce failed: %s' % e, file=sys.stderr, flush=True)
                 found = []
             for hp in found:
                 if hp not in self.known and hp[0] != self.ip:

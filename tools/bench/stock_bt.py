@@ -1,12 +1,13 @@
 """A stock BitTorrent peer for the benchmark: libtorrent with its defaults.
 
-    stock_bt.py seed|get TORRENT FILE LISTEN_ADDR STATUS_FILE
+    stock_bt.py seed|get TORRENT FILE LISTEN_ADDR STATUS_FILE [PEER:PORT,...]
 
 Only what a machine without internet must change is changed (no DHT, LSD,
 UPnP, NAT-PMP; listen on the given address); choking, uTP, connection
 limits and the rest stay at libtorrent's defaults, as a user of a generic
 client gets them.  'get' writes "done <unix time>" to STATUS_FILE when every
-piece is verified and keeps seeding until killed.
+piece is verified and keeps seeding until killed.  Peers come from the
+torrent's tracker, and from the optional list (where there is no tracker).
 """
 import os
 import sys
@@ -31,6 +32,9 @@ def main():
     # the payload file is named after the torrent; point it at our path
     atp.renamed_files = {0: os.path.basename(path)}
     h = s.add_torrent(atp)
+    for peer in sys.argv[6].split(',') if len(sys.argv) > 6 else []:
+        host, port = peer.rsplit(':', 1)
+        h.connect_peer((host, int(port)))
     done = False
     while True:
         st = h.status()

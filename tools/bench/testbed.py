@@ -3,7 +3,12 @@
 One machine plays the LAN: a network namespace holding a Linux bridge, one
 for the image server, one per node, joined by veth pairs.  Each node's
 link is shaped with tbf in both directions (upload on its own interface,
-download on the bridge-side end); multicast crosses the bridge.  Addresses
+download on the bridge-side end); multicast crosses the bridge.  With
+racks, the bridge is the spine and each rack a bridge of its own (rk1,
+rk2, ...; the server alone in rk0), joined to the spine by a veth pair
+shaped in both directions to the rack's uplink rate (its nodes' rate
+over the oversubscription); what crosses the spine into each rack is
+counted on the spine's end of that pair.  Addresses
 come from 198.18.0.0/24 (RFC 2544, reserved for benchmarks) and exist only
 inside these namespaces: no traffic leaves them.  Faults: random loss on
 every port (iptables' statistic match in the bridge, this kernel having no
@@ -20,6 +25,19 @@ NET = '198.18.0.'
 SERVER_IP = NET + '1'
 
 
+def unmount(path, tries=50):
+    """Unmount path.  A process that has only just been killed may still
+    hold a file there for a moment (EBUSY): try again for up to tries / 10
+    seconds, then detach it lazily, so that no mount of the run is left."""
+    for _ in range(tries):
+        if subprocess.run(['umount', path], stderr=subprocess.DEVNULL).returncode == 0:
+            return
+        if not os.path.ismount(path):
+            return
+        time.sleep(0.1)
+    subprocess.run(['umount', '-l', path], stderr=subprocess.DEVNULL)
+
+
 def sh(*argv, ns=None, check=True, capture=False):
     cmd = (['ip', 'netns', 'exec', ns] if ns else []) + [str(a) for a in argv]
     r = subprocess.run(cmd, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
@@ -32,8 +50,13 @@ def sh(*argv, ns=None, check=True, capture=False):
 class Testbed:
     """The emulated LAN: a bridge namespace, a server, n nodes."""
 
-    def __init__(self, n, rate, slow, work, prefix=PREFIX):
+    def __init__(self, n, rate, slow, work, prefix=PREFIX, racks=0, oversub=1.0):
+        """racks: 0 for one switch, else n nodes in that many racks of
+        n / racks, each uplink at (n / racks) * rate / oversub."""
+        if racks and n % racks:
+            raise ValueError('%d nodes do not split into %d racks' % (n, racks))
         self.n, self.rate, self.slow, self.work = n, rate, slow, work
+        self.racks, self.oversub = racks, oversub
         self.br = prefix + 'br'
         self.server = prefix + 'srv'
         self.nodes = [prefix + 'n%d' % i for i in range(1, n + 1)]
@@ -46,6 +69,21 @@ class Testbed:
         # the last `slow` nodes run at a quarter of the rate
         return self.rate / 4 if i > self.n - self.slow else self.rate
 
+    def rack_of(self, k):
+        """The bridge host k (0: the server) hangs off."""
+        if not self.racks:
+            return 'br0'
+        return 'rk%d' % (0 if k == 0 else (k - 1) // (self.n // self.racks) + 1)
+
+    def uplink_rate(self):
+        """A rack's uplink in Mbit/s (None: one switch)."""
+        return self.n // self.racks * self.rate / self.oversub if self.racks else None
+
+    def topology(self):
+        if not self.racks:
+            return 'switch'
+        return 'racks:%dx%d:%g' % (self.racks, self.n // self.racks, self.oversub)
+
     def hosts(self):
         return [(self.server, SERVER_IP, self.rate)] + [
             (ns, self.node_ip(i), self.node_rate(i)) for i, ns in enumerate(self.nodes, 1)]
@@ -56,13 +94,24 @@ class Testbed:
             sh('sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % conf, ns=self.br)
         sh('ip', '-n', self.br, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0')
         sh('ip', '-n', self.br, 'link', 'set', 'br0', 'up')
+        for r in range(self.racks + 1 if self.racks else 0):
+            rack, down, up = 'rk%d' % r, 'sd%d' % r, 'ru%d' % r
+            sh('ip', '-n', self.br, 'link', 'add', rack, 'type', 'bridge', 'mcast_snooping', '0')
+            sh('ip', '-n', self.br, 'link', 'add', up, 'type', 'veth', 'peer', 'name', down)
+            sh('ip', '-n', self.br, 'link', 'set', up, 'master', rack)
+            sh('ip', '-n', self.br, 'link', 'set', down, 'master', 'br0')
+            for dev in (rack, up, down):
+                sh('ip', '-n', self.br, 'link', 'set', dev, 'up')
+            tbf = ['root', 'tbf', 'rate', '%gmbit' % self.uplink_rate(), 'burst', '128kb', 'latency', '50ms']
+            sh('tc', 'qdisc', 'replace', 'dev', up, *tbf, ns=self.br)          # rack -> spine
+            sh('tc', 'qdisc', 'replace', 'dev', down, *tbf, ns=self.br)        # spine -> rack
         for k, (ns, ip, rate) in enumerate(self.hosts()):
             port = self.port(k)
             sh('ip', 'netns', 'add', ns)
             sh('sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', ns=ns)
             sh('ip', '-n', self.br, 'link', 'add', port, 'netns', self.br, 'type', 'veth',
                'peer', 'name', 'eth0', 'netns', ns)
-            sh('ip', '-n', self.br, 'link', 'set', port, 'master', 'br0')
+            sh('ip', '-n', self.br, 'link', 'set', port, 'master', self.rack_of(k))
             sh('ip', '-n', self.br, 'link', 'set', port, 'up')
             sh('ip', '-n', ns, 'addr', 'add', ip + '/24', 'brd', '+', 'dev', 'eth0')
             sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
@@ -152,6 +201,15 @@ class Testbed:
             out[ns] = j[0]['stats64']['tx']['bytes']
         return out
 
+    def spine_bytes(self):
+        """Bytes the spine has sent into each rack of nodes so far (none on
+        one switch)."""
+        out = {}
+        for r in range(1, self.racks + 1 if self.racks else 1):
+            j = json.loads(sh('ip', '-j', '-s', '-n', self.br, 'link', 'show', 'dev', 'sd%d' % r, capture=True))
+            out[r] = j[0]['stats64']['tx']['bytes']
+        return out
+
     def wait_port(self, ns, ip, port, timeout=10):
         end = time.time() + timeout
         while time.time() < end:
@@ -169,11 +227,16 @@ def cpu_times():
 
 def bound_seconds(size, tb):
     """T* for the nodes whose time is taken: all of them, or with slow nodes
-    the full-rate ones (the slow nodes still upload)."""
+    the full-rate ones (the slow nodes still upload): max(S/R_server,
+    S/R_node, N*S/sum(U)), and with racks S/U_rack too."""
     bits = size * 8
     up = [r * 1e6 for _, _, r in tb.hosts()]      # links are symmetric
     timed = up[1:tb.n - tb.slow + 1]
-    return max(bits / up[0], bits / min(timed), len(timed) * bits / sum(up))
+    bound = max(bits / up[0], bits / min(timed), len(timed) * bits / sum(up))
+    if tb.racks:
+        # every rack takes the image in at least once through its uplink
+        bound = max(bound, bits / (tb.uplink_rate() * 1e6))
+    return bound
 
 
 def start_tracker(tb, work, infohash):
