@@ -306,6 +306,18 @@ int ez_config_check_sha256(const char *s)
         return s[64] == '\0' ? 0 : -EINVAL;
 }
 
+int ez_config_check_rack(const char *s)
+{
+        size_t n = strlen(s), i;
+
+        if (n == 0 || n > 64)
+                return -EINVAL;
+        for (i = 0; i < n; i++)
+                if (!isalnum((unsigned char)s[i]) && !strchr("._-:/@", s[i]))
+                        return -EINVAL;
+        return 0;
+}
+
 int ez_config_check_hostport(const char *s)
 {
         const char *colon, *p;
@@ -420,6 +432,8 @@ enum ktype {
         K_SECONDS,      /* long */
         K_CONNECTIONS,  /* long, 1 .. 65535 */
         K_RETRIES,      /* long, 0 .. 20 */
+        K_RACK,         /* char *, ez_config_check_rack() */
+        K_PREFIX,       /* long, 1 .. 128 */
         K_SIZE,         /* uint64_t */
         K_BOOL,         /* bool */
         K_FORMAT,       /* bool: json or none */
@@ -474,6 +488,8 @@ static const struct key root_keys[] = {
         { "peers", K_PEERS, F(peers), F(n_peers), NULL },
         { "allow", K_CIDRS, F(allow), F(n_allow), NULL },
         { "listen", K_HOSTPORT, F(listen), 0, NULL },
+        { "rack", K_RACK, F(rack), 0, NULL },
+        { "rack_prefix", K_PREFIX, F(rack_prefix), 0, NULL },
         { "seed_after", K_SEED_AFTER, F(seed_after), 0, NULL },
         { "seed_timeout", K_SECONDS, F(seed_timeout), 0, NULL },
         { "timeout", K_SECONDS, F(timeout), 0, NULL },
@@ -638,6 +654,14 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                 if (ez_config_parse_count(y->value, 0, 20, lp) < 0)
                         return bad(x, y, path, "expected a whole number from 0 to 20");
                 return 0;
+        case K_RACK:
+                if (ez_config_check_rack(y->value) < 0)
+                        return bad(x, y, path, EZ_CONFIG_RACK_EXPECTED);
+                break;
+        case K_PREFIX:
+                if (ez_config_parse_count(y->value, 1, 128, lp) < 0)
+                        return bad(x, y, path, "expected a prefix length from 1 to 128");
+                return 0;
         case K_SIZE:
                 if (ez_units_parse_size(y->value, (uint64_t *)(base + k->off)) < 0)
                         return bad(x, y, path, "expected a number of bytes (K, M, G, T: powers of 1024; "
@@ -758,6 +782,7 @@ void ez_config_free(struct ez_config *c)
         ez_config_clear_list(c->peers, &c->n_peers);
         ez_config_clear_list(c->allow, &c->n_allow);
         free(c->listen);
+        free(c->rack);
         free(c->status_file);
         free(c->ssl_cert);
         free(c->ssl_key);

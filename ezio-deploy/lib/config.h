@@ -66,6 +66,8 @@ struct ez_config {
         char *allow[EZ_CONFIG_MAX_LIST];        /* CIDRs peers may come from; none: any */
         size_t n_allow;
         char *listen;           /* ADDR:PORT */
+        char *rack;             /* this node's rack, told to its peers (racks.cpp) */
+        long rack_prefix;       /* or: racks are the networks of this many address bits; 0: none */
         long seed_after;        /* seconds, or EZ_CONFIG_SEED_* */
         long seed_timeout;      /* seconds, 0: none */
         long timeout;           /* seconds, 0: none */
@@ -119,6 +121,8 @@ int ez_config_parse_status_format(const char *s, bool *json);           /* json 
 int ez_config_check_sha256(const char *s);                       /* 64 hex digits */
 int ez_config_check_hostport(const char *s);                     /* HOST:PORT, [V6]:PORT */
 int ez_config_check_cidr(const char *s);                         /* ADDRESS or ADDRESS/PREFIX, v4 or v6 */
+int ez_config_check_rack(const char *s);                         /* 1-64 of A-Z a-z 0-9 . _ - : / @ */
+#define EZ_CONFIG_RACK_EXPECTED "expected a rack name: 1 to 64 letters, digits and . _ - : / @"
 
 /* Free every string c holds and reset it to the defaults.  Accepts NULL. */
 void ez_config_free(struct ez_config *c);

@@ -300,6 +300,9 @@ int ez_deploy_prepare(struct ez_deploy *d)
                 return fail(d, EZ_EXIT_USAGE, "--seed-after",
                             "'until-done' asks a tracker, and neither the torrent nor the options name one");
 
+        if (c->rack && c->rack_prefix > 0)
+                return fail(d, EZ_EXIT_USAGE, "rack", "a rack name and rack_prefix both given: give one");
+
         /* an SSL torrent: this node's certificate, before the target is touched */
         r = prepare_tls(d);
         if (r != EZ_EXIT_OK)
@@ -565,6 +568,7 @@ int ez_deploy_run(struct ez_deploy *d)
                         .upload_rate = c->upload_rate, .download_rate = c->download_rate,
                         .lt_settings = d->o.lt_settings, .debug = d->o.debug,
                         .no_request_budget = d->o.no_request_budget, .no_ownership = d->o.no_ownership,
+                        .rack = c->rack, .rack_prefix = (int)c->rack_prefix,
                         .ssl_cert = d->tls ? d->tls->cert_pem : NULL, .ssl_cert_len = d->tls ? d->tls->cert_len : 0,
                         .ssl_key = d->tls ? d->tls->key_pem : NULL, .ssl_key_len = d->tls ? d->tls->key_len : 0,
                 };

@@ -209,20 +209,52 @@ void ownership::judge_liars(std::vector<lt::peer_info> const &peers, uint64_t do
                 apply_filter();
 }
 
-/* Piece ownership over keys (sorted, unique): rendezvous hashing of (node
- * address, piece), so that a change of the set moves only the pieces of
- * the nodes that came or went. */
-void ownership::assign(std::vector<std::string> const &keys)
+/*
+ * Piece ownership over keys (sorted, unique), each in a rack (all in ""
+ * when racks are not known): rendezvous hashing, first of the racks' names
+ * and the piece (the rack that fetches it from the seeder), then of that
+ * rack's members' addresses and the piece (the node that does), so that a
+ * change of the set moves only the pieces of the nodes or racks that came
+ * or went.  In this node's rack the members' hash names the node that
+ * brings each piece in from another rack: the owner, for the pieces the
+ * rack fetches from the seeder.
+ */
+void ownership::assign(std::vector<std::string> const &keys, std::vector<std::string> const &racks,
+                       std::string const &self_rack)
 {
-        std::vector<uint64_t> kh;
+        std::vector<std::string> names = racks;
+        std::vector<uint64_t> rh;
+
+        std::sort(names.begin(), names.end());
+        names.erase(std::unique(names.begin(), names.end()), names.end());
+        for (auto const &r : names)
+                rh.push_back(ez_rendezvous_key(r.data(), r.size()));
+        /* per rack: its members' hashes and their indices into keys */
+        std::vector<std::vector<uint64_t>> mh(names.size());
+        std::vector<std::vector<int>> mi(names.size());
+        for (std::size_t k = 0; k < keys.size(); k++) {
+                std::size_t const r = static_cast<std::size_t>(
+                        std::lower_bound(names.begin(), names.end(), racks[k]) - names.begin());
+                mh[r].push_back(ez_rendezvous_key(keys[k].data(), keys[k].size()));
+                mi[r].push_back(static_cast<int>(k));
+        }
+        std::size_t const self_r = static_cast<std::size_t>(
+                std::lower_bound(names.begin(), names.end(), self_rack) - names.begin());
+        bool const self_in = self_r < names.size() && names[self_r] == self_rack;
 
         owners_ = keys;
-        for (auto const &k : keys)
-                kh.push_back(ez_rendezvous_key(k.data(), k.size()));
+        owner_racks_ = racks;
+        self_rack_ = self_rack;
         owner_.assign(static_cast<std::size_t>(num_pieces_), 0);
-        for (int i = 0; i < num_pieces_; i++)
-                owner_[static_cast<std::size_t>(i)] =
-                        static_cast<int>(ez_rendezvous_owner(kh.data(), kh.size(), static_cast<uint64_t>(i)));
+        importer_.assign(static_cast<std::size_t>(num_pieces_), -1);
+        for (int i = 0; i < num_pieces_; i++) {
+                uint64_t const piece = static_cast<uint64_t>(i);
+                std::size_t const r = ez_rendezvous_owner(rh.data(), rh.size(), piece);
+                owner_[static_cast<std::size_t>(i)] = mi[r][ez_rendezvous_owner(mh[r].data(), mh[r].size(), piece)];
+                if (self_in)
+                        importer_[static_cast<std::size_t>(i)] =
+                                mi[self_r][ez_rendezvous_owner(mh[self_r].data(), mh[self_r].size(), piece)];
+        }
         self_index_ = static_cast<int>(std::find(keys.begin(), keys.end(), self_key_) - keys.begin());
         if (self_index_ == static_cast<int>(keys.size()))
                 self_index_ = -1;
@@ -280,14 +312,29 @@ void ownership::assign(std::vector<std::string> const &keys)
 void ownership::update()
 {
         std::vector<lt::peer_info> peers;
-        std::vector<std::pair<std::string, int>> nodes;        /* downloading: address, pieces held */
-        std::vector<std::string> keys;
+        struct node {
+                std::string address;
+                int held;               /* pieces */
+                std::string rack;
+        };
+        std::vector<node> nodes;                /* downloading */
+        std::vector<std::string> keys, key_racks;
         std::size_t const np = static_cast<std::size_t>(num_pieces_);
         std::vector<bool> fresh(np, true);     /* held by no node */
+        std::vector<bool> in_rack(np, false);  /* held by this node or a rack-mate */
+        std::vector<bool> shown(np, false);    /* held by a node, as libtorrent knows */
+        std::vector<std::pair<std::string, std::vector<bool>>> hiders;  /* peers with pieces kept from libtorrent */
         lt::torrent_status const st = h_.status(lt::torrent_handle::query_pieces);
 
         h_.get_peer_info(peers);
         judge_liars(peers, static_cast<uint64_t>(st.total_wanted_done));
+        for (auto const &p : peers)
+                if (self_key_.empty() && settled(p, num_pieces_))
+                        self_key_ = p.local_endpoint.address().to_string();
+        if (racks_ && !self_key_.empty())
+                racks_->self_address(self_key_);
+        std::string const my_rack = racks_ && !self_key_.empty() ? racks_->self() : std::string();
+        bool const racks_on = !my_rack.empty();
         for (auto const &p : peers) {
                 std::string a = p.ip.address().to_string();
 
@@ -305,21 +352,32 @@ void ownership::update()
                 }
                 if (std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end())
                         continue;
-                for (std::size_t i = 0; i < np; i++)
-                        if (p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
+                std::string const rack = racks_on ? racks_->of(a) : std::string();
+                std::vector<bool> const hidden = racks_ ? racks_->hidden(a) : std::vector<bool>();
+                int held = 0;
+                for (std::size_t i = 0; i < np; i++) {
+                        bool const shows = p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i)));
+                        if (shows || (i < hidden.size() && hidden[i])) {
                                 fresh[i] = false;
+                                held++;
+                                if (racks_on && rack == my_rack)
+                                        in_rack[i] = true;
+                        }
+                        if (shows)
+                                shown[i] = true;
+                }
+                if (!hidden.empty())
+                        hiders.emplace_back(a, hidden);
                 if (p.flags & lt::peer_info::seed)
                         continue;
-                if (self_key_.empty())
-                        self_key_ = p.local_endpoint.address().to_string();
-                nodes.emplace_back(a, p.pieces.count());
+                nodes.push_back({a, held, rack});
         }
         if (self_key_.empty())
                 return;
         for (std::size_t i = 0; i < np; i++)
                 if (st.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
-                        fresh[i] = false;
-        nodes.emplace_back(self_key_, st.num_pieces);
+                        fresh[i] = false, in_rack[i] = true;
+        nodes.push_back({self_key_, st.num_pieces, my_rack});
 
         /* A node far behind the others (a slow link) owns nothing: the
          * others would wait on its uplink for its share.  Every node sees
@@ -327,21 +385,40 @@ void ownership::update()
          * finds itself slow takes everything from its peers instead. */
         std::vector<int> counts;
         for (auto const &n : nodes)
-                counts.push_back(n.second);
+                counts.push_back(n.held);
         std::nth_element(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(counts.size() / 2), counts.end());
         int const median = counts[counts.size() / 2];
         bool const judge = median >= std::max(8, num_pieces_ / 32);
+        std::sort(nodes.begin(), nodes.end(), [](node const &x, node const &y) { return x.address < y.address; });
         for (auto const &n : nodes)
-                if (!judge || n.second * 2 >= median)
-                        keys.push_back(n.first);
-        if (keys.empty())
+                if ((!judge || n.held * 2 >= median) && (keys.empty() || keys.back() != n.address)) {
+                        keys.push_back(n.address);
+                        key_racks.push_back(n.rack);
+                }
+        if (keys.empty()) {
                 keys.push_back(self_key_);
-        std::sort(keys.begin(), keys.end());
-        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-        if (keys != owners_) {
-                assign(keys);
+                key_racks.push_back(my_rack);
+        }
+        if (keys != owners_ || key_racks != owner_racks_ || my_rack != self_rack_) {
+                assign(keys, key_racks, my_rack);
                 moved_.clear();
                 left_.clear();
+        }
+
+        /* a rack-mate whose count of pieces has not moved for 3 s, short
+         * of the whole image, is not bringing in its pieces: they are
+         * anyone's then */
+        auto const now = std::chrono::steady_clock::now();
+        std::vector<bool> stuck(owners_.size(), false);
+        for (auto const &n : nodes) {
+                auto &pr = progress_[n.address];
+                if (pr.first != n.held || pr.second == std::chrono::steady_clock::time_point())
+                        pr = {n.held, now};
+                std::size_t const k = static_cast<std::size_t>(
+                        std::lower_bound(owners_.begin(), owners_.end(), n.address) - owners_.begin());
+                if (k < owners_.size() && owners_[k] == n.address && n.held < num_pieces_ &&
+                    now - pr.second > std::chrono::seconds(3))
+                        stuck[k] = true;
         }
 
         /* every owner's fresh pieces, ascending: its front is in flight */
@@ -362,8 +439,27 @@ void ownership::update()
 
         /* An owner whose share has not moved for longer than a piece takes
          * to travel is not fetching it (views of the schedule can disagree
-         * for a moment, or it left): its whole share is open to stealers. */
-        auto const now = std::chrono::steady_clock::now();
+         * for a moment, or it left): its whole share is open to stealers.
+         * A piece's travel is the seeder's uplink shared by every owner:
+         * with many owners or a slow seeder each share moves seldom (32
+         * owners behind a 10 Mbit/s seeder: a 64 KiB piece every 1.7 s
+         * each), and opening a share that is only slow has its window
+         * fetched twice from the seeder.  So the wait is the longer of
+         * 1.5 s and three times the owners' average interval, from the rate
+         * at which fresh pieces were taken over the last 5 s. */
+        std::size_t const fresh_now = static_cast<std::size_t>(std::count(fresh.begin(), fresh.end(), true));
+        fresh_seen_.emplace_back(now, fresh_now);
+        while (fresh_seen_.size() > 2 && now - fresh_seen_[1].first > std::chrono::seconds(5))
+                fresh_seen_.erase(fresh_seen_.begin());
+        auto stall = std::chrono::duration<double>(1.5);
+        {
+                auto const &[then, was] = fresh_seen_.front();
+                double const dt = std::chrono::duration<double>(now - then).count();
+                if (dt >= 1 && was > fresh_now)
+                        stall = std::max(stall, std::chrono::duration<double>(
+                                                        3.0 * static_cast<double>(owners_.size()) * dt /
+                                                        static_cast<double>(was - fresh_now)));
+        }
         moved_.resize(owners_.size(), now);
         left_.resize(owners_.size(), SIZE_MAX);
         std::vector<std::size_t> front(owners_.size(), w);
@@ -372,7 +468,7 @@ void ownership::update()
                 if (share[k].size() != left_[k]) {
                         left_[k] = share[k].size();
                         moved_[k] = now;
-                } else if (now - moved_[k] > std::chrono::milliseconds(1500)) {
+                } else if (now - moved_[k] > stall) {
                         front[k] = 0;
                 }
                 if (share[k].size() > front[k])
@@ -419,18 +515,50 @@ void ownership::update()
                         prio[i] = lt::download_priority_t(6);   /* own, beyond the window */
                 else if (own_only_ && fresh[i] && taker[i] != self_index_)
                         prio[i] = lt::dont_download;    /* another's, from its owner later */
+                else if (racks_on && !fresh[i] && !in_rack[i] && importer_[i] >= 0) {
+                        /* in another rack only: its importer here brings it in */
+                        if (importer_[i] == self_index_)
+                                prio[i] = lt::download_priority_t(5);
+                        else if (!stuck[static_cast<std::size_t>(importer_[i])])
+                                prio[i] = lt::dont_download;
+                }
         for (int piece : ask)
                 prio[static_cast<std::size_t>(piece)] = lt::top_priority;
+
+        /* Tell the extension what this node brings in, and have a peer
+         * revealed that holds one of those pieces only in announcements
+         * kept from libtorrent (racks.cpp). */
+        if (racks_on) {
+                std::vector<bool> duty(np, false);
+                for (std::size_t i = 0; i < np; i++)
+                        duty[i] = importer_[i] == self_index_ && self_index_ >= 0;
+                for (std::size_t i = 0; i < np; i++) {
+                        if (!duty[i] || in_rack[i] || shown[i])
+                                continue;
+                        for (auto const &hd : hiders)
+                                if (i < hd.second.size() && hd.second[i]) {
+                                        racks_->reveal(hd.first);
+                                        break;
+                                }
+                }
+                racks_->duty(std::move(duty));
+                for (auto const &ep : racks_->reconnect())
+                        h_.connect_peer(ep);
+        }
         if (prio != prio_) {
                 h_.prioritize_pieces(prio);
                 prio_ = prio;
         }
         nudge_idle(peers, st.pieces);
         if (debug_)
-                std::fprintf(stderr, "ezio-deploy: fresh %zu, owners %zu, own fresh %ld, asking %zu%s, stealers %zu, origin seeds %zu\n",
+                std::fprintf(stderr, "ezio-deploy: fresh %zu, owners %zu, own fresh %ld, asking %zu%s, stealers %zu, origin seeds %zu%s\n",
                              static_cast<std::size_t>(std::count(fresh.begin(), fresh.end(), true)),
                              owners_.size(), self_index_ >= 0 ? static_cast<long>(share[static_cast<std::size_t>(self_index_)].size()) : -1L,
-                             ask.size(), stealing ? " (stealing)" : "", stealers.size(), origin_seeds_.size());
+                             ask.size(), stealing ? " (stealing)" : "", stealers.size(), origin_seeds_.size(),
+                             racks_on ? (", rack " + my_rack + ": in rack " +
+                                         std::to_string(std::count(in_rack.begin(), in_rack.end(), true)) +
+                                         ", haves hidden " + std::to_string(racks_->hidden_haves()) +
+                                         ", revealed " + std::to_string(racks_->reveals())).c_str() : "");
         asking_ = !ask.empty() || never_release_;
         use_seeders(!ask.empty());
 }

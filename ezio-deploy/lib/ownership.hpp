@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,8 @@
 #include <libtorrent/session.hpp>
 #include <libtorrent/torrent_handle.hpp>
 
+#include "racks.hpp"
+
 namespace ez {
 
 class ownership {
@@ -22,6 +26,10 @@ public:
         /* self_key: this node's address as its peers see it, or empty to
          * learn it from the first connection. */
         ownership(lt::session &ses, lt::torrent_handle h, int num_pieces, std::string self_key, bool debug);
+
+        /* The racks of the nodes (racks.cpp), when this node knows its
+         * own: every piece then crosses into each rack about once. */
+        void racks(std::shared_ptr<rack_view> view) { racks_ = std::move(view); }
 
         /* Recompute the piece priorities and whether to use the origin
          * seeders; call a few times a second while downloading. */
@@ -54,7 +62,7 @@ public:
 private:
         void use_seeders(bool need);
         void apply_filter();
-        void assign(std::vector<std::string> const &keys);
+        void assign(std::vector<std::string> const &keys, std::vector<std::string> const &racks, std::string const &self_rack);
         void nudge_idle(std::vector<lt::peer_info> const &peers, lt::typed_bitfield<lt::piece_index_t> const &have);
         void judge_liars(std::vector<lt::peer_info> const &peers, uint64_t done);
 
@@ -67,13 +75,22 @@ private:
         std::string self_key_;
         bool debug_;
         std::vector<std::string> owners_;       /* addresses the map was made for, sorted */
+        std::vector<std::string> owner_racks_;  /* per owner: its rack */
+        std::string self_rack_;
         std::vector<int> owner_;                /* per piece: index into owners_ */
+        std::vector<int> importer_;             /* per piece: the owner in this node's rack that brings
+                                                 * it in from another rack, or -1 */
+        std::shared_ptr<rack_view> racks_;
+        std::map<std::string, std::pair<int, std::chrono::steady_clock::time_point>> progress_;
+                                                /* per node: pieces held, since when */
         int self_index_ = -1;                   /* this node in owners_, or -1 */
         std::vector<lt::download_priority_t> prio_;     /* as last set */
         std::vector<std::string> origin_seeds_; /* peers complete when first seen */
         std::vector<std::string> seen_;
         std::vector<std::size_t> left_;         /* per owner: fresh pieces in its share at the last change */
         std::vector<std::chrono::steady_clock::time_point> moved_;     /* per owner: when that changed */
+        std::vector<std::pair<std::chrono::steady_clock::time_point, std::size_t>> fresh_seen_;
+                                                /* fresh pieces left, at each look of the last 5 s */
         bool seeds_blocked_ = false;
         bool asking_ = true;            /* the last update asked for pieces */
         bool own_only_ = false;

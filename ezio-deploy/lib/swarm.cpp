@@ -39,6 +39,7 @@
 
 #include "ownership.hpp"
 #include "peer_socket.hpp"
+#include "racks.hpp"
 #include "blockdev.h"
 #include "raw_disk_io.hpp"
 #include "request_budget.hpp"
@@ -57,6 +58,7 @@ struct ez_swarm {
         int num_pieces = 0;
         bool debug = false;     /* EZIO_DEBUG set: every alert on stderr */
         std::unique_ptr<ez::ownership> own;     /* null with EZIO_NO_OWNERSHIP or when seeding */
+        std::shared_ptr<ez::rack_view> racks;   /* null when this node has no rack */
         ez::peer_count peers_now = std::make_shared<std::atomic<int>>(0);       /* for request_budget */
         std::chrono::steady_clock::time_point last_ownership;
         std::chrono::steady_clock::time_point last_trace;
@@ -559,6 +561,10 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 for (size_t i = 0; i < cfg->n_trackers; i++)
                         atp.trackers.push_back(cfg->trackers[i]);
                 atp.extensions.push_back(ez::peer_socket_extension());
+                if ((cfg->rack && *cfg->rack) || cfg->rack_prefix > 0) {
+                        s->racks = std::make_shared<ez::rack_view>(cfg->rack ? cfg->rack : "", cfg->rack_prefix);
+                        atp.extensions.push_back(ez::racks_extension(s->racks));
+                }
                 if (!cfg->no_request_budget)
                         atp.extensions.push_back(ez::request_budget_extension(s->peers_now));
                 s->h = s->ses->add_torrent(std::move(atp), ec);
@@ -575,6 +581,8 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                                                        listen_address(cfg->listen ? cfg->listen : ""), s->debug));
                         if (s->allow_list)
                                 s->own->base_filter(s->allowed);
+                        if (s->racks)
+                                s->own->racks(s->racks);
                 }
                 for (auto const &ep : s->peers)
                         s->h.connect_peer(ep);
@@ -764,11 +772,13 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                                      static_cast<long long>(to_peers), peers.size(),
                                      static_cast<unsigned long long>(s->sent_again),
                                      static_cast<unsigned long long>(s->own ? s->own->nudges() : 0));
-                        /* per peer: address, KB/s down/up, requests out/in */
+                        /* per peer: address, KB/s down/up, KiB received on this
+                         * connection, requests out/in */
                         std::string per;
                         for (auto const &p : peers)
                                 per += " " + p.ip.address().to_string() + " " + std::to_string(p.down_speed / 1000) + "/" +
-                                       std::to_string(p.up_speed / 1000) + " q" + std::to_string(p.download_queue_length) +
+                                       std::to_string(p.up_speed / 1000) + " d" + std::to_string(p.total_download / 1024) +
+                                       " q" + std::to_string(p.download_queue_length) +
                                        "/" + std::to_string(p.upload_queue_length) + flag_letters(p.flags);
                         std::fprintf(stderr, "ezio-deploy: trace: peers%s\n", per.c_str());
                         if (!s->again_to.empty()) {

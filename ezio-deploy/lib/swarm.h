@@ -52,6 +52,9 @@ struct ez_swarm_config {
         bool debug;                     /* libtorrent's alerts and the schedule's choices on stderr */
         bool no_request_budget;         /* leave peers libtorrent's own request queues */
         bool no_ownership;              /* stock rarest-first, no piece owners */
+        const char *rack;               /* this node's rack, told to its peers, or NULL */
+        int rack_prefix;                /* or: racks are the addresses' networks of this
+                                         * many bits; 0: none (racks.cpp) */
         /* an SSL torrent (its info holds ssl-cert): this node's certificate
          * and unencrypted private key, PEM, borrowed during start.  The
          * session then listens on listen for TLS only */

@@ -72,6 +72,10 @@ static void usage(FILE *f)
               "                           named peers and web seeds are allowed too)\n"
               "  -l, --listen ADDR:PORT   listen address (default 0.0.0.0:6881); TLS only\n"
               "                           there for an SSL torrent\n"
+              "      --rack NAME          this node's rack (its top-of-rack switch): each\n"
+              "                           piece then crosses into a rack about once\n"
+              "      --rack-prefix BITS   or: nodes whose addresses share their first BITS\n"
+              "                           bits are in one rack\n"
               "      --ssl-cert FILE      this node's certificate (PEM) for an SSL torrent,\n"
               "                           signed by the CA the torrent carries\n"
               "      --ssl-key FILE       its private key (PEM; group and others may not\n"
@@ -128,7 +132,7 @@ enum {
         OPT_SEED_AFTER = 256, OPT_ASSUME_ZEROED, OPT_TIMEOUT, OPT_STATUS, OPT_STATUS_FILE, OPT_SHA256,
         OPT_SEED_TIMEOUT, OPT_MAX_CONN, OPT_UP_RATE, OPT_DOWN_RATE, OPT_FORCE_KIND, OPT_DRY_RUN,
         OPT_VERIFY, OPT_VERIFY_ONLY, OPT_ALLOW, OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
-        OPT_SSL_CERT, OPT_SSL_KEY, OPT_SSL_KEY_PASSWORD_FILE,
+        OPT_SSL_CERT, OPT_SSL_KEY, OPT_SSL_KEY_PASSWORD_FILE, OPT_RACK, OPT_RACK_PREFIX,
 };
 
 static const struct option longopts[] = {
@@ -142,6 +146,8 @@ static const struct option longopts[] = {
         { "peer", required_argument, NULL, 'P' },
         { "allow", required_argument, NULL, OPT_ALLOW },
         { "listen", required_argument, NULL, 'l' },
+        { "rack", required_argument, NULL, OPT_RACK },
+        { "rack-prefix", required_argument, NULL, OPT_RACK_PREFIX },
         { "seed-after", required_argument, NULL, OPT_SEED_AFTER },
         { "seed-timeout", required_argument, NULL, OPT_SEED_TIMEOUT },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -266,6 +272,16 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                 if (ez_config_parse_seconds(arg, &k->http.timeout) < 0)
                         return fail(EZ_EXIT_USAGE, flag, "expected a number of seconds");
                 return EZ_EXIT_OK;
+        case OPT_RACK:
+                /* one way of naming racks: the command line's replaces node.yaml's */
+                if (ez_config_check_rack(arg) < 0)
+                        return fail(EZ_EXIT_USAGE, flag, EZ_CONFIG_RACK_EXPECTED);
+                k->rack_prefix = 0;
+                return set_str(&k->rack, arg, flag);
+        case OPT_RACK_PREFIX:
+                if (ez_config_parse_count(arg, 1, 128, &k->rack_prefix) < 0)
+                        return fail(EZ_EXIT_USAGE, flag, "expected a prefix length from 1 to 128");
+                return set_str(&k->rack, NULL, flag);
         case OPT_MAX_CONN:
                 if (ez_config_parse_count(arg, 1, 65535, &k->max_connections) < 0)
                         return fail(EZ_EXIT_USAGE, flag, "expected a whole number from 1 to 65535");
@@ -575,6 +591,10 @@ static void print_plan(const struct options *o, const struct ez_deploy *d)
         for (i = 0; i < c->n_allow; i++)
                 printf("  allow: %s\n", c->allow[i]);
         printf("  listen: %s%s\n", c->listen ? c->listen : "0.0.0.0:6881", t->ssl_ca ? " (TLS only)" : "");
+        if (c->rack)
+                printf("  rack: %s\n", c->rack);
+        else if (c->rack_prefix > 0)
+                printf("  rack: the network of this node's address, /%ld\n", c->rack_prefix);
         if (t->ssl_ca) {
                 char ca[256];
 

@@ -42,8 +42,8 @@ STEP = 'ezio_write_image'
 ARGSINFO = {
     'ezio': {
         'description': 'The swarm: torrent (URL, required), torrent_sha256, '
-                       'trackers, peers, allow, seed_after, seed_timeout, '
-                       'timeout, verify, token.',
+                       'trackers, peers, allow, rack or rack_prefix, '
+                       'seed_after, seed_timeout, timeout, verify, token.',
         'required': True,
     },
     'configdrive': {
@@ -66,6 +66,8 @@ _KEYS = {
     'trackers': 'trackers',
     'peers': 'peers',
     'allow': 'allow',
+    'rack': 'rack',
+    'rack_prefix': 'rack_prefix',
     'seed_after': 'seed_after',
     'seed_timeout': 'seed_timeout',
     'timeout': 'timeout',

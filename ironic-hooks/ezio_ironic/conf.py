@@ -42,6 +42,20 @@ conductor_opts = [
                      'to or from any other address are refused. Named peers, '
                      'the conductor\'s seeder and the web seed are allowed '
                      'too. Empty: any address.'),
+    cfg.StrOpt('rack_from', default='switch', choices=[
+        ('switch', 'the switch the node\'s ports are cabled to: '
+                   'switch_info, else switch_id, of the local_link_connection '
+                   'of its first port that has one'),
+        ('none', 'only what driver_info or instance_info ezio_rack says')],
+               help='Where the rack of a node comes from when neither its '
+                    'instance_info nor its driver_info names one '
+                    '(ezio_rack). With racks every piece crosses into a '
+                    'rack about once.'),
+    cfg.IntOpt('rack_prefix', default=0, min=0, max=128,
+               help='Instead: nodes whose provisioning addresses share '
+                    'this many leading bits are in one rack (a subnet per '
+                    'rack); 0: off. A rack named for the node comes '
+                    'first.'),
     cfg.StrOpt('verify', default='data', choices=['data', 'full', 'none'],
                help='What a node reads back once the image is written: every '
                     'piece (data), also the zero ranges and the digest (full), '

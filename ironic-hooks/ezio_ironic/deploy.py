@@ -41,6 +41,8 @@ name the torrent and override a few of them per node::
     ezio_seed_timeout     seconds
     ezio_deploy_timeout   seconds
     ezio_verify           data, full or none
+    ezio_rack             the node's rack (also in driver_info; else the
+                          switch its ports are cabled to, see rack_args)
 
 Both timeouts are bounded: with 60 s for the rest of the step, they must
 fit in ``[conductor]deploy_callback_timeout`` (0, "never", only where that
@@ -80,6 +82,8 @@ SEED_AFTER_WORDS = ('none', 'until-done')
 MAX_SECONDS = 10 * 365 * 24 * 3600
 
 _SHA256_RE = re.compile(r'^[0-9a-fA-F]{64}$')
+# A rack name ezio-deploy takes (lib/config.c, ez_config_check_rack).
+_RACK_RE = re.compile(r'^[A-Za-z0-9._:/@-]{1,64}$')
 
 
 def _invalid(node, what, value, why):
@@ -283,6 +287,43 @@ def swarm_args(node):
     return args
 
 
+def rack_args(task):
+    """The node's rack, for the agent step: ``instance_info['ezio_rack']``,
+    else ``driver_info['ezio_rack']``, else with ``[ezio]rack_prefix`` the
+    prefix (each node's address decides), else with ``[ezio]rack_from =
+    switch`` the switch its ports are cabled to (``switch_info``, else
+    ``switch_id``, of a port's ``local_link_connection``, as the Networking
+    service and inspection record it; characters ezio-deploy does not take
+    in a rack name become ``-``).
+
+    :param task: a TaskManager instance.
+    :returns: a dict with ``rack`` or ``rack_prefix``, or an empty dict when
+        the node's rack is not known.
+    :raises: InvalidParameterValue if a rack named for the node is not one
+        ezio-deploy takes.
+    """
+    node = task.node
+    for where, info in (('instance_info', node.instance_info),
+                        ('driver_info', node.driver_info)):
+        value = info.get('ezio_rack')
+        if value is None or value == '':
+            continue
+        if not isinstance(value, str) or not _RACK_RE.match(value):
+            raise _invalid(node, "%s['ezio_rack']" % where, value,
+                           'is not a rack name (1 to 64 letters, digits and '
+                           '. _ - : / @)')
+        return {'rack': value}
+    if CONF.ezio.rack_prefix:
+        return {'rack_prefix': CONF.ezio.rack_prefix}
+    if CONF.ezio.rack_from == 'switch':
+        for port in sorted(task.ports, key=lambda p: (not p.pxe_enabled, p.address or '')):
+            link = port.local_link_connection or {}
+            switch = link.get('switch_info') or link.get('switch_id')
+            if switch and isinstance(switch, str):
+                return {'rack': re.sub(r'[^A-Za-z0-9._:/@-]', '-', switch)[:64]}
+    return {}
+
+
 def ezio_args(node, published=None):
     """The ``ezio`` argument of the agent step ``ezio_write_image``.
 
@@ -388,6 +429,7 @@ class EzioDeploy(agent.AgentDeploy):
         else:
             torrent_sha256(task.node)
         swarm_args(task.node)
+        rack_args(task)
 
     @base.deploy_step(priority=0)
     @task_manager.require_exclusive_lock
@@ -425,6 +467,7 @@ class EzioDeploy(agent.AgentDeploy):
             if torrent_url(node) is None:
                 published = publish.acquire(task)
             ezio = ezio_args(node, published)
+            ezio.update(rack_args(task))
         except exception.IronicException as e:
             agent_base.log_and_raise_deployment_error(task, str(e), exc=e)
         LOG.info('Deploying node %s through the swarm of %s',

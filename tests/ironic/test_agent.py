@@ -122,6 +122,18 @@ def test_node_yaml(ezio_bin, ezio_conf, tmp_path):
     assert out.returncode == 3, out.stderr
 
 
+@pytest.mark.parametrize('rack', [{'rack': 'tor-12.row3'}, {'rack_prefix': 24}], ids=['rack', 'rack_prefix'])
+def test_node_yaml_rack(ezio_bin, ezio_conf, tmp_path, rack):
+    path = agent.write_node_yaml(dict({'torrent': 'http://198.51.100.1/x.torrent'}, **rack), '/dev/sdz',
+                                 str(tmp_path))
+    node = yaml.safe_load(open(path))
+    assert {k: node[k] for k in rack} == rack
+    # the real ezio-deploy takes the key: refused only for the torrent, which is not there
+    out = subprocess.run([os.path.join(ezio_bin, 'ezio-deploy'), '--config', path, '--dry-run'],
+                         capture_output=True, text=True)
+    assert out.returncode == 3, out.stderr
+
+
 @pytest.mark.parametrize('settings,why', [
     ({}, 'names no torrent'),
     (None, 'names no torrent'),

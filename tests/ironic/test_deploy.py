@@ -303,6 +303,9 @@ BAD_INPUTS = [
     ('allow_prefix_too_long', {'ezio_allow': ['10.0.0.0/33']},
      exception.InvalidParameterValue,
      "instance_info['ezio_allow'] '10.0.0.0/33' is not an address or ADDRESS/PREFIX"),
+    ('rack_with_a_space', {'ezio_rack': 'rack 12'},
+     exception.InvalidParameterValue,
+     "instance_info['ezio_rack'] 'rack 12' is not a rack name"),
     ('peer_without_port', {'ezio_peers': 'peer.example'},
      exception.InvalidParameterValue,
      "instance_info['ezio_peers'] 'peer.example' is not HOST:PORT"),
@@ -414,6 +417,28 @@ class TestStep(EzioTestCase):
             'token': None,
         }, args['ezio'])
         self.assertIsNone(args['configdrive'])
+
+    def test_rack_named_for_the_node(self):
+        self.config(rack_prefix=24, group='ezio')
+        self._start({'ezio_rack': 'r12'})
+        self.assertEqual('r12', self._sent_step()['args']['ezio']['rack'])
+
+    def test_rack_from_the_switch_of_its_port(self):
+        node = self.node(instance_info={}, uuid='1be26c0b-03f2-4d2e-ae87-c02d7f33c123')
+        obj_utils.create_test_port(self.context, node_id=node.id, address='52:54:00:00:00:02',
+                                   pxe_enabled=False,
+                                   local_link_connection={'switch_id': '0a:1b:2c:3d:4e:99', 'port_id': 'Eth1/9'})
+        obj_utils.create_test_port(self.context, node_id=node.id, address='52:54:00:00:00:03',
+                                   uuid='2be26c0b-03f2-4d2e-ae87-c02d7f33c124',
+                                   local_link_connection={'switch_id': '0a:1b:2c:3d:4e:5f', 'port_id': 'Eth1/3',
+                                                          'switch_info': 'tor 12 (row 3)'})
+        with task_manager.acquire(self.context, node.uuid) as task:
+            # the PXE port's switch, its name made one ezio-deploy takes
+            self.assertEqual({'rack': 'tor-12--row-3-'}, ezio_deploy.rack_args(task))
+            self.config(rack_from='none', group='ezio')
+            self.assertEqual({}, ezio_deploy.rack_args(task))
+            self.config(rack_prefix=26, group='ezio')
+            self.assertEqual({'rack_prefix': 26}, ezio_deploy.rack_args(task))
 
     def test_partition_image_sends_its_layout(self):
         self.config(default_boot_mode='uefi', group='deploy')

@@ -35,6 +35,8 @@ START_TEST(test_full)
         ck_assert_str_eq(c.allow[0], "10.0.0.0/16");
         ck_assert_str_eq(c.allow[1], "fd00::/8");
         ck_assert_str_eq(c.listen, "0.0.0.0:6881");
+        ck_assert_str_eq(c.rack, "row3/r12");
+        ck_assert_int_eq(c.rack_prefix, 0);
         ck_assert_int_eq(c.seed_after, EZ_CONFIG_SEED_UNTIL_DONE);
         ck_assert_int_eq(c.seed_timeout, 600);
         ck_assert_int_eq(c.timeout, 3600);
@@ -143,6 +145,12 @@ static const struct bad_case bad_cases[] = {
         { "allow: [provisioning]\n", "1:9: allow: expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)" },
         { "allow: ['10.0.0.0/']\n", "1:9: allow: expected an address or ADDRESS/PREFIX (10.0.0.0/8, fd00::/8)" },
         { "listen: 6881\n", "1:9: listen: expected ADDR:PORT" },
+        { "rack: r 12\n", "1:7: rack: " EZ_CONFIG_RACK_EXPECTED },
+        { "rack: ''\n", "1:7: rack: " EZ_CONFIG_RACK_EXPECTED },
+        { "rack: [r12]\n", "1:7: rack: expected a single value, not a list or mapping" },
+        { "rack_prefix: 0\n", "1:14: rack_prefix: expected a prefix length from 1 to 128" },
+        { "rack_prefix: 129\n", "1:14: rack_prefix: expected a prefix length from 1 to 128" },
+        { "rack_prefix: /24\n", "1:14: rack_prefix: expected a prefix length from 1 to 128" },
         { "seed_after: soon\n", "1:13: seed_after: expected 'none', 'until-done' or a number of seconds" },
         { "seed_after: -5\n", "1:13: seed_after: expected 'none', 'until-done' or a number of seconds" },
         { "seed_timeout: 1e3\n", "1:15: seed_timeout: expected a number of seconds, from 0 to 10 years" },

@@ -1,0 +1,109 @@
+/*
+ * racks.hpp - internal C++ header: which rack each peer is in, and what
+ * libtorrent is told of the pieces of peers in other racks (racks.cpp).
+ * Never included from C.
+ */
+#ifndef EZ_RACKS_HPP
+#define EZ_RACKS_HPP
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <libtorrent/extensions.hpp>
+#include <libtorrent/socket.hpp>
+#include <libtorrent/torrent_handle.hpp>
+
+namespace ez {
+
+/*
+ * What the network thread (the extension) and the schedule (ownership.cpp,
+ * on the polling thread) share, under its mutex.  Peers are known by
+ * address, as in the schedule.
+ */
+class rack_view {
+public:
+        /* rack: this node's rack ("" none); prefix: racks are the
+         * addresses' networks of that many bits instead (0: named) */
+        rack_view(std::string rack, int prefix) : name_(rack), prefix_(prefix), local_(std::move(rack)) {}
+
+        bool on() const { return !name_.empty() || prefix_ > 0; }
+
+        /* the name this node gives its peers ("" with a prefix) */
+        std::string const &name() const { return name_; }
+
+        /* with a prefix, this node's rack is its address's network: the
+         * schedule passes the address once it knows it */
+        void self_address(std::string const &address);
+
+        /* this node's rack, "" while not known */
+        std::string self() const;
+
+        /* a peer's rack: the name it gave in its extension handshake or,
+         * with a prefix, its address's network; "" when not known */
+        std::string of(std::string const &address) const;
+
+        /* Pieces the peer at address announced that libtorrent was not
+         * told of (empty: none).  The schedule adds them to what libtorrent
+         * shows of that peer. */
+        std::vector<bool> hidden(std::string const &address) const;
+
+        /* The pieces this node brings into its rack from other racks
+         * (the schedule sets it at every look): announcements of other
+         * pieces by peers in other racks are not passed to libtorrent, so
+         * that it never asks another rack for a piece a rack-mate will
+         * have.  Empty: nothing is hidden. */
+        void duty(std::vector<bool> d);
+
+        /* Peers to connect to again with nothing hidden: a piece this node
+         * must bring in is held, as far as libtorrent knows, only by peers
+         * that announced it while it was not this node's (the rack's
+         * members changed since).  Their connections are closed; the
+         * schedule connects to them again (reconnect()). */
+        void reveal(std::string const &address);
+        std::vector<lt::tcp::endpoint> reconnect();
+
+        /* counters for the status trace: announcements hidden, peers revealed */
+        unsigned long long hidden_haves() const;
+        unsigned long long reveals() const;
+
+        /* the extension's side */
+        void handshake(std::string const &address, std::string const &rack, lt::tcp::endpoint listen);
+        bool hide(std::string const &address, int piece);
+        void forget(std::string const &address);
+        bool must_reveal(std::string const &address);
+
+private:
+        std::string network(std::string const &address) const;
+
+        mutable std::mutex m_;
+        std::string const name_;
+        int const prefix_;
+        std::string local_;             /* this node's rack */
+        struct peer {
+                std::string rack;
+                lt::tcp::endpoint listen;       /* where to connect to it again */
+                std::vector<bool> hidden;
+                bool open = false;              /* revealed: nothing hidden any more */
+                bool reveal = false;            /* to be closed and reconnected */
+        };
+        std::map<std::string, peer> peers_;
+        std::vector<bool> duty_;
+        std::vector<lt::tcp::endpoint> reconnect_;
+        unsigned long long hidden_haves_ = 0;
+        unsigned long long reveals_ = 0;
+};
+
+/* A torrent extension for add_torrent_params::extensions: tells peers this
+ * node's rack and learns theirs, and hides from libtorrent the pieces the
+ * schedule says come from inside the rack.  Before any plugin that copies
+ * the extension handshake (request_budget.cpp). */
+std::function<std::shared_ptr<lt::torrent_plugin>(lt::torrent_handle const &, lt::client_data_t)>
+racks_extension(std::shared_ptr<rack_view> view);
+
+}
+
+#endif
