@@ -52,7 +52,7 @@ SYS_PYTHON := /usr/bin/python3
 VENV       := .venv
 VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures bashate
 
-.PHONY: bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-line bench-mktorrent install clean fuzz check-fuzz faults
+.PHONY: sim bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-line bench-mktorrent install clean fuzz check-fuzz faults
 
 all: $(BINS)
 
@@ -151,6 +151,14 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench/ezio-bench $(BENCH_ARGS)
 	@tools/bench/line-rate $(LINE_ARGS)
+
+# The schedule's simulator (tools/sim/README.md): build/ezio-sim, linked
+# with the client's own piece-to-owner map
+sim: $(BUILD)/ezio-sim
+
+$(BUILD)/ezio-sim: tools/sim/ezio-sim.c ezio-deploy/lib/rendezvous.c ezio-deploy/lib/rendezvous.h ezio-deploy/lib/request_budget.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Iezio-deploy/lib $(EZ_CFLAGS) tools/sim/ezio-sim.c ezio-deploy/lib/rendezvous.c -lm -o $@
 
 bench-line: deps
 	@$(MAKE) --no-print-directory all
