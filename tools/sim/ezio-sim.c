@@ -704,44 +704,48 @@ static void cancel_seeder(struct sim *s, int n)
 /* what to ask for: libtorrent's picker under the schedule's priorities */
 
 /*
- * The rarest piece n may want, for the seeder's queue once the schedule's
- * own pieces are all asked: the fewest holders in n's pool first (none,
- * for a fresh piece), random among equals.  Either walks the pool's
- * buckets from the rare end or, once n lacks fewer than half the pieces,
- * n's own gaps.
+ * Of the pieces in from (all, when NULL) that n lacks and has not asked
+ * for, one with the fewest holders in cnt that n may take now, random
+ * among equals; -1 if none.
  */
-static int pick_rare_any(struct sim *s, int n)
+static int rarest_of(struct sim *s, int n, const int *cnt, const uint64_t *from)
 {
-        int const pool = pool_of(s, n), P = s->P;
-        const int *cnt = pool_cnt(s, pool), *bs = pool_bstart(s, pool);
-        const int *order = s->porder + (size_t)pool * (size_t)P;
-        int c, i;
+        const uint64_t *hn = s->have + (size_t)n * (size_t)s->W, *an = s->asked + (size_t)n * (size_t)s->W;
+        int best = -1, bestc = 0, ties = 0, w;
 
-        if (P - s->held[n] < P / 2) {
-                const uint64_t *hv = s->have + (size_t)n * (size_t)s->W, *av = s->asked + (size_t)n * (size_t)s->W;
-                int best = -1, bestc = 0, ties = 0, w;
+        for (w = 0; w < s->W; w++) {
+                uint64_t bits = (from ? from[w] : ~0ULL) & ~(hn[w] | an[w]);
 
-                for (w = 0; w < s->W; w++) {
-                        uint64_t gaps = ~(hv[w] | av[w]);
+                while (bits) {
+                        int const p = w * 64 + __builtin_ctzll(bits);
 
-                        while (gaps) {
-                                int const p = w * 64 + __builtin_ctzll(gaps);
-
-                                gaps &= gaps - 1;
-                                if (p >= P || (best >= 0 && cnt[p] > bestc) || blocked(s, n, p))
-                                        continue;
-                                if (best < 0 || cnt[p] < bestc) {
-                                        best = p;
-                                        bestc = cnt[p];
-                                        ties = 1;
-                                } else if (rnd_below(++ties) == 0) {
-                                        best = p;
-                                }
+                        bits &= bits - 1;
+                        if (p >= s->P || (best >= 0 && cnt[p] > bestc) || blocked(s, n, p))
+                                continue;
+                        if (best < 0 || cnt[p] < bestc) {
+                                best = p;
+                                bestc = cnt[p];
+                                ties = 1;
+                        } else if (rnd_below(++ties) == 0) {
+                                best = p;
                         }
                 }
-                return best;
         }
-        for (c = 0; c <= s->psize; c++) {
+        return best;
+}
+
+/*
+ * The same by walking n's pool's buckets of holders from first up (the
+ * rare end), random within a bucket: a piece of from (any, when NULL)
+ * that n may want and take now; -1 if none.
+ */
+static int rarest_in_buckets(struct sim *s, int n, int first, const uint64_t *from)
+{
+        int const pool = pool_of(s, n), P = s->P;
+        const int *bs = pool_bstart(s, pool), *order = s->porder + (size_t)pool * (size_t)P;
+        int c, i;
+
+        for (c = first; c <= s->psize; c++) {
                 int const lo = bs[c], len = bs[c + 1] - lo;
                 int k;
 
@@ -751,11 +755,25 @@ static int pick_rare_any(struct sim *s, int n)
                 for (i = 0; i < len; i++) {
                         int const p = order[lo + (i + k) % len];
 
-                        if (wanted(s, n, p) && !blocked(s, n, p))
+                        if ((!from || from[p >> 6] >> (p & 63) & 1) && wanted(s, n, p) && !blocked(s, n, p))
                                 return p;
                 }
         }
         return -1;
+}
+
+/*
+ * The rarest piece n may want, for the seeder's queue once the schedule's
+ * own pieces are all asked: the fewest holders in n's pool first (none,
+ * for a fresh piece), random among equals.  Either walks the pool's
+ * buckets from the rare end or, once n lacks fewer than half the pieces,
+ * n's own gaps.
+ */
+static int pick_rare_any(struct sim *s, int n)
+{
+        if (s->P - s->held[n] < s->P / 2)
+                return rarest_of(s, n, pool_cnt(s, pool_of(s, n)), NULL);
+        return rarest_in_buckets(s, n, 0, NULL);
 }
 
 /*
@@ -767,55 +785,17 @@ static int pick_rare_any(struct sim *s, int n)
  */
 static int pick_from(struct sim *s, int n, int x)
 {
-        int const pool = pool_of(s, n), P = s->P;
         const uint64_t *hx = s->have + (size_t)x * (size_t)s->W, *hn = s->have + (size_t)n * (size_t)s->W;
         const uint64_t *an = s->asked + (size_t)n * (size_t)s->W;
-        const int *cnt = pool_cnt(s, pool), *bs = pool_bstart(s, pool);
-        const int *order = s->porder + (size_t)pool * (size_t)P;
-        int cand = 0, w, c, i;
+        int cand = 0, w;
 
         for (w = 0; w < s->W && cand <= 64; w++)
                 cand += popcount64(hx[w] & ~(hn[w] | an[w]));
         if (cand == 0)
                 return -1;
-        if (cand <= 64) {
-                int best = -1, bestc = 0, ties = 0;
-
-                for (w = 0; w < s->W; w++) {
-                        uint64_t bits = hx[w] & ~(hn[w] | an[w]);
-
-                        while (bits) {
-                                int const p = w * 64 + __builtin_ctzll(bits);
-
-                                bits &= bits - 1;
-                                if ((best >= 0 && cnt[p] > bestc) || blocked(s, n, p))
-                                        continue;
-                                if (best < 0 || cnt[p] < bestc) {
-                                        best = p;
-                                        bestc = cnt[p];
-                                        ties = 1;
-                                } else if (rnd_below(++ties) == 0) {
-                                        best = p;
-                                }
-                        }
-                }
-                return best;
-        }
-        for (c = 1; c <= s->psize; c++) {
-                int const lo = bs[c], len = bs[c + 1] - lo;
-                int k;
-
-                if (len == 0)
-                        continue;
-                k = rnd_below(len);
-                for (i = 0; i < len; i++) {
-                        int const p = order[lo + (i + k) % len];
-
-                        if (hx[p >> 6] >> (p & 63) & 1 && wanted(s, n, p) && !blocked(s, n, p))
-                                return p;
-                }
-        }
-        return -1;
+        if (cand <= 64)
+                return rarest_of(s, n, pool_cnt(s, pool_of(s, n)), hx);
+        return rarest_in_buckets(s, n, 1, hx);
 }
 
 /*
