@@ -77,8 +77,6 @@ std::string rack_view::self() const
 
 std::string rack_view::of(std::string const &address) const
 {
-        if (prefix_ > 0)
-                return network(address);
         std::lock_guard<std::mutex> l(m_);
         auto it = peers_.find(address);
         return it == peers_.end() ? "" : it->second.rack;
@@ -125,9 +123,13 @@ unsigned long long rack_view::reveals() const
 
 void rack_view::handshake(std::string const &address, std::string const &rack, lt::tcp::endpoint listen)
 {
+        /* with a prefix the address decides, once, here: not at every HAVE */
+        std::string const net = prefix_ > 0 ? network(address) : std::string();
         std::lock_guard<std::mutex> l(m_);
         peer &p = peers_[address];
-        if (!rack.empty())
+        if (prefix_ > 0)
+                p.rack = net;
+        else if (!rack.empty())
                 p.rack = rack;
         if (listen.port() != 0)
                 p.listen = listen;
@@ -142,7 +144,7 @@ bool rack_view::hide(std::string const &address, int piece)
         if (it == peers_.end() || it->second.open || duty_.empty() || piece < 0 ||
             static_cast<std::size_t>(piece) >= duty_.size() || duty_[static_cast<std::size_t>(piece)])
                 return false;
-        std::string const rack = prefix_ > 0 ? network(address) : it->second.rack;
+        std::string const &rack = it->second.rack;
         if (rack.empty() || local_.empty() || rack == local_)
                 return false;
         peer &p = it->second;
