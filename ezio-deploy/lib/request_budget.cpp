@@ -27,6 +27,8 @@
  * above the limit this node's libtorrent enforces.
  */
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <iterator>
 #include <string>
 
@@ -51,7 +53,10 @@ namespace {
 
 class budget_peer final : public lt::peer_plugin {
 public:
-        budget_peer(lt::bt_peer_connection_handle pc, peer_count peers) : pc_(std::move(pc)), peers_(std::move(peers)) {}
+        budget_peer(lt::bt_peer_connection_handle pc, peer_count peers, bool trace)
+                : pc_(std::move(pc)), peers_(std::move(peers)), trace_(trace)
+        {
+        }
 
         lt::string_view type() const override { return "ezio_request_budget"; }
 
@@ -84,6 +89,18 @@ public:
         }
 
         void tick() override { update(); }
+
+        /* EZIO_DEBUG: every block asked of a peer that holds the whole
+         * image (the seeder), with the wall clock, to be lined up with the
+         * seeder's trace of the blocks it sent twice (swarm.cpp) */
+        void sent_request(lt::peer_request const &r) override
+        {
+                if (trace_ && pc_.is_seed())
+                        std::fprintf(stderr, "ezio-deploy: trace: %.3f asked %s for piece %d block %d\n",
+                                     std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(),
+                                     pc_.remote().address().to_string().c_str(), static_cast<int>(r.piece),
+                                     r.start / lt::default_block_size);
+        }
 
 private:
         int want() const
@@ -120,30 +137,32 @@ private:
         int sent_ = 0;          /* the limit this peer was last told; 0: no handshake yet */
         int cap_ = EZ_REQUEST_QUEUE_MAX;   /* what this node's libtorrent serves */
         bool extended_ = false; /* the peer speaks the extension protocol */
+        bool const trace_;
 };
 
 class budget_torrent final : public lt::torrent_plugin {
 public:
-        explicit budget_torrent(peer_count peers) : peers_(std::move(peers)) {}
+        budget_torrent(peer_count peers, bool trace) : peers_(std::move(peers)), trace_(trace) {}
 
         std::shared_ptr<lt::peer_plugin> new_connection(lt::peer_connection_handle const &pc) override
         {
                 if (pc.type() != lt::connection_type::bittorrent)
                         return nullptr;
-                return std::make_shared<budget_peer>(lt::bt_peer_connection_handle(pc), peers_);
+                return std::make_shared<budget_peer>(lt::bt_peer_connection_handle(pc), peers_, trace_);
         }
 
 private:
         peer_count peers_;
+        bool const trace_;
 };
 
 }
 
 std::function<std::shared_ptr<lt::torrent_plugin>(lt::torrent_handle const &, lt::client_data_t)>
-request_budget_extension(peer_count peers)
+request_budget_extension(peer_count peers, bool trace)
 {
-        return [peers](lt::torrent_handle const &, lt::client_data_t) -> std::shared_ptr<lt::torrent_plugin> {
-                return std::make_shared<budget_torrent>(peers);
+        return [peers, trace](lt::torrent_handle const &, lt::client_data_t) -> std::shared_ptr<lt::torrent_plugin> {
+                return std::make_shared<budget_torrent>(peers, trace);
         };
 }
 

@@ -21,9 +21,10 @@ namespace ez {
  * sets it) and the network thread (which reads it). */
 using peer_count = std::shared_ptr<std::atomic<int>>;
 
-/* A torrent extension for add_torrent_params::extensions. */
+/* A torrent extension for add_torrent_params::extensions; trace: print
+ * every block asked of a seed (EZIO_DEBUG). */
 std::function<std::shared_ptr<lt::torrent_plugin>(lt::torrent_handle const &, lt::client_data_t)>
-request_budget_extension(peer_count peers);
+request_budget_extension(peer_count peers, bool trace);
 
 }
 

@@ -56,6 +56,7 @@ struct ez_swarm {
         uint32_t incomplete = UINT32_MAX;
         std::vector<uint32_t> finished; /* pieces passed since ez_swarm_finished() last took them */
         int num_pieces = 0;
+        int64_t total_size = 0;         /* the torrent's bytes */
         bool debug = false;     /* EZIO_DEBUG set: every alert on stderr */
         std::unique_ptr<ez::ownership> own;     /* null with EZIO_NO_OWNERSHIP or when seeding */
         std::shared_ptr<ez::rack_view> racks;   /* null when this node has no rack */
@@ -65,6 +66,7 @@ struct ez_swarm {
         std::vector<uint8_t> sent;      /* debug: times each block was uploaded */
         uint64_t sent_again = 0;        /* debug: uploads of a block sent before */
         std::map<std::string, uint64_t> again_to;       /* debug: the same, per peer */
+        std::map<std::size_t, std::string> first_to;    /* debug: per block, who had it first */
         std::vector<std::string> web_seeds;     /* the torrent's url-list, held back until needed */
         bool allow_list = false;        /* an allow list is in force: */
         lt::ip_filter allowed;          /* ... the addresses it lets in */
@@ -175,6 +177,10 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg, bool ssl)
         s.set_int(lt::settings_pack::active_seeds, -1);
         s.set_int(lt::settings_pack::active_limit, -1);
         s.set_bool(lt::settings_pack::smooth_connects, false);
+        /* every node connects to every other as soon as the tracker
+         * names them: libtorrent's backlog of 5 overflows from a few
+         * dozen nodes on (the kernel then answers with SYN cookies) */
+        s.set_int(lt::settings_pack::listen_queue_size, 256);
         s.set_bool(lt::settings_pack::announce_to_all_trackers, true);
         s.set_bool(lt::settings_pack::announce_to_all_tiers, true);
         /* a node with every piece it asks for keeps its complete peers:
@@ -301,9 +307,21 @@ bool poll_alerts(ez_swarm *s)
                                               static_cast<std::size_t>(bu->block_index);
                         if (s->sent.size() <= k)
                                 s->sent.resize(k + 1024);
+                        std::string const to = bu->endpoint.address().to_string();
+                        /* the seeder (a session without the schedule) prints each
+                         * block it sends again, with the wall clock to line it up
+                         * with the nodes' traces, and who had it first */
                         if (s->sent[k]++) {
                                 s->sent_again++;
-                                s->again_to[bu->endpoint.address().to_string()]++;
+                                s->again_to[to]++;
+                                if (!s->own)
+                                        std::fprintf(stderr, "ezio-deploy: trace: %.3f again piece %d block %d to %s, first to %s\n",
+                                                     std::chrono::duration<double>(
+                                                             std::chrono::system_clock::now().time_since_epoch()).count(),
+                                                     static_cast<int>(bu->piece_index), bu->block_index, to.c_str(),
+                                                     s->first_to[k].c_str());
+                        } else if (!s->own) {
+                                s->first_to[k] = to;
                         }
                         continue;
                 }
@@ -538,6 +556,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 lt::add_torrent_params atp;
                 atp.ti = ti;
                 s->num_pieces = atp.ti->num_pieces();
+                s->total_size = atp.ti->total_size();
                 atp.save_path = ".";
                 atp.flags &= ~lt::torrent_flags::auto_managed;
                 /* A seeder holds every piece, unchecked: libtorrent's
@@ -566,7 +585,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         atp.extensions.push_back(ez::racks_extension(s->racks));
                 }
                 if (!cfg->no_request_budget)
-                        atp.extensions.push_back(ez::request_budget_extension(s->peers_now));
+                        atp.extensions.push_back(ez::request_budget_extension(s->peers_now, s->debug));
                 s->h = s->ses->add_torrent(std::move(atp), ec);
                 if (ec)
                         return ez_err_set(err, -EINVAL, "libtorrent refused the torrent: %s", ec.message().c_str());
@@ -725,8 +744,10 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                 }
                 if (st.errc)
                         return ez_err_set(err, -EIO, "%s", st.errc.message().c_str());
-                o.total_wanted = static_cast<uint64_t>(st.total_wanted);
-                o.total_done = static_cast<uint64_t>(st.total_wanted_done);
+                /* the whole image, not what libtorrent wants at the
+                 * moment: the schedule holds pieces back for a while */
+                o.total_wanted = static_cast<uint64_t>(s->total_size);
+                o.total_done = static_cast<uint64_t>(st.total_done);
                 o.downloaded = static_cast<uint64_t>(st.total_payload_download);
                 o.uploaded = static_cast<uint64_t>(st.total_payload_upload);
                 o.download_rate = static_cast<uint64_t>(st.download_payload_rate);
