@@ -7,8 +7,10 @@
  * 16 KiB block a node fetches is a transfer from one holder to it (the
  * blocks of a piece may come from several), and the transfers share the
  * links max-min fairly, which is what TCP's congestion control tends to
- * on a LAN.  A piece counts, and is passed on, once all its blocks are
- * in.  Which pieces a node asks for,
+ * on a LAN.  By default the links carry frames, not payload: TCP/IP
+ * framing, the receivers' ACKs and every node's HAVEs take their share
+ * (--overhead).  A piece counts, and is passed on, once all its blocks
+ * are in.  Which pieces a node asks for,
  * and from whom, follow the rules of ownership.cpp and racks.cpp as the
  * client applies them; the piece-to-owner map, each rack's importers and
  * the stealers' split are chosen by the client's own rendezvous hashing
@@ -43,6 +45,21 @@
 #define MAX_NODES       65535           /* holders are kept as 16-bit member indices */
 #define EXIT_USAGE      2
 
+/*
+ * Wire overhead (--overhead on, the default): what the testbed's tbf
+ * shapers and byte counters see besides the payload.  The shapers count
+ * a frame from its Ethernet header on (no preamble, no FCS).
+ */
+#define MSS             1448            /* payload of a full TCP segment: MTU 1500 - IP 20 - TCP 32 */
+#define FRAME_HDR       66              /* Ethernet 14 + IPv4 20 + TCP 32 (with timestamps, Linux's default) */
+#define PIECE_HDR       13              /* BitTorrent PIECE message header, one per 16 KiB block */
+#define ACK_FRAME       66              /* a bare TCP ACK: the headers alone */
+#define SEGS_PER_ACK    2               /* delayed ACKs: the receiver acknowledges every second segment */
+#define HAVE_MSG        9               /* a BitTorrent HAVE: length 4, id 1, piece index 4 */
+#define HAVE_FRAME      (FRAME_HDR + HAVE_MSG)  /* 75: TCP_NODELAY puts each HAVE in a frame of its own */
+#define HAVES_PER_ACK   2               /* the peer's delayed ACK covers two HAVEs */
+#define CONTROL_WINDOW  0.2             /* s: HAVEs and ACKs due are sent over this long, ahead of data */
+
 struct opts {
         int nodes;
         int racks;                      /* 0: one switch */
@@ -68,6 +85,7 @@ struct opts {
         double announce;
         uint64_t seed;
         double max_ratio;
+        bool overhead;                  /* framing, ACKs and HAVEs on the wire (the default) */
         bool csv, header, verbose;
 };
 
@@ -193,6 +211,16 @@ struct sim {
         int nfl, cfl;
         int nres;
         double *cap, *rem;
+        double *avail;                  /* [nres] payload bytes/s left to the data this step */
+
+        /* wire overhead (--overhead): every payload byte takes frame bytes
+         * of each link it crosses; HAVEs and ACKs wait in ctl[] (bytes) and
+         * take ctl_rate[] of their links before the data shares the rest */
+        double frame, ack_per_byte;
+        double *ctl, *ctl_rate;
+        double control_bytes;           /* every HAVE and ACK frame sent, in bytes */
+        int have_bc, *have_bc_rack;     /* shared view: HAVEs to everyone this step, from each rack */
+        int *started_in_rack;
         int *rcnt, *rleft, *roff, *rfill, *rfl, crfl;
         struct hent *heap;
         int nheap, cheap;
@@ -250,6 +278,10 @@ static void usage(FILE *f)
               "  --seeder-stall S     a node that released the seeder and got nothing for S\n"
               "                       seconds takes it back for good (default 5, as\n"
               "                       ownership.cpp's watch(); 0: never)\n"
+              "  --overhead on|off    framing (1514 wire bytes per 1448 of payload), TCP\n"
+              "                       ACKs and BitTorrent HAVEs take link capacity and\n"
+              "                       count in the seeder's and the spine's bytes\n"
+              "                       (default on; off: payload only, as before)\n"
               "  --view K             each node draws K random peers (and sees those that\n"
               "                       drew it) instead of seeing every node (default 0)\n"
               "  --stagger S          nodes start at random over S seconds (default 0)\n"
@@ -1073,8 +1105,13 @@ static void announce(struct sim *s, int h, int p)
         }
 }
 
+static void have_sent(struct sim *s, int h);
+
 static void deliver(struct sim *s, int n, int p, double at)
 {
+        /* before the seeder lets go of a node that is done: its last
+         * HAVE goes to the seeder too */
+        have_sent(s, n);
         bit_set(s->have, s, n, p, true);
         s->held[n]++;
         s->changed[n] = at;
@@ -1601,6 +1638,7 @@ static void start_node(struct sim *s, int i)
 {
         s->started[i] = true;
         s->nstarted++;
+        s->started_in_rack[rack_of(s, i)]++;
         s->changed[i] = s->last_block[i] = s->t;
         s->full_due[i] = true;
         /* libtorrent connects to the seeder at once, if it takes more */
@@ -1699,24 +1737,177 @@ static int res_up(const struct sim *s, int x)
         return x;                       /* 0..n: n is the seeder */
 }
 
+/* the seeder's downlink carries only ACKs and HAVEs (--overhead) */
 static int res_down(const struct sim *s, int x)
 {
-        return s->n + 1 + x;
+        return s->n + 1 + x;            /* 0..n, as res_up() */
 }
 
 static int res_rack_out(const struct sim *s, int r)
 {
-        return 2 * s->n + 1 + r;        /* 0..nr: nr is the seeder's rack */
+        return 2 * s->n + 2 + r;        /* 0..nr: nr is the seeder's rack */
 }
 
 static int res_rack_in(const struct sim *s, int r)
 {
-        return 2 * s->n + 1 + s->nr + 1 + r;
+        return 2 * s->n + 2 + s->nr + 1 + r;
 }
 
 static int src_rack(const struct sim *s, int x)
 {
         return x == s->n ? s->nr : rack_of(s, x);
+}
+
+/* ------------------------------------------------------------------ */
+/* wire overhead (--overhead): framing scales what the data may take of a
+ * link; HAVEs and ACKs are bytes due on each link they cross, sent ahead
+ * of the data over CONTROL_WINDOW.  Each is counted when it is due. */
+
+/*
+ * h completed a piece.  libtorrent sends a HAVE to every peer it is
+ * connected to (send_redundant_have, the default: to those that hold the
+ * piece too), in a frame of its own (TCP_NODELAY), and every peer
+ * acknowledges one in HAVES_PER_ACK.  The peers: every started node in
+ * the shared view (view K: those h sees), and the seeder while h is on it.
+ * In the shared view the bytes each node receives are added at the end of
+ * the step, for all HAVEs of the step at once (control_drain()): one loop
+ * over the nodes per piece would be N x N x P work.
+ */
+static void have_sent(struct sim *s, int h)
+{
+        double const ack = (double)ACK_FRAME / HAVES_PER_ACK;
+        int const n = s->n, a = rack_of(s, h);
+        int nrecip = 0, out = 0;        /* peers; those in another rack */
+
+        if (!s->o.overhead)
+                return;
+        if (s->conn[h]) {
+                /* the seeder acknowledges, and has nothing else to say */
+                s->ctl[res_down(s, n)] += HAVE_FRAME;
+                s->ctl[res_up(s, n)] += ack;
+                s->seeder_bytes += ack;
+                if (s->racked) {
+                        s->ctl[res_rack_in(s, s->nr)] += HAVE_FRAME;
+                        s->ctl[res_rack_out(s, s->nr)] += ack;
+                }
+                nrecip++;
+                out++;
+        }
+        if (s->views) {
+                const int *adj = s->adj + s->adj_off[h];
+                int k, nc = s->adj_off[h + 1] - s->adj_off[h];
+
+                for (k = 0; k < nc; k++) {
+                        int const x = adj[k], b = rack_of(s, x);
+
+                        if (!s->started[x])
+                                continue;
+                        s->ctl[res_down(s, x)] += HAVE_FRAME;
+                        s->ctl[res_up(s, x)] += ack;
+                        nrecip++;
+                        if (s->racked && b != a) {
+                                s->ctl[res_rack_in(s, b)] += HAVE_FRAME;
+                                s->ctl[res_rack_out(s, b)] += ack;
+                                s->spine_in[b] += HAVE_FRAME;
+                                out++;
+                        }
+                }
+        } else {
+                nrecip += s->nstarted - 1;
+                out += s->nstarted - s->started_in_rack[a];
+                s->have_bc++;
+                s->have_bc_rack[a]++;
+                /* h is one of the started nodes that control_drain()
+                 * gives the step's HAVEs to, but sends itself none */
+                s->ctl[res_down(s, h)] -= HAVE_FRAME;
+                s->ctl[res_up(s, h)] -= ack;
+        }
+        s->ctl[res_up(s, h)] += HAVE_FRAME * nrecip;
+        s->ctl[res_down(s, h)] += ack * nrecip;
+        if (s->racked && out > 0) {
+                s->ctl[res_rack_out(s, a)] += HAVE_FRAME * out;
+                s->ctl[res_rack_in(s, a)] += ack * out;
+                s->spine_in[a] += ack * out;
+        }
+        s->control_bytes += (HAVE_FRAME + ack) * nrecip;
+}
+
+/*
+ * used payload bytes moved from src to dst: dst acknowledges every
+ * SEGS_PER_ACK segments, back up its port, across the spine if the data
+ * came across, and into src's port.
+ */
+static void data_acked(struct sim *s, int src, int dst, bool cross, double used)
+{
+        double const ack = used * s->ack_per_byte;
+
+        if (!s->o.overhead || used <= 0)
+                return;
+        s->ctl[res_up(s, dst)] += ack;
+        s->ctl[res_down(s, src)] += ack;
+        if (cross) {
+                s->ctl[res_rack_out(s, rack_of(s, dst))] += ack;
+                s->ctl[res_rack_in(s, src_rack(s, src))] += ack;
+                if (src < s->n)
+                        s->spine_in[src_rack(s, src)] += ack;
+        }
+        s->control_bytes += ack;
+}
+
+/*
+ * What each link leaves to the data this step, in payload bytes/s: the
+ * control due goes first, spread over CONTROL_WINDOW (and never more
+ * than the link: the rest waits), and the data takes frame bytes of the
+ * rest per payload byte.  Without --overhead, the link.
+ */
+static void control_reserve(struct sim *s)
+{
+        int r;
+
+        for (r = 0; r < s->nres; r++) {
+                double const c = s->o.overhead ? fmin(fmax(s->ctl[r], 0) / CONTROL_WINDOW, s->cap[r]) : 0;
+
+                s->ctl_rate[r] = c;
+                s->avail[r] = (s->cap[r] - c) / s->frame;
+        }
+}
+
+/*
+ * After a step of dt: the shared view's HAVEs of the step reach every
+ * started node (and across the spine into its rack, from the others),
+ * and each link sends what control_reserve() kept for it.  A step never
+ * crosses an update (--update, 0.2 s), so with the default it is never
+ * longer than CONTROL_WINDOW and what a link sends is what it reserved.
+ */
+static void control_drain(struct sim *s, double dt)
+{
+        double const ack = (double)ACK_FRAME / HAVES_PER_ACK;
+        int r, x;
+
+        if (!s->o.overhead)
+                return;
+        if (s->have_bc > 0) {
+                double const bc = s->have_bc;
+
+                for (x = 0; x < s->n; x++)
+                        if (s->started[x]) {
+                                s->ctl[res_down(s, x)] += HAVE_FRAME * bc;
+                                s->ctl[res_up(s, x)] += ack * bc;
+                        }
+                for (r = 0; r < s->nr; r++) {
+                        double const k = (double)s->started_in_rack[r] * (s->have_bc - s->have_bc_rack[r]);
+
+                        if (s->racked && k > 0) {
+                                s->ctl[res_rack_in(s, r)] += HAVE_FRAME * k;
+                                s->ctl[res_rack_out(s, r)] += ack * k;
+                                s->spine_in[r] += HAVE_FRAME * k;
+                        }
+                        s->have_bc_rack[r] = 0;
+                }
+                s->have_bc = 0;
+        }
+        for (r = 0; r < s->nres; r++)
+                s->ctl[r] = fmax(s->ctl[r] - s->ctl_rate[r] * dt, 0);
 }
 
 static void build_flows(struct sim *s)
@@ -1811,7 +2002,7 @@ static void maxmin(struct sim *s)
         for (r = 0; r < nres; r++) {
                 s->roff[r + 1] = s->roff[r] + s->rcnt[r];
                 s->rfill[r] = 0;
-                s->rem[r] = s->cap[r];
+                s->rem[r] = s->avail[r];
                 s->rleft[r] = s->rcnt[r];
         }
         total = s->roff[nres];
@@ -1942,12 +2133,14 @@ static void advance(struct sim *s, double dt)
                                 break;
                         need = block_len(s, c->piece[0], c->block[0]) - c->done;
                         moved = budget + 1e-9 >= need ? need : budget;
+                        /* the counters count what the testbed's do: frames
+                         * (the pieces sent twice: payload) */
                         if (fp.src == s->n) {
-                                s->seeder_bytes += moved;
+                                s->seeder_bytes += moved * s->frame;
                                 s->sbytes[c->piece[0]] += moved;
                         }
                         if (cross)
-                                s->spine_in[fp.res[3] - res_rack_in(s, 0)] += moved;
+                                s->spine_in[fp.res[3] - res_rack_in(s, 0)] += moved * s->frame;
                         used += moved;
                         budget -= moved;
                         if (moved < need) {
@@ -1957,6 +2150,7 @@ static void advance(struct sim *s, double dt)
                         block_in(s, n, fp.ci, s->t + used / fp.rate);
                         fill_conn(s, n, fp.src);
                 }
+                data_acked(s, fp.src, n, cross, used);
         }
 }
 
@@ -2229,9 +2423,14 @@ static void setup(struct sim *s)
                 s->global = new_ctx(s, -1);
         }
 
-        s->nres = 2 * n + 1 + 2 * (s->nr + 1);
+        s->nres = 2 * (n + 1) + 2 * (s->nr + 1);
         s->cap = xcalloc((size_t)s->nres, sizeof(double));
         s->rem = xcalloc((size_t)s->nres, sizeof(double));
+        s->avail = xcalloc((size_t)s->nres, sizeof(double));
+        s->ctl = xcalloc((size_t)s->nres, sizeof(double));
+        s->ctl_rate = xcalloc((size_t)s->nres, sizeof(double));
+        s->have_bc_rack = xcalloc((size_t)s->nr, sizeof(int));
+        s->started_in_rack = xcalloc((size_t)s->nr, sizeof(int));
         s->rcnt = xcalloc((size_t)s->nres, sizeof(int));
         s->rleft = xcalloc((size_t)s->nres, sizeof(int));
         s->roff = xcalloc((size_t)s->nres + 1, sizeof(int));
@@ -2243,6 +2442,7 @@ static void setup(struct sim *s)
                 s->cap[res_down(s, i)] = rate;
         }
         s->cap[res_up(s, n)] = s->server_Bps;
+        s->cap[res_down(s, n)] = s->server_Bps;
         for (i = 0; i <= s->nr; i++) {
                 s->cap[res_rack_out(s, i)] = s->uplink_Bps;
                 s->cap[res_rack_in(s, i)] = s->uplink_Bps;
@@ -2310,7 +2510,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
         *o = (struct opts){ .nodes = 8, .aware = -1, .rate = 10, .size_mib = 32, .piece_kib = 64,
                             .seeder_conns = 2000, .seeder_stall = 5, .resolution = 16, .update = 0.2, .announce = 1800,
-                            .seed = 1, .max_ratio = 50, .header = true };
+                            .seed = 1, .max_ratio = 50, .overhead = true, .header = true };
         for (i = 1; i < argc; i++) {
                 char const *a = argv[i];
                 char name[40];
@@ -2356,6 +2556,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                 o->aware = 1;
                         else if (strcmp(v, "off") == 0)
                                 o->aware = 0;
+                        else
+                                return usage_error(name, "must be 'on' or 'off'");
+                } else if (strcmp(name, "--overhead") == 0) {
+                        if (strcmp(v, "on") == 0)
+                                o->overhead = true;
+                        else if (strcmp(v, "off") == 0)
+                                o->overhead = false;
                         else
                                 return usage_error(name, "must be 'on' or 'off'");
                 } else if (strcmp(name, "--rate") == 0) {
@@ -2460,6 +2667,9 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
         const struct opts *o = &s->o;
         char topo[64], racks[32];
         double const time = finished ? s->last_done : NAN;
+        /* every HAVE and ACK frame of the run, the seeder's too, per node,
+         * against the image each node takes in */
+        double const control = s->control_bytes / s->n / s->S;
 
         if (o->racks) {
                 snprintf(topo, sizeof(topo), "racks:%dx%d:%g", o->racks, o->per_rack, o->oversub);
@@ -2473,14 +2683,15 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                         puts("topology,schedule,nodes,racks,oversub,pieces,piece_kib,rate_mbit,slow,view,stagger_s,"
                              "per_peer,inflight,seeder_conns,seeder_slots,seeder_stall_s,seed,bound_s,time_s,ratio,"
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
-                             "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s");
+                             "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
+                             "overhead,control_per_node");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
                        finished ? s->slowest : NAN, s->seeder_bytes / s->S, dups, spine, s->n / o->announce,
-                       first_min, peak, runtime);
+                       first_min, peak, runtime, o->overhead ? "on" : "off", control);
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
@@ -2495,6 +2706,10 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
         printf("; seeder %.3f copies, %d pieces more than once", s->seeder_bytes / s->S, dups);
         if (o->racks)
                 printf("; spine %.3f copies into the busiest rack", spine);
+        if (o->overhead)
+                printf("; control %.3f x image per node", control);
+        else
+                printf("; no overhead (payload only)");
         printf("; tracker %.3f/s steady, %.2f/s first minute, %d/s completions at peak; sim %.1f s\n",
                s->n / o->announce, first_min, peak, runtime);
 }
@@ -2511,12 +2726,13 @@ static void progress(const struct sim *s)
 {
         int i, nd = 0, nseed = 0, ncross = 0;
         long long sum = 0;
-        double rseed = 0, rcross = 0, rin = 0;
+        double rseed = 0, rcross = 0, rin = 0, ctl_up = 0;
 
         for (i = 0; i < s->n; i++)
                 if (s->started[i]) {
                         sum += s->held[i];
                         nd++;
+                        ctl_up += s->ctl_rate[res_up(s, i)] / s->cap[res_up(s, i)];
                 }
         for (i = 0; i < s->nfl; i++) {
                 const struct flow *f = s->fl + i;
@@ -2532,9 +2748,11 @@ static void progress(const struct sim *s)
                 }
         }
         fprintf(stderr, "t %7.2f s: %5.1f %% held, %d done, %d on the seeder; flows: %d from the seeder "
-                "(%.1f Mbit/s), %d across racks (%.1f), %d within (%.1f); seeder %.2f copies\n", s->t,
+                "(%.1f Mbit/s), %d across racks (%.1f), %d within (%.1f); seeder %.2f copies; HAVEs and ACKs "
+                "%.1f %% of the nodes' uplinks\n", s->t,
                 nd ? 100.0 * (double)sum / nd / s->P : 0.0, s->ndone, s->nconn, nseed, rseed * 8e-6, ncross,
-                rcross * 8e-6, s->nfl - nseed - ncross, rin * 8e-6, s->seeder_bytes / s->S);
+                rcross * 8e-6, s->nfl - nseed - ncross, rin * 8e-6, s->seeder_bytes / s->S,
+                nd ? 100.0 * ctl_up / nd : 0.0);
 }
 
 int main(int argc, char **argv)
@@ -2570,6 +2788,10 @@ int main(int argc, char **argv)
         s->server_Bps = (o->server_rate > 0 ? o->server_rate : o->rate) * 1e6 / 8;
         s->uplink_Bps = s->racked ? s->m * s->port_Bps / o->oversub : 0;
         s->Q = o->inflight;
+        /* a payload byte on the wire: its share of the PIECE header, then
+         * of the frame's headers; the receiver's ACKs per payload byte */
+        s->frame = o->overhead ? (double)(BLOCK + PIECE_HDR) / BLOCK * (MSS + FRAME_HDR) / MSS : 1;
+        s->ack_per_byte = o->overhead ? (double)(BLOCK + PIECE_HDR) / BLOCK * ACK_FRAME / (SEGS_PER_ACK * MSS) : 0;
         s->dt = o->dt > 0 ? o->dt : BLOCK / s->port_Bps / 16;
         s->bpp = (int)ceil(s->piece_len / BLOCK);
         s->full_mask = s->bpp == 64 ? ~0ULL : (1ULL << s->bpp) - 1;
@@ -2619,6 +2841,7 @@ int main(int argc, char **argv)
                 }
                 build_flows(s);
                 seeder_slots(s);
+                control_reserve(s);
                 maxmin(s);
                 /* a step: to the next block in, but at least a
                  * resolution-th of what a mean transfer takes for a piece,
@@ -2629,6 +2852,7 @@ int main(int argc, char **argv)
                 if (s->t + step > next_update)
                         step = fmax(next_update - s->t, 1e-9);
                 advance(s, step);
+                control_drain(s, step);
                 s->t += step;
                 if (o->verbose && s->t >= next_progress) {
                         progress(s);
