@@ -300,17 +300,14 @@ void ownership::assign(std::vector<std::string> const &keys, std::vector<std::st
  *    (an IP filter), so that the seeder's uplink goes to the nodes still
  *    fetching, and whatever it lacks comes from its peers.
  *
- * Priorities order the picking, and hold back one kind of piece: a fresh
- * piece that is not this node's to fetch (another's share, or one a
- * stealer took) is not asked for at all (priority 0) until a node holds
- * it, as the origin is the only one that has it.  An owner that stops
- * moving opens its share to the stealers as above; a node that gets
- * nothing for 5 s with the seeder released takes it back for good and
- * then asks for anything (watch()), unless the origin is a web seed
- * (origin_own_only), which serves whatever it is asked for at once.  A
- * node that holds every piece it asked for is not done (swarm.cpp counts
- * pieces).  A node that leaves or misbehaves costs time, never
- * correctness.
+ * Priorities only order the picking: nothing is ever refused, so a node
+ * that leaves or misbehaves costs time, never correctness.  The one
+ * exception is the web seed (origin_own_only): it serves whatever it is
+ * asked for at once, so while it is in use fresh pieces another node owns
+ * are not asked for at all (priority 0) until that node holds them; an
+ * owner that stops moving opens its share to the stealers as above, and
+ * a node that holds every piece it asked for is not done (swarm.cpp
+ * counts pieces).
  */
 void ownership::update()
 {
@@ -512,21 +509,11 @@ void ownership::update()
                         }
         }
 
-        /* A fresh piece is held by no node: only an origin has it, and
-         * libtorrent asks the seeder for whatever it may want once this
-         * node's own pieces are all asked for.  So a fresh piece that is
-         * not this node's (another's share, or one of this node's that a
-         * stealer took) is not wanted at all until its owner holds it:
-         * measured at N = 32, such requests were nearly every block the
-         * seeder sent twice (docs/benchmarks.md).  A node the watchdog
-         * gave the seeder back to for good (no progress for 5 s) wants
-         * them again, unless the origin is a web seed. */
-        bool const own_fresh_only = own_only_ || !never_release_;
         std::vector<lt::download_priority_t> prio(np, lt::low_priority);
         for (std::size_t i = 0; i < np; i++)
-                if (owner_[i] == self_index_ && fresh[i] && (taker[i] < 0 || taker[i] == self_index_ || !own_fresh_only))
+                if (owner_[i] == self_index_ && fresh[i])
                         prio[i] = lt::download_priority_t(6);   /* own, beyond the window */
-                else if (own_fresh_only && fresh[i] && taker[i] != self_index_)
+                else if (own_only_ && fresh[i] && taker[i] != self_index_)
                         prio[i] = lt::dont_download;    /* another's, from its owner later */
                 else if (racks_on && !fresh[i] && !in_rack[i] && importer_[i] >= 0) {
                         /* in another rack only: its importer here brings it in */
