@@ -2481,6 +2481,14 @@ static bool parse_num(const char *v, double lo, double hi, double *out)
         return true;
 }
 
+static bool parse_on_off(const char *v, bool *out)
+{
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+                return false;
+        *out = strcmp(v, "on") == 0;
+        return true;
+}
+
 static int parse_topology(const char *v, struct opts *o)
 {
         int r, m, used = 0;
@@ -2552,18 +2560,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         if (!parse_int(v, 1, MAX_NODES, &nodes))
                                 return usage_error(name, "must be a whole number from 1 to 65535");
                 } else if (strcmp(name, "--racks") == 0) {
-                        if (strcmp(v, "on") == 0)
-                                o->aware = 1;
-                        else if (strcmp(v, "off") == 0)
-                                o->aware = 0;
-                        else
+                        bool aware;
+                        if (!parse_on_off(v, &aware))
                                 return usage_error(name, "must be 'on' or 'off'");
+                        o->aware = aware;
                 } else if (strcmp(name, "--overhead") == 0) {
-                        if (strcmp(v, "on") == 0)
-                                o->overhead = true;
-                        else if (strcmp(v, "off") == 0)
-                                o->overhead = false;
-                        else
+                        if (!parse_on_off(v, &o->overhead))
                                 return usage_error(name, "must be 'on' or 'off'");
                 } else if (strcmp(name, "--rate") == 0) {
                         if (!parse_num(v, 1e-3, 1e6, &o->rate))
