@@ -44,8 +44,20 @@ class Peer:
         self.pieces = len(info[b'pieces']) // 20
         self.mode, self.ip, self.tracker, self.counts = mode, ip, tracker, counts
         self.peer_id = b'-XX0001-' + os.urandom(12)
-        self.known = set()
+        self.known, self.said = set(), set()
         self.stats = {'mode': mode, 'connections': 0, 'requests': 0, 'bad_bytes_sent': 0}
+
+    def say(self, line):
+        """One line to stderr, the first time it is said: what the case
+        prints when no node ever asked this peer for a block."""
+        if line not in self.said:
+            self.said.add(line)
+            print('hostile_peer: ' + line, file=sys.stderr, flush=True)
+
+    @staticmethod
+    def who(writer):
+        addr = writer.get_extra_info('peername')
+        return '%s:%d' % addr[:2] if addr else 'a peer'
 
     def handshake(self):
         return b'\x13BitTorrent protocol' + bytes(8) + self.info_hash + self.peer_id
@@ -61,6 +73,7 @@ class Peer:
             writer.write(self.handshake())
             hs = await reader.readexactly(68)
             if hs[28:48] != self.info_hash:
+                self.say('%s: a handshake for another torrent' % self.who(writer))
                 return
             self.stats['connections'] += 1
             writer.write(self.bitfield() + struct.pack('>IB', 1, 1) + struct.pack('>IB', 1, 2))
@@ -76,15 +89,17 @@ class Peer:
                         writer.write(struct.pack('>IBII', 9 + len(block), 7, index, begin) + block)
                         self.stats['bad_bytes_sent'] += len(block)
                         await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, struct.error):
-            pass
+        except (OSError, asyncio.IncompleteReadError, struct.error) as e:
+            if not self.stats['connections']:
+                self.say('%s: closed before any request: %s' % (self.who(writer), e or type(e).__name__))
         finally:
             writer.close()
 
     async def dial(self, host, port):
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=(self.ip, 0)), 5)
-        except (OSError, asyncio.TimeoutError):
+        except (OSError, asyncio.TimeoutError) as e:
+            self.say('%s:%d: connect failed: %s' % (host, port, e or type(e).__name__))
             self.known.discard((host, port))        # try again at the next announce
             return
         await self.serve(reader, writer)
@@ -92,9 +107,13 @@ class Peer:
     def announce(self):
         q = urllib.parse.urlencode({'info_hash': self.info_hash, 'peer_id': self.peer_id, 'port': PORT,
                                     'uploaded': 0, 'downloaded': 0, 'left': 0, 'compact': 1,
-                                    'event': 'started', 'numwant': 200})
+                                    'event': 'started', 'numwant': 200},
+                                   quote_via=urllib.parse.quote)   # a 0x20 byte as %20: opentracker reads no '+'
         body = urllib.request.urlopen(self.tracker + '?' + q, timeout=3).read()
-        peers = bdecode(body)[0].get(b'peers', b'')
+        reply = bdecode(body)[0]
+        if b'failure reason' in reply:
+            raise ValueError('the tracker refused: %s' % reply[b'failure reason'].decode(errors='replace'))
+        peers = reply.get(b'peers', b'')
         return [('.'.join(str(b) for b in peers[k:k + 4]), struct.unpack('>H', peers[k + 4:k + 6])[0])
                 for k in range(0, len(peers) - 5, 6)]
 
@@ -105,8 +124,9 @@ class Peer:
             try:
                 found = await loop.run_in_executor(None, self.announce)
             except (OSError, ValueError, http.client.HTTPException) as e:
-                print('hostile_peer: announce failed: %s' % e, file=sys.stderr, flush=True)
+                self.say('announce failed: %s' % e)
                 found = []
+            self.say('the tracker names %d peers' % len(found))
             for hp in found:
                 if hp not in self.known and hp[0] != self.ip:
                     self.known.add(hp)

@@ -266,9 +266,10 @@ def start_tracker(tb, work, infohash):
     os.chmod(d, 0o755)
     with open(os.path.join(d, 'whitelist'), 'w') as f:
         f.write(infohash + '\n')
-    return tb.spawn(tb.server, ['opentracker', '-i', SERVER_IP, '-p', '6969', '-P', '6969', '-d', d,
-                         '-w', 'whitelist', '-u', 'nobody'])
+    p = tb.spawn(tb.server, ['opentracker', '-i', SERVER_IP, '-p', '6969', '-P', '6969', '-d', d,
+                             '-w', 'whitelist', '-u', 'nobody'])
     tb.wait_port(tb.server, SERVER_IP, 6969)
+    return p
 
 
 def status_done(path, offsets):
