@@ -7,10 +7,18 @@
  * JSON status lines, the progress line, the plan of --dry-run and the one
  * line of every failure, "ezio-deploy: <what>: <why>", with its exit code
  * (exitcode.h).
+ *
+ * A seeder may serve several images from one process: --torrent and
+ * --target (or --payload) given several times, the k-th torrent served
+ * from the k-th place, k counted from 0, on the listen port plus k.  Every
+ * plan is validated before any image is served; each image then runs as
+ * its own deploy in its own thread, and the process ends when the last
+ * one does, with the first failing image's exit code.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,7 +43,14 @@ struct options {
         bool quiet;
         bool dry_run;
         char *token;            /* resolved from c.http.token, token_file or token_env */
+        /* several images (--seed only): this config is image `which`'s; the
+         * flags name n_torrents torrents and n_places targets or payloads */
+        int which;
+        int n_torrents, n_places, n_sha256;
 };
+
+/* The most images one seeder serves. */
+#define MAX_IMAGES 64
 
 static volatile sig_atomic_t interrupted;
 
@@ -47,7 +62,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
         fputs("Usage: ezio-deploy [--config FILE] --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
-              "       ezio-deploy --seed --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
+              "       ezio-deploy --seed (--torrent PATH|URL (--target PATH | --payload FILE))... [OPTIONS]\n"
               "       ezio-deploy --verify-only --torrent PATH|URL (--target PATH | --payload FILE) [OPTIONS]\n"
               "\n"
               "Join the BitTorrent swarm of a disk image and write it straight onto PATH\n"
@@ -64,7 +79,10 @@ static void usage(FILE *f)
               "  -T, --target PATH        block device or file laid out like the target\n"
               "  -p, --payload FILE       use the torrent's payload file instead of a target\n"
               "                           (what a stock BitTorrent client stores)\n"
-              "  -s, --seed               serve existing data; do not download\n"
+              "  -s, --seed               serve existing data; do not download.  Several\n"
+              "                           images: --torrent and --target/--payload once per\n"
+              "                           image, in the same order; image k (from 0) on the\n"
+              "                           listen port plus k\n"
               "      --verify-only        check PATH against the torrent; no swarm, no writes\n"
               "  -a, --tracker URL        announce here too (repeatable)\n"
               "  -P, --peer HOST:PORT     connect to this peer (repeatable)\n"
@@ -221,8 +239,9 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
         case 'c':
                 return EZ_EXIT_OK;         /* read before the other flags */
         case 't':
-                return set_str(&k->torrent, arg, flag);
+                return o->n_torrents++ == o->which ? set_str(&k->torrent, arg, flag) : EZ_EXIT_OK;
         case OPT_SHA256:
+                o->n_sha256++;
                 switch (ez_config_set_sha256(&k->torrent_sha256, arg)) {
                 case 0:
                         return EZ_EXIT_OK;
@@ -232,9 +251,13 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
                         return fail(EZ_EXIT_INTERNAL, flag, "out of memory");
                 }
         case 'T':
-                return set_str(&k->target, arg, flag);
         case 'p':
-                return set_str(&k->payload, arg, flag);
+                if (o->n_places++ != o->which)
+                        return EZ_EXIT_OK;
+                /* several images: the flags name every one's place */
+                if (o->which > 0 && set_str(c == 'T' ? &k->payload : &k->target, NULL, flag) != EZ_EXIT_OK)
+                        return EZ_EXIT_INTERNAL;
+                return set_str(c == 'T' ? &k->target : &k->payload, arg, flag);
         case 's':
                 k->mode = EZ_CONFIG_SEED;
                 return EZ_EXIT_OK;
@@ -387,6 +410,46 @@ static int resolve_token(struct options *o)
         return o->token ? EZ_EXIT_OK : fail(EZ_EXIT_INTERNAL, "http token", "out of memory");
 }
 
+/* The listen address of image o->which: the configured one's port plus
+ * o->which. */
+static int next_listen(struct options *o)
+{
+        const char *l = o->c.listen ? o->c.listen : "0.0.0.0:6881";
+        const char *colon = strrchr(l, ':');
+        long port = strtol(colon + 1, NULL, 10) + o->which;
+        char buf[300];
+
+        if (port > 65535)
+                return fail(EZ_EXIT_USAGE, "--listen", "no port left for every image (image k listens on the port plus k)");
+        snprintf(buf, sizeof(buf), "%.*s:%ld", (int)(colon - l), l, port);
+        return set_str(&o->c.listen, buf, "--listen");
+}
+
+/* The flags name several images: what one seeder of several needs. */
+static int several_images(struct options *o)
+{
+        char why[128];
+
+        if (o->c.mode != EZ_CONFIG_SEED)
+                return fail(EZ_EXIT_USAGE, o->n_torrents > 1 ? "--torrent" : "--target/--payload",
+                            "given more than once: several images are for --seed");
+        if (o->n_torrents != o->n_places) {
+                snprintf(why, sizeof(why), "%d torrents and %d targets or payloads: give one of each per image, "
+                         "in the same order", o->n_torrents, o->n_places);
+                return fail(EZ_EXIT_USAGE, "--torrent", why);
+        }
+        if (o->n_torrents > MAX_IMAGES) {
+                snprintf(why, sizeof(why), "at most %d images", MAX_IMAGES);
+                return fail(EZ_EXIT_USAGE, "--torrent", why);
+        }
+        if (o->n_sha256 || o->c.torrent_sha256)
+                return fail(EZ_EXIT_USAGE, "--torrent-sha256", "names one torrent's digest: not with several images");
+        if (o->c.status_file)
+                return fail(EZ_EXIT_USAGE, "--status-file",
+                            "holds one image's status: with several images, read --status json (each line names its target)");
+        return o->which ? next_listen(o) : EZ_EXIT_OK;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
         struct ez_err err = { "" };
@@ -428,6 +491,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         if (optind < argc)
                 return fail(EZ_EXIT_USAGE, argv[optind], "unexpected argument");
+        if (o->n_torrents > 1 || o->n_places > 1) {
+                code = several_images(o);
+                if (code != EZ_EXIT_OK)
+                        return code;
+        }
         if (!o->c.torrent && o->config) {
                 /* an empty node.yaml is valid, and says nothing */
                 fprintf(stderr, "ezio-deploy: --torrent: is required (%s has no 'torrent' key)\n", o->config);
@@ -441,7 +509,9 @@ static int parse_options(int argc, char **argv, struct options *o)
                 o->c.verify = EZ_CONFIG_VERIFY_DATA;    /* checking is the point */
         if (o->c.mode == EZ_CONFIG_SEED && o->c.seed_after == EZ_CONFIG_SEED_UNTIL_DONE)
                 return fail(EZ_EXIT_USAGE, "--seed-after", "'until-done' is for a deploy; a seeder stops after SECONDS");
-        return resolve_token(o);
+        /* the token is read once (an environment variable is unset then):
+         * main() gives the other images the first one's */
+        return o->which == 0 ? resolve_token(o) : EZ_EXIT_OK;
 }
 
 
@@ -604,54 +674,128 @@ static void print_plan(const struct options *o, const struct ez_deploy *d)
         printf("  nothing written (--dry-run)\n");
 }
 
-int main(int argc, char **argv)
-{
-        struct options o = { .config = NULL };
-        struct printer p = { .o = &o, .tty = isatty(STDERR_FILENO) };
-        struct ez_deploy *d = NULL;
-        struct sigaction sa = { .sa_handler = on_signal };
+/* One image of the run: its options, its printing, its deploy. */
+struct image {
+        struct options o;
+        struct printer p;
+        struct ez_deploy *d;
+        pthread_t thread;
         int code;
+};
 
-        ez_config_init(&o.c);
-        code = parse_options(argc, argv, &o);
-        if (code != EZ_EXIT_OK)
-                goto out;
+/* Reports of several images come from several threads: one at a time. */
+static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_report_locked(void *ctx, const struct ez_status_report *r)
+{
+        pthread_mutex_lock(&print_lock);
+        on_report(ctx, r);
+        pthread_mutex_unlock(&print_lock);
+}
+
+static void say_failure(struct image *im)
+{
+        const struct ez_deploy_failure *f = ez_deploy_failure(im->d);
+
+        pthread_mutex_lock(&print_lock);
+        new_line(&im->p);
+        fail(im->code, f->what, f->why.msg);
+        pthread_mutex_unlock(&print_lock);
+}
+
+static void *run_image(void *arg)
+{
+        struct image *im = arg;
+
+        im->code = ez_deploy_run(im->d);
+        if (im->code != EZ_EXIT_OK)
+                say_failure(im);
+        return NULL;
+}
+
+/* Options and a prepared deploy for image k.  Returns an exit code. */
+static int prepare_image(int argc, char **argv, struct image *im, int k, const char *token)
+{
+        im->o.which = k;
+        im->p.o = &im->o;
+        ez_config_init(&im->o.c);
+        im->code = parse_options(argc, argv, &im->o);
+        if (im->code != EZ_EXIT_OK)
+                return im->code;
+        /* a progress line for one image; several would overwrite each other */
+        im->p.tty = isatty(STDERR_FILENO) && im->o.n_torrents <= 1 && im->o.n_places <= 1;
+        if (k > 0 && token && !(im->o.token = strdup(token)))
+                return im->code = fail(EZ_EXIT_INTERNAL, "http token", "out of memory");
         {
                 struct ez_deploy_opts dopts = {
-                        .config = &o.c, .token = o.token, .dry_run = o.dry_run,
-                        .stop = &interrupted, .report = on_report, .ctx = &p,
+                        .config = &im->o.c, .token = im->o.token, .dry_run = im->o.dry_run,
+                        .stop = &interrupted, .report = on_report_locked, .ctx = &im->p,
                 };
 
                 read_environment(&dopts);
-                d = ez_deploy_new(&dopts);
+                im->d = ez_deploy_new(&dopts);
         }
-        if (!d) {
-                code = fail(EZ_EXIT_INTERNAL, "deploy", "out of memory");
-                goto out;
-        }
-        code = ez_deploy_prepare(d);
-        if (code == EZ_EXIT_OK && o.dry_run) {
-                print_plan(&o, d);
-                goto out;
-        }
-        if (code == EZ_EXIT_OK) {
-                sigemptyset(&sa.sa_mask);
-                sigaction(SIGINT, &sa, NULL);
-                sigaction(SIGTERM, &sa, NULL);
-                signal(SIGPIPE, SIG_IGN);
-                code = ez_deploy_run(d);
-        }
-        if (code != EZ_EXIT_OK) {
-                const struct ez_deploy_failure *f = ez_deploy_failure(d);
+        if (!im->d)
+                return im->code = fail(EZ_EXIT_INTERNAL, "deploy", "out of memory");
+        im->code = ez_deploy_prepare(im->d);
+        if (im->code != EZ_EXIT_OK)
+                say_failure(im);
+        return im->code;
+}
 
-                new_line(&p);
-                fail(code, f->what, f->why.msg);
+static void free_image(struct image *im)
+{
+        ez_deploy_free(im->d);
+        if (im->o.token)
+                explicit_bzero(im->o.token, strlen(im->o.token));
+        free(im->o.token);
+        ez_config_free(&im->o.c);
+}
+
+int main(int argc, char **argv)
+{
+        static struct image im[MAX_IMAGES];
+        struct sigaction sa = { .sa_handler = on_signal };
+        int n = 1, k, code = EZ_EXIT_OK, started = 0, prepared = 0;
+
+        /* every plan validated before anything is served */
+        for (k = 0; k < n && code == EZ_EXIT_OK; k++, prepared++) {
+                code = prepare_image(argc, argv, &im[k], k, im[0].o.token);
+                if (k == 0 && code == EZ_EXIT_OK && im[0].o.n_torrents > 1)
+                        n = im[0].o.n_torrents;
+        }
+        if (code == EZ_EXIT_OK && im[0].o.dry_run) {
+                for (k = 0; k < n; k++)
+                        print_plan(&im[k].o, im[k].d);
+                goto out;
+        }
+        if (code != EZ_EXIT_OK)
+                goto out;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if (n == 1) {
+                run_image(&im[0]);
+                code = im[0].code;
+                goto out;
+        }
+        for (k = 0; k < n; k++, started++) {
+                int e = pthread_create(&im[k].thread, NULL, run_image, &im[k]);
+
+                if (e) {
+                        interrupted = SIGTERM;          /* stop what runs */
+                        code = fail(EZ_EXIT_INTERNAL, "thread", strerror(e));
+                        break;
+                }
+        }
+        for (k = 0; k < started; k++) {
+                pthread_join(im[k].thread, NULL);
+                if (code == EZ_EXIT_OK)
+                        code = im[k].code;
         }
 out:
-        ez_deploy_free(d);
-        if (o.token)
-                explicit_bzero(o.token, strlen(o.token));
-        free(o.token);
-        ez_config_free(&o.c);
+        for (k = 0; k < prepared; k++)
+                free_image(&im[k]);
         return code;
 }

@@ -58,7 +58,7 @@ trap 'exit 130' INT TERM
 PORT_BLOCK=200
 PORT_SCRIPTS=(test-swarm test-config test-errors test-fetch test-filesystems test-hybrid test-requests
         test-resume test-swift test-verify test-bench test-docs test-install demo receiver-rss test-partitions
-        test-malformed test-ssl test-racks)
+        test-malformed test-ssl test-racks test-images)
 PORT_BASE=
 for _slot in "${!PORT_SCRIPTS[@]}"; do
         [ "${PORT_SCRIPTS[$_slot]}" = "$(basename "$0")" ] && PORT_BASE=$((20000 + _slot * PORT_BLOCK))

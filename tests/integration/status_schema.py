@@ -6,7 +6,8 @@ Usage: status_schema.py SCHEMA PATH...  (files, or folders searched whole)
 A status line is a line holding a JSON object with a "phase" key; each
 must validate.  A file holding more than one is a status stream (stdout of
 --status json): its phases must also come in the schema's order, with
-done or error only as its last line.  Prints one line per problem and a
+done or error only as its last line; in the stream of a seeder of several
+images, the lines of each info-hash.  Prints one line per problem and a
 count; exits 1 if there was a problem, 0 otherwise (also when there were
 no status lines: not every test makes them).
 """
@@ -79,8 +80,12 @@ def main():
             for e in validator.iter_errors(obj):
                 problems += 1
                 print('%s:%d: %s (%s)' % (path, n, e.message, '/'.join(map(str, e.absolute_path)) or 'object'))
-        if len(lines) > 1:
-            for msg in order_problems(path, lines, order):
+        runs = {}
+        several = len({obj.get('info_hash') for _, obj in lines} - {None}) > 1
+        for n, obj in lines:
+            runs.setdefault(obj.get('info_hash') if several else None, []).append((n, obj))
+        for run in runs.values():
+            for msg in order_problems(path, run, order) if len(run) > 1 else ():
                 problems += 1
                 print(msg)
     print('status_schema: %d status lines, %d problems' % (count, problems))

@@ -245,27 +245,31 @@ def cpu_times():
     return sum(v), v[3] + v[4]
 
 
-def bound_seconds(size, tb):
+def bound_seconds(size, tb, images=1):
     """T* for the nodes whose time is taken: all of them, or with slow nodes
     the full-rate ones (the slow nodes still upload): max(S/R_server,
-    S/R_node, N*S/sum(U)), and with racks S/U_rack too."""
+    S/R_node, N*S/sum(U)), and with racks S/U_rack too.  With several
+    images of size S each going to as many shares of the nodes at once,
+    every rack holding nodes of each: the server and each rack uplink carry
+    every image at least once (k*S/R_server, k*S/U_rack), and the nodes
+    still receive N*S in all."""
     bits = size * 8
     up = [r * 1e6 for _, _, r in tb.hosts()]      # links are symmetric
     timed = up[1:tb.n - tb.slow + 1]
-    bound = max(bits / up[0], bits / min(timed), len(timed) * bits / sum(up))
+    bound = max(images * bits / up[0], bits / min(timed), len(timed) * bits / sum(up))
     if tb.racks:
-        # every rack takes the image in at least once through its uplink
-        bound = max(bound, bits / (tb.uplink_rate() * 1e6))
+        # every rack takes each image in at least once through its uplink
+        bound = max(bound, images * bits / (tb.uplink_rate() * 1e6))
     return bound
 
 
-def start_tracker(tb, work, infohash):
-    """opentracker on the server, port 6969, knowing only infohash."""
+def start_tracker(tb, work, *infohashes):
+    """opentracker on the server, port 6969, knowing only these torrents."""
     d = os.path.join(work, 'tracker')
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o755)
     with open(os.path.join(d, 'whitelist'), 'w') as f:
-        f.write(infohash + '\n')
+        f.write(''.join(h + '\n' for h in infohashes))
     p = tb.spawn(tb.server, ['opentracker', '-i', SERVER_IP, '-p', '6969', '-P', '6969', '-d', d,
                              '-w', 'whitelist', '-u', 'nobody'])
     tb.wait_port(tb.server, SERVER_IP, 6969)
