@@ -50,13 +50,15 @@ def sh(*argv, ns=None, check=True, capture=False):
 class Testbed:
     """The emulated LAN: a bridge namespace, a server, n nodes."""
 
-    def __init__(self, n, rate, slow, work, prefix=PREFIX, racks=0, oversub=1.0):
+    def __init__(self, n, rate, slow, work, prefix=PREFIX, racks=0, oversub=1.0, server_rate=None):
         """racks: 0 for one switch, else n nodes in that many racks of
-        n / racks, each uplink at (n / racks) * rate / oversub."""
+        n / racks, each uplink at (n / racks) * rate / oversub; the
+        server's port at server_rate (default: rate)."""
         if racks and n % racks:
             raise ValueError('%d nodes do not split into %d racks' % (n, racks))
         self.n, self.rate, self.slow, self.work = n, rate, slow, work
         self.racks, self.oversub = racks, oversub
+        self.server_rate = server_rate or rate
         self.br = prefix + 'br'
         self.server = prefix + 'srv'
         self.nodes = [prefix + 'n%d' % i for i in range(1, n + 1)]
@@ -85,7 +87,7 @@ class Testbed:
         return 'racks:%dx%d:%g' % (self.racks, self.n // self.racks, self.oversub)
 
     def hosts(self):
-        return [(self.server, SERVER_IP, self.rate)] + [
+        return [(self.server, SERVER_IP, self.server_rate)] + [
             (ns, self.node_ip(i), self.node_rate(i)) for i, ns in enumerate(self.nodes, 1)]
 
     def up(self):
