@@ -324,6 +324,7 @@ void ownership::update()
         std::vector<bool> in_rack(np, false);  /* held by this node or a rack-mate */
         std::vector<bool> shown(np, false);    /* held by a node, as libtorrent knows */
         std::vector<std::pair<std::string, std::vector<bool>>> hiders;  /* peers with pieces kept from libtorrent */
+        std::vector<std::pair<std::string, std::vector<bool>>> mates;   /* rack-mates and what they hold */
         lt::torrent_status const st = h_.status(lt::torrent_handle::query_pieces);
 
         h_.get_peer_info(peers);
@@ -354,21 +355,27 @@ void ownership::update()
                         continue;
                 std::string const rack = racks_on ? racks_->of(a) : std::string();
                 std::vector<bool> const hidden = racks_ ? racks_->hidden(a) : std::vector<bool>();
+                bool const mate = racks_on && rack == my_rack;
                 int held = 0;
+                if (mate)
+                        mates.emplace_back(a, std::vector<bool>(np, false));
                 for (std::size_t i = 0; i < np; i++) {
                         bool const shows = p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i)));
                         if (shows || (i < hidden.size() && hidden[i])) {
                                 fresh[i] = false;
                                 held++;
-                                if (racks_on && rack == my_rack)
-                                        in_rack[i] = true;
+                                if (mate)
+                                        mates.back().second[i] = true;
                         }
                         if (shows)
                                 shown[i] = true;
                 }
                 if (!hidden.empty())
                         hiders.emplace_back(a, hidden);
-                if (p.flags & lt::peer_info::seed)
+                /* complete, whether libtorrent knows it or not (a node in
+                 * another rack whose announcements were kept from it):
+                 * not downloading */
+                if ((p.flags & lt::peer_info::seed) || held == num_pieces_)
                         continue;
                 nodes.push_back({a, held, rack});
         }
@@ -378,6 +385,26 @@ void ownership::update()
                 if (st.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
                         fresh[i] = false, in_rack[i] = true;
         nodes.push_back({self_key_, st.num_pieces, my_rack});
+
+        /* a node whose count of pieces has not moved for 3 s, short of the
+         * whole image, is stalled: a rack-mate that is (hung, paused, its
+         * disk stuck) neither brings in its pieces nor serves those it holds,
+         * so what it holds is not counted as in the rack, and the pieces it
+         * was to bring in are every other member's to bring in */
+        auto const now = std::chrono::steady_clock::now();
+        std::vector<std::string> stalled;
+        for (auto const &n : nodes) {
+                auto &pr = progress_[n.address];
+                if (pr.first != n.held || pr.second == std::chrono::steady_clock::time_point())
+                        pr = {n.held, now};
+                if (n.address != self_key_ && n.held < num_pieces_ && now - pr.second > std::chrono::seconds(3))
+                        stalled.push_back(n.address);
+        }
+        for (auto const &m : mates)
+                if (std::find(stalled.begin(), stalled.end(), m.first) == stalled.end())
+                        for (std::size_t i = 0; i < np; i++)
+                                if (m.second[i])
+                                        in_rack[i] = true;
 
         /* A node far behind the others (a slow link) owns nothing: the
          * others would wait on its uplink for its share.  Every node sees
@@ -405,21 +432,9 @@ void ownership::update()
                 left_.clear();
         }
 
-        /* a rack-mate whose count of pieces has not moved for 3 s, short
-         * of the whole image, is not bringing in its pieces: they are
-         * anyone's then */
-        auto const now = std::chrono::steady_clock::now();
         std::vector<bool> stuck(owners_.size(), false);
-        for (auto const &n : nodes) {
-                auto &pr = progress_[n.address];
-                if (pr.first != n.held || pr.second == std::chrono::steady_clock::time_point())
-                        pr = {n.held, now};
-                std::size_t const k = static_cast<std::size_t>(
-                        std::lower_bound(owners_.begin(), owners_.end(), n.address) - owners_.begin());
-                if (k < owners_.size() && owners_[k] == n.address && n.held < num_pieces_ &&
-                    now - pr.second > std::chrono::seconds(3))
-                        stuck[k] = true;
-        }
+        for (std::size_t k = 0; k < owners_.size(); k++)
+                stuck[k] = std::find(stalled.begin(), stalled.end(), owners_[k]) != stalled.end();
 
         /* every owner's fresh pieces, ascending: its front is in flight */
         std::vector<std::vector<int>> share(owners_.size());
@@ -529,9 +544,13 @@ void ownership::update()
          * revealed that holds one of those pieces only in announcements
          * kept from libtorrent (racks.cpp). */
         if (racks_on) {
+                /* its own, a stalled rack-mate's, and when no member of
+                 * the schedule in this rack brings a piece in (this node
+                 * too slow to be one) whatever it lacks */
                 std::vector<bool> duty(np, false);
                 for (std::size_t i = 0; i < np; i++)
-                        duty[i] = importer_[i] == self_index_ && self_index_ >= 0;
+                        duty[i] = importer_[i] < 0 ? self_index_ < 0 :
+                                  importer_[i] == self_index_ || stuck[static_cast<std::size_t>(importer_[i])];
                 for (std::size_t i = 0; i < np; i++) {
                         if (!duty[i] || in_rack[i] || shown[i])
                                 continue;

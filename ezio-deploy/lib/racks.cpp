@@ -19,8 +19,10 @@
  * late takes from wherever it can.
  *
  * When the rack's members change (a node joins, leaves, or falls behind)
- * a piece can become this node's to bring in after its announcements were
- * kept from libtorrent.  If no peer libtorrent knows holds it, the
+ * or one stalls (no new piece for 3 s: hung, paused, its disk stuck), a
+ * piece can become this node's to bring in after its announcements were
+ * kept from libtorrent; a stalled rack-mate's pieces stop counting as in
+ * the rack.  If no peer libtorrent knows holds it, the
  * schedule has such a peer revealed: its connection is closed and opened
  * again, and the new bitfield, whole, shows everything it holds; nothing
  * is hidden from it after that.
