@@ -46,7 +46,7 @@ struct options {
         /* several images (--seed only): this config is image `which`'s; the
          * flags name n_torrents torrents and n_places targets or payloads */
         int which;
-        int n_torrents, n_places, n_sha256;
+        int n_torrents, n_places;
 };
 
 /* The most images one seeder serves. */
@@ -241,7 +241,6 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
         case 't':
                 return o->n_torrents++ == o->which ? set_str(&k->torrent, arg, flag) : EZ_EXIT_OK;
         case OPT_SHA256:
-                o->n_sha256++;
                 switch (ez_config_set_sha256(&k->torrent_sha256, arg)) {
                 case 0:
                         return EZ_EXIT_OK;
@@ -442,7 +441,7 @@ static int several_images(struct options *o)
                 snprintf(why, sizeof(why), "at most %d images", MAX_IMAGES);
                 return fail(EZ_EXIT_USAGE, "--torrent", why);
         }
-        if (o->n_sha256 || o->c.torrent_sha256)
+        if (o->c.torrent_sha256)
                 return fail(EZ_EXIT_USAGE, "--torrent-sha256", "names one torrent's digest: not with several images");
         if (o->c.status_file)
                 return fail(EZ_EXIT_USAGE, "--status-file",
