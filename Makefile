@@ -104,10 +104,12 @@ check-integration: all
 # The integration suite again, against ezio-deploy and ezio-mktorrent built
 # with AddressSanitizer and UBSan: a finding aborts the binary, and the
 # test that ran it fails.  The benchmark's smoke test is left out: it runs
-# the same binaries as the others, to time them.
+# the same binaries as the others, to time them; with EZ_SANITIZED a test
+# leaves out what only measures, or whose fault is the network's alone
+# (each says what it left out).
 check-integration-asan:
 	@$(SAN_MAKE) all
-	@EZ_BIN="$(CURDIR)/build-asan" EZ_SKIP="test-bench" tests/integration/run-all
+	@EZ_BIN="$(CURDIR)/build-asan" EZ_SKIP="test-bench" EZ_SANITIZED=1 tests/integration/run-all
 
 venv: $(VENV)/.ezio-ready
 
@@ -128,15 +130,20 @@ bench-ironic: deps
 check-ironic: all venv
 	@PATH="$(CURDIR)/$(BUILD):$$PATH" EZ_ROOT="$(CURDIR)" $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/ironic
 
+# Each stage says how long it took.  valgrind (one core, no network) runs
+# beside the sanitizer and fuzz stages (the other core: one harness at a
+# time, each for its FUZZ_CHECK_TIME); its output follows theirs, whole.
+# The network tests run alone.
+stage = s=$$(date +%s); $(MAKE) --no-print-directory $(1) && echo "== $(1): $$(( $$(date +%s) - s )) s"
 check: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check-unit
-	@$(MAKE) --no-print-directory check-sanitize
-	@$(MAKE) --no-print-directory check-valgrind
-	@$(MAKE) --no-print-directory check-integration
-	@$(MAKE) --no-print-directory check-integration-asan
-	@$(MAKE) --no-print-directory check-fuzz
-	@$(MAKE) --no-print-directory check-ironic
+	@$(call stage,all)
+	@$(call stage,check-unit)
+	@log=$$(mktemp); ( $(call stage,check-valgrind) ) > $$log 2>&1 & v=$$!; \
+	  ( $(call stage,check-sanitize) ) && ( $(call stage,check-fuzz FUZZ_JOBS=1) ); rc=$$?; \
+	  wait $$v; vrc=$$?; cat $$log; rm -f $$log; [ $$rc = 0 ] && [ $$vrc = 0 ]
+	@$(call stage,check-integration)
+	@$(call stage,check-integration-asan)
+	@$(call stage,check-ironic)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
