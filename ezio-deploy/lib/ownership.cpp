@@ -583,9 +583,45 @@ void ownership::update()
                                          ", haves hidden " + std::to_string(racks_->hidden_haves()) +
                                          ", revealed " + std::to_string(racks_->reveals())).c_str() : "",
                              asked.c_str());
+                payload_line(peers);
         }
         asking_ = !ask.empty() || never_release_;
         use_seeders(!ask.empty());
+}
+
+/*
+ * EZIO_DEBUG: where the payload came from so far, from libtorrent's count
+ * per peer (payload only), kept across reconnections (a connection's count
+ * starts anew): the origin seeders, this rack (every peer, without racks),
+ * other racks.  tools/bench/payload-sources adds it up per rack.
+ */
+void ownership::payload_line(std::vector<lt::peer_info> const &peers)
+{
+        std::string const mine = racks_ && !self_key_.empty() ? racks_->self() : std::string();
+        int64_t from[3] = {0, 0, 0};
+
+        for (auto const &p : peers) {
+                std::string const a = p.ip.address().to_string();
+                auto &g = got_[a];
+                if (p.total_download < g.last)
+                        g.past += g.last;
+                g.last = p.total_download;
+                g.where = std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end() ? 0
+                          : mine.empty() || racks_->of(a) == mine ? 1 : 2;
+        }
+        for (auto const &g : got_)
+                from[g.second.where] += g.second.past + g.second.last;
+        std::fprintf(stderr, "ezio-deploy: payload from the origin %lld, %s %lld, other racks %lld\n",
+                     static_cast<long long>(from[0]), mine.empty() ? "peers" : "this rack",
+                     static_cast<long long>(from[1]), static_cast<long long>(from[2]));
+}
+
+void ownership::trace_payload()
+{
+        std::vector<lt::peer_info> peers;
+
+        h_.get_peer_info(peers);
+        payload_line(peers);
 }
 
 }

@@ -56,6 +56,11 @@ public:
         /* peers banned for never sending what they were asked for */
         uint32_t liars() const { return static_cast<uint32_t>(liars_.size()); }
 
+        /* EZIO_DEBUG: print where the payload came from (the origin,
+         * this rack, other racks); update() does at every look, swarm.cpp
+         * once more when the download is complete */
+        void trace_payload();
+
         /* times idle connections were nudged to ask for more */
         uint64_t nudges() const { return nudges_; }
 
@@ -65,6 +70,7 @@ private:
         void assign(std::vector<std::string> const &keys, std::vector<std::string> const &racks, std::string const &self_rack);
         void nudge_idle(std::vector<lt::peer_info> const &peers, lt::typed_bitfield<lt::piece_index_t> const &have);
         void judge_liars(std::vector<lt::peer_info> const &peers, uint64_t done);
+        void payload_line(std::vector<lt::peer_info> const &peers);
 
         /* pieces a node asks the seeder for at once, in a known order */
         static constexpr int window = 8;
@@ -105,6 +111,11 @@ private:
         uint64_t nudges_ = 0;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;
+        struct payload {
+                int64_t past = 0, last = 0;     /* earlier connections'; this one's */
+                int where = 0;                  /* 0 origin, 1 this rack (all peers without racks), 2 other racks */
+        };
+        std::map<std::string, payload> got_;    /* EZIO_DEBUG: payload per peer */
 };
 
 }

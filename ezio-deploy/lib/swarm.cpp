@@ -62,6 +62,7 @@ struct ez_swarm {
         std::shared_ptr<ez::rack_view> racks;   /* null when this node has no rack */
         ez::peer_count peers_now = std::make_shared<std::atomic<int>>(0);       /* for request_budget */
         std::chrono::steady_clock::time_point last_ownership;
+        bool payload_traced = false;    /* EZIO_DEBUG: the payload line after the download */
         std::chrono::steady_clock::time_point last_trace;
         std::vector<uint8_t> sent;      /* debug: times each block was uploaded */
         uint64_t sent_again = 0;        /* debug: uploads of a block sent before */
@@ -809,6 +810,11 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                                 std::fprintf(stderr, "ezio-deploy: trace: sent again to%s\n", a.c_str());
                         }
                         s->last_trace = now;
+                }
+                if (s->own && s->debug && o.state != EZ_SWARM_DOWNLOADING && !s->payload_traced &&
+                    o.total_done >= o.total_wanted) {
+                        s->own->trace_payload();
+                        s->payload_traced = true;
                 }
                 if (s->own && o.state == EZ_SWARM_DOWNLOADING &&
                     now - s->last_ownership > std::chrono::milliseconds(200)) {
