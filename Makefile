@@ -98,7 +98,7 @@ check-sanitize:
 check-valgrind: $(UNIT_BINS)
 	@EZ_VALGRIND=1 tools/run-unit $(UNIT_BINS)
 
-check-integration: all
+check-integration: all sim
 	@tests/integration/run-all
 
 # The integration suite again, against ezio-deploy and ezio-mktorrent built
@@ -108,7 +108,7 @@ check-integration: all
 # leaves out what only measures, or whose fault is the network's alone
 # (each says what it left out).
 check-integration-asan:
-	@$(SAN_MAKE) all
+	@$(SAN_MAKE) all sim
 	@EZ_BIN="$(CURDIR)/build-asan" EZ_SKIP="test-bench" EZ_SANITIZED=1 tests/integration/run-all
 
 venv: $(VENV)/.ezio-ready
