@@ -81,6 +81,8 @@ struct opts {
         double update;
         double stagger;
         int view;                       /* 0: every node sees every node */
+        int cross;                      /* what-if: HAVEs go to this many partners in each
+                                         * other rack each way; 0: to every node there */
         int slow;                       /* the last nodes at a quarter of the rate */
         double announce;
         uint64_t seed;
@@ -282,6 +284,10 @@ static void usage(FILE *f)
               "                       ACKs and BitTorrent HAVEs take link capacity and\n"
               "                       count in the seeder's and the spine's bytes\n"
               "                       (default on; off: payload only, as before)\n"
+              "  --cross-peers K      what-if: with racks, a node's HAVEs reach only 2K\n"
+              "                       nodes of each other rack (K partners it chose, K\n"
+              "                       that chose it); data still from any holder\n"
+              "                       (default 0: every node)\n"
               "  --view K             each node draws K random peers (and sees those that\n"
               "                       drew it) instead of seeing every node (default 0)\n"
               "  --stagger S          nodes start at random over S seconds (default 0)\n"
@@ -1773,6 +1779,24 @@ static int src_rack(const struct sim *s, int x)
  * the step, for all HAVEs of the step at once (control_drain()): one loop
  * over the nodes per piece would be N x N x P work.
  */
+/* --cross-peers: the nodes of rack r that a HAVE from another rack reaches */
+static int cross_share(const struct sim *s, int r)
+{
+        int const m = s->started_in_rack[r];
+        return s->o.cross > 0 && s->racked ? (m < 2 * s->o.cross ? m : 2 * s->o.cross) : m;
+}
+
+/* the nodes outside rack a that a HAVE from a node of a reaches */
+static int cross_recipients(const struct sim *s, int a)
+{
+        int r, out = 0;
+
+        for (r = 0; r < s->nr; r++)
+                if (r != a)
+                        out += cross_share(s, r);
+        return out;
+}
+
 static void have_sent(struct sim *s, int h)
 {
         double const ack = (double)ACK_FRAME / HAVES_PER_ACK;
@@ -1813,8 +1837,9 @@ static void have_sent(struct sim *s, int h)
                         }
                 }
         } else {
-                nrecip += s->nstarted - 1;
-                out += s->nstarted - s->started_in_rack[a];
+                int const outside = cross_recipients(s, a);
+                nrecip += s->started_in_rack[a] - 1 + outside;
+                out += outside;
                 s->have_bc++;
                 s->have_bc_rack[a]++;
                 /* h is one of the started nodes that control_drain()
@@ -1891,11 +1916,15 @@ static void control_drain(struct sim *s, double dt)
 
                 for (x = 0; x < s->n; x++)
                         if (s->started[x]) {
-                                s->ctl[res_down(s, x)] += HAVE_FRAME * bc;
-                                s->ctl[res_up(s, x)] += ack * bc;
+                                /* its own rack's HAVEs, and its share of the others' */
+                                int const r = rack_of(s, x), m = s->started_in_rack[r];
+                                double const got = s->have_bc_rack[r] +
+                                                   (bc - s->have_bc_rack[r]) * (m > 0 ? (double)cross_share(s, r) / m : 1);
+                                s->ctl[res_down(s, x)] += HAVE_FRAME * got;
+                                s->ctl[res_up(s, x)] += ack * got;
                         }
                 for (r = 0; r < s->nr; r++) {
-                        double const k = (double)s->started_in_rack[r] * (s->have_bc - s->have_bc_rack[r]);
+                        double const k = (double)cross_share(s, r) * (s->have_bc - s->have_bc_rack[r]);
 
                         if (s->racked && k > 0) {
                                 s->ctl[res_rack_in(s, r)] += HAVE_FRAME * k;
@@ -2604,6 +2633,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 } else if (strcmp(name, "--seeder-stall") == 0) {
                         if (!parse_num(v, 0, 1e6, &o->seeder_stall))
                                 return usage_error(name, "must be seconds, 0 to turn it off");
+                } else if (strcmp(name, "--cross-peers") == 0) {
+                        if (!parse_int(v, 0, MAX_NODES, &o->cross))
+                                return usage_error(name, "must be a whole number, 0 for every node");
                 } else if (strcmp(name, "--view") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->view))
                                 return usage_error(name, "must be a whole number, 0 for every node");
@@ -2686,14 +2718,14 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "per_peer,inflight,seeder_conns,seeder_slots,seeder_stall_s,seed,bound_s,time_s,ratio,"
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
-                             "overhead,control_per_node");
+                             "overhead,control_per_node,cross_peers");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
                        finished ? s->slowest : NAN, s->seeder_bytes / s->S, dups, spine, s->n / o->announce,
-                       first_min, peak, runtime, o->overhead ? "on" : "off", control);
+                       first_min, peak, runtime, o->overhead ? "on" : "off", control, o->cross);
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
