@@ -223,6 +223,7 @@ struct sim {
         double control_bytes;           /* every HAVE and ACK frame sent, in bytes */
         int have_bc, *have_bc_rack;     /* shared view: HAVEs to everyone this step, from each rack */
         int *started_in_rack;
+        int cross_total;                /* the racks' cross_share() summed */
         int *rcnt, *rleft, *roff, *rfill, *rfl, crfl;
         struct hent *heap;
         int nheap, cheap;
@@ -1112,6 +1113,7 @@ static void announce(struct sim *s, int h, int p)
 }
 
 static void have_sent(struct sim *s, int h);
+static int cross_share(const struct sim *s, int r);
 
 static void deliver(struct sim *s, int n, int p, double at)
 {
@@ -1644,7 +1646,9 @@ static void start_node(struct sim *s, int i)
 {
         s->started[i] = true;
         s->nstarted++;
+        s->cross_total -= cross_share(s, rack_of(s, i));
         s->started_in_rack[rack_of(s, i)]++;
+        s->cross_total += cross_share(s, rack_of(s, i));
         s->changed[i] = s->last_block[i] = s->t;
         s->full_due[i] = true;
         /* libtorrent connects to the seeder at once, if it takes more */
@@ -1769,6 +1773,21 @@ static int src_rack(const struct sim *s, int x)
  * link; HAVEs and ACKs are bytes due on each link they cross, sent ahead
  * of the data over CONTROL_WINDOW.  Each is counted when it is due. */
 
+/* --cross-peers: the nodes of rack r that a HAVE from another rack reaches
+ * (every started node there without it) */
+static int cross_share(const struct sim *s, int r)
+{
+        int const m = s->started_in_rack[r];
+        return s->o.cross > 0 && s->racked ? (m < 2 * s->o.cross ? m : 2 * s->o.cross) : m;
+}
+
+/* the nodes outside rack a that a HAVE from a node of a reaches: the
+ * racks' shares summed as nodes start (cross_total), less a's own */
+static int cross_recipients(const struct sim *s, int a)
+{
+        return s->cross_total - cross_share(s, a);
+}
+
 /*
  * h completed a piece.  libtorrent sends a HAVE to every peer it is
  * connected to (send_redundant_have, the default: to those that hold the
@@ -1779,24 +1798,6 @@ static int src_rack(const struct sim *s, int x)
  * the step, for all HAVEs of the step at once (control_drain()): one loop
  * over the nodes per piece would be N x N x P work.
  */
-/* --cross-peers: the nodes of rack r that a HAVE from another rack reaches */
-static int cross_share(const struct sim *s, int r)
-{
-        int const m = s->started_in_rack[r];
-        return s->o.cross > 0 && s->racked ? (m < 2 * s->o.cross ? m : 2 * s->o.cross) : m;
-}
-
-/* the nodes outside rack a that a HAVE from a node of a reaches */
-static int cross_recipients(const struct sim *s, int a)
-{
-        int r, out = 0;
-
-        for (r = 0; r < s->nr; r++)
-                if (r != a)
-                        out += cross_share(s, r);
-        return out;
-}
-
 static void have_sent(struct sim *s, int h)
 {
         double const ack = (double)ACK_FRAME / HAVES_PER_ACK;
