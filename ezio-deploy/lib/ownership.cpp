@@ -288,7 +288,8 @@ void ownership::assign(std::vector<std::string> const &keys, std::vector<std::st
  *    nothing new to send (a flow into a node whose downlink carries peer
  *    traffic gets only its share of that downlink, so fewer flows would
  *    leave the seeder's uplink idle), and it spreads the last pieces over
- *    every node's uplink instead of one.
+ *    every node's uplink instead of one.  With racks a stealer takes only
+ *    from its own rack's shares (below).
  *
  *    An owner whose share stops moving for 1.5 s (views that disagree for
  *    a moment, an owner gone) has its whole share open to the stealers.
@@ -442,14 +443,20 @@ void ownership::update()
                 if (fresh[i])
                         share[static_cast<std::size_t>(owner_[i])].push_back(static_cast<int>(i));
 
-        /* stealers: owners with at most a window of their share left */
+        /* stealers: owners with at most a window of their share left;
+         * sh their hashes, and by rack (all in "" without racks) each
+         * rack's hashes and their places in stealers */
         std::size_t const w = static_cast<std::size_t>(window);
         std::vector<std::size_t> stealers;
         std::vector<uint64_t> sh;
+        std::map<std::string, std::pair<std::vector<uint64_t>, std::vector<std::size_t>>> rack_stealers;
         for (std::size_t k = 0; k < owners_.size(); k++)
                 if (share[k].size() <= w) {
-                        stealers.push_back(k);
+                        auto &row = rack_stealers[owner_racks_[k]];
                         sh.push_back(ez_rendezvous_key(owners_[k].data(), owners_[k].size()));
+                        row.first.push_back(sh.back());
+                        row.second.push_back(stealers.size());
+                        stealers.push_back(k);
                 }
 
         /* An owner whose share has not moved for longer than a piece takes
@@ -492,21 +499,38 @@ void ownership::update()
         std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
                 return share[a].size() > share[b].size();
         });
-        /* what each stealer takes: the longest shares first, each from its
+        /* What each stealer takes: the longest shares first, each from its
          * top end down to one window above its owner's front, every piece
-         * to the stealer rendezvous hashing names, up to two windows in all */
+         * to the stealer rendezvous hashing names, up to two windows in
+         * all.  A share is its own rack's stealers' only: a piece
+         * stolen from another rack's share crosses the spine back
+         * into that rack, and the stealers of every rack competing for
+         * the same shares had the seeder send more pieces twice
+         * (ezio-sim: 43 pieces against 65 in 4 racks of 8, and 41 against
+         * 93 for nodes that see only a few nodes of each other rack; the
+         * testbed in docs/benchmarks.md, "Racks").  A share that
+         * stopped in a rack without a stealer is open to every stealer,
+         * as before: no rack-mate would take it. */
         std::vector<int> taker(np, -1);        /* per piece: the stealer (index into owners_) */
         for (std::size_t j = 0; j < stealers.size(); j++) {
                 std::size_t const k0 = stealers[j];
+                auto const &row = rack_stealers[owner_racks_[k0]];
                 std::size_t room = 2 * w - share[k0].size();
-                for (std::size_t k : order)
+                for (std::size_t k : order) {
+                        bool const open = front[k] == 0 && !rack_stealers.count(owner_racks_[k]);
+                        if (!open && owner_racks_[k] != owner_racks_[k0])
+                                continue;
                         for (std::size_t i = share[k].size(); i-- > front[k] && room > 0;) {
                                 std::size_t const piece = static_cast<std::size_t>(share[k][i]);
-                                if (ez_rendezvous_owner(sh.data(), sh.size(), piece) == j) {
+                                std::size_t const pick =
+                                        open ? ez_rendezvous_owner(sh.data(), sh.size(), piece)
+                                             : row.second[ez_rendezvous_owner(row.first.data(), row.first.size(), piece)];
+                                if (pick == j) {
                                         taker[piece] = static_cast<int>(k0);
                                         room--;
                                 }
                         }
+                }
         }
 
         /* this node asks for the front of its share (what no stealer

@@ -83,6 +83,14 @@ struct opts {
         int view;                       /* 0: every node sees every node */
         int cross;                      /* what-if: HAVEs go to this many partners in each
                                          * other rack each way; 0: to every node there */
+        bool cross_data;                /* what-if: and an importer takes data from another
+                                         * rack only from those nodes of it */
+        bool cross_hash;                /* those nodes: each pair by a hash of the two, not
+                                         * by their places in their racks */
+        bool cross_view;                /* what-if: and a node sees (connects to) only its rack
+                                         * and those nodes of the others */
+        int steal_in_rack;              /* a stealer takes only from its rack's shares (as the
+                                         * client with racks); -1: as the schedule knows racks */
         int slow;                       /* the last nodes at a quarter of the rate */
         double announce;
         uint64_t seed;
@@ -289,6 +297,24 @@ static void usage(FILE *f)
               "                       nodes of each other rack (K partners it chose, K\n"
               "                       that chose it); data still from any holder\n"
               "                       (default 0: every node)\n"
+              "  --cross-data on|off  what-if, with --cross-peers K: an importer takes a\n"
+              "                       piece from another rack only from its 2K nodes\n"
+              "                       there, those within K of its place in its own rack\n"
+              "                       (default off)\n"
+              "  --cross-rule window|hash  which nodes of another rack are a node's 2K:\n"
+              "                       window, those whose place in their rack is within K\n"
+              "                       of its own (each node has exactly 2K); hash, every\n"
+              "                       pair whose hash of both addresses falls below 2K/M\n"
+              "                       (no place to agree on; 2K on average; default window)\n"
+              "  --cross-view on|off  what-if, with --cross-peers K: a node is connected to\n"
+              "                       its rack and to those 2K nodes of each other rack\n"
+              "                       only: its schedule sees no other node (each node\n"
+              "                       maps owners over what it sees; default off)\n"
+              "  --steal in-rack|any  in-rack: a stealer takes fresh pieces from the\n"
+              "                       shares of its own rack's owners (and a stopped share\n"
+              "                       in a rack without stealers); any: from every share\n"
+              "                       (default: in-rack when the schedule knows the racks,\n"
+              "                       as the client; any, the client before, is a what-if)\n"
               "  --view K             each node draws K random peers (and sees those that\n"
               "                       drew it) instead of seeing every node (default 0)\n"
               "  --stagger S          nodes start at random over S seconds (default 0)\n"
@@ -996,6 +1022,47 @@ static int pool_holder(const struct sim *s, int n, int pool, int p)
         return -1;
 }
 
+/* whether x (in another rack) is one of n's 2K nodes there: its place in
+ * its rack within K of n's in n's (K above, K - 1 below, around the rack:
+ * every node is one of 2K in each other rack too), or with --cross-rule
+ * hash the pair's hash below 2K/M */
+static bool cross_partner(const struct sim *s, int n, int x)
+{
+        int const m = s->m, k2 = 2 * s->o.cross;
+
+        if (k2 >= m)
+                return true;
+        if (s->o.cross_hash) {
+                uint64_t z = s->khash[n] ^ s->khash[x];
+
+                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+                z ^= z >> 31;
+                return (double)z < (double)k2 / m * 18446744073709551616.0;
+        }
+        return (member_of(s, x) - member_of(s, n) + s->o.cross - 1 + 2 * m) % m < k2;
+}
+
+/* --cross-data: of n's nodes in rack q, a holder of p that n may ask, the
+ * one with the fewest blocks asked of it */
+static int partner_holder(const struct sim *s, int n, int q, int p)
+{
+        int const m = s->m;
+        int best = -1, j;
+
+        for (j = 0; j < m; j++) {
+                int const x = q * m + j;
+
+                if (!cross_partner(s, n, x))
+                        continue;
+
+                if (s->started[x] && has(s, x, p) && in_view(s, n, x) && room_at(s, n, x) &&
+                    (best < 0 || s->upload[x] < s->upload[best]))
+                        best = x;
+        }
+        return best;
+}
+
 /* A holder of p in another rack for its importer: of two random ones,
  * the one with fewer blocks asked of it. */
 static int outside_holder(const struct sim *s, int n, int p)
@@ -1007,7 +1074,8 @@ static int outside_holder(const struct sim *s, int n, int p)
                 return -1;
         for (k = 0; k < 6 && found < 2; k++) {
                 int const q = s->rl[(size_t)p * (size_t)s->npool + (size_t)rnd_below(L)];
-                int const x = q == pool_of(s, n) ? -1 : pool_holder(s, n, q, p);
+                int const x = q == pool_of(s, n) ? -1 :
+                              s->o.cross_data ? partner_holder(s, n, q, p) : pool_holder(s, n, q, p);
 
                 if (x < 0)
                         continue;
@@ -1511,6 +1579,26 @@ static void sched_update(struct sim *s, struct ctx *c)
                         s->room[i] = 2 * w - s->shlen[s->st[i]];
                         left_room += s->room[i];
                 }
+                /* --steal in-rack: the stealers of each rack, their hashes
+                 * in a row of their own (map_global's scratch, free now) */
+                if (s->o.steal_in_rack) {
+                        int r;
+
+                        memset(s->gcnt_r, 0, (size_t)s->nmr * sizeof(int));
+                        for (i = 0; i < nst; i++)
+                                s->gcnt_r[maprack_of(s, c->keys[s->st[i]])]++;
+                        s->goff[0] = 0;
+                        for (r = 0; r < s->nmr; r++)
+                                s->goff[r + 1] = s->goff[r] + s->gcnt_r[r];
+                        memset(s->gcnt_r, 0, (size_t)s->nmr * sizeof(int));
+                        for (i = 0; i < nst; i++) {
+                                int const r2 = maprack_of(s, c->keys[s->st[i]]);
+                                int const at = s->goff[r2] + s->gcnt_r[r2]++;
+
+                                s->gids[at] = i;
+                                s->ghash[at] = s->sthash[i];
+                        }
+                }
                 for (i = 0; i < no && left_room > 0; i++) {
                         int const k = s->ord[i];
                         int x;
@@ -1519,7 +1607,18 @@ static void sched_update(struct sim *s, struct ctx *c)
                                 int const piece = s->shp[s->shbeg[k] + x];
                                 int j;
 
-                                if (global) {
+                                /* in-rack: a share goes to its rack's
+                                 * stealers; one that stopped, in a rack
+                                 * without any, to all */
+                                if (s->o.steal_in_rack &&
+                                    (s->front[k] > 0 || s->gcnt_r[maprack_of(s, c->keys[k])] > 0)) {
+                                        int const r = maprack_of(s, c->keys[k]), cnt = s->gcnt_r[r];
+
+                                        if (cnt == 0)
+                                                break;
+                                        j = s->gids[s->goff[r] + (int)ez_rendezvous_owner(s->ghash + s->goff[r],
+                                                                                          (size_t)cnt, (uint64_t)piece)];
+                                } else if (global) {
                                         if (c->des_stamp[piece] != c->des_ver) {
                                                 c->des[piece] = (int)ez_rendezvous_owner(s->sthash, (size_t)nst,
                                                                                          (uint64_t)piece);
@@ -2216,15 +2315,15 @@ static int cmp_addr(const void *a, const void *b)
 
 static void build_views(struct sim *s)
 {
-        int const n = s->n, K = s->o.view;
-        int *draw = xcalloc((size_t)n * (size_t)K, sizeof(int));
+        int const n = s->n, K = s->o.cross_view ? 0 : s->o.view;
+        int *draw = xcalloc((size_t)n * (size_t)K + 1, sizeof(int));
         int *deg = xcalloc((size_t)n, sizeof(int));
-        int *fill, i, j;
+        int *fill, i, j, x;
 
         /* each node draws K distinct others, as from the tracker's lists */
         for (i = 0; i < n; i++)
                 for (j = 0; j < K; j++) {
-                        int x, d;
+                        int d;
 
                         do {
                                 x = rnd_below(n);
@@ -2235,20 +2334,33 @@ static void build_views(struct sim *s)
                         deg[i]++;
                         deg[x]++;
                 }
+        /* --cross-view: its rack-mates and its nodes in every other rack
+         * (either way: the window is not symmetric at its ends) */
+        for (i = 0; s->o.cross_view && i < n; i++)
+                for (x = i + 1; x < n; x++)
+                        if (rack_of(s, x) == rack_of(s, i) || cross_partner(s, i, x) || cross_partner(s, x, i)) {
+                                deg[i]++;
+                                deg[x]++;
+                        }
         /* connections go both ways: a node sees those it drew and those
          * that drew it */
         s->adj_off = xcalloc((size_t)n + 1, sizeof(int));
         for (i = 0; i < n; i++)
                 s->adj_off[i + 1] = s->adj_off[i] + deg[i];
-        s->adj = xcalloc((size_t)s->adj_off[n], sizeof(int));
+        s->adj = xcalloc((size_t)s->adj_off[n] + 1, sizeof(int));
         fill = xcalloc((size_t)n, sizeof(int));
         for (i = 0; i < n; i++)
                 for (j = 0; j < K; j++) {
-                        int const x = draw[(size_t)i * K + j];
-
+                        x = draw[(size_t)i * K + j];
                         s->adj[s->adj_off[i] + fill[i]++] = x;
                         s->adj[s->adj_off[x] + fill[x]++] = i;
                 }
+        for (i = 0; s->o.cross_view && i < n; i++)
+                for (x = i + 1; x < n; x++)
+                        if (rack_of(s, x) == rack_of(s, i) || cross_partner(s, i, x) || cross_partner(s, x, i)) {
+                                s->adj[s->adj_off[i] + fill[i]++] = x;
+                                s->adj[s->adj_off[x] + fill[x]++] = i;
+                        }
         /* sorted and without repeats, packed again */
         {
                 int out = 0;
@@ -2444,7 +2556,7 @@ static void setup(struct sim *s)
         for (i = 0; i < s->nmr; i++)
                 s->slot[i] = -1;
 
-        if (s->o.view > 0) {
+        if (s->o.view > 0 || s->o.cross_view) {
                 build_views(s);
                 s->views = xcalloc((size_t)n, sizeof(struct ctx *));
                 for (i = 0; i < n; i++)
@@ -2511,12 +2623,18 @@ static bool parse_num(const char *v, double lo, double hi, double *out)
         return true;
 }
 
+/* one of two words: *out is whether it was yes */
+static bool parse_choice(const char *v, const char *no, const char *yes, bool *out)
+{
+        if (strcmp(v, yes) != 0 && strcmp(v, no) != 0)
+                return false;
+        *out = strcmp(v, yes) == 0;
+        return true;
+}
+
 static bool parse_on_off(const char *v, bool *out)
 {
-        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
-                return false;
-        *out = strcmp(v, "on") == 0;
-        return true;
+        return parse_choice(v, "off", "on", out);
 }
 
 static int parse_topology(const char *v, struct opts *o)
@@ -2546,7 +2664,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         int i, nodes = -1;
         bool size_set = false;
 
-        *o = (struct opts){ .nodes = 8, .aware = -1, .rate = 10, .size_mib = 32, .piece_kib = 64,
+        *o = (struct opts){ .nodes = 8, .aware = -1, .steal_in_rack = -1, .rate = 10, .size_mib = 32, .piece_kib = 64,
                             .seeder_conns = 2000, .seeder_stall = 5, .resolution = 16, .update = 0.2, .announce = 1800,
                             .seed = 1, .max_ratio = 50, .overhead = true, .header = true };
         for (i = 1; i < argc; i++) {
@@ -2637,6 +2755,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 } else if (strcmp(name, "--cross-peers") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->cross))
                                 return usage_error(name, "must be a whole number, 0 for every node");
+                } else if (strcmp(name, "--cross-data") == 0) {
+                        if (!parse_on_off(v, &o->cross_data))
+                                return usage_error(name, "must be 'on' or 'off'");
+                } else if (strcmp(name, "--cross-rule") == 0) {
+                        if (!parse_choice(v, "window", "hash", &o->cross_hash))
+                                return usage_error(name, "must be 'window' or 'hash'");
+                } else if (strcmp(name, "--cross-view") == 0) {
+                        if (!parse_on_off(v, &o->cross_view))
+                                return usage_error(name, "must be 'on' or 'off'");
+                } else if (strcmp(name, "--steal") == 0) {
+                        bool in_rack;
+                        if (!parse_choice(v, "any", "in-rack", &in_rack))
+                                return usage_error(name, "must be 'any' or 'in-rack'");
+                        o->steal_in_rack = in_rack;
                 } else if (strcmp(name, "--view") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->view))
                                 return usage_error(name, "must be a whole number, 0 for every node");
@@ -2682,8 +2814,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("--view", "must be below the number of nodes");
         if (o->aware == 1 && !o->racks)
                 return usage_error("--racks", "'on' needs a topology with racks");
+        if (o->steal_in_rack == 1 && (!o->racks || o->aware == 0))
+                return usage_error("--steal", "'in-rack' needs racks the schedule knows");
+        if (o->cross_data && (!o->cross || !o->racks || o->aware == 0))
+                return usage_error("--cross-data", "'on' needs racks the schedule knows and --cross-peers");
+        if (o->cross_view && (!o->cross || !o->racks || o->aware == 0 || o->view))
+                return usage_error("--cross-view", "'on' needs racks the schedule knows and --cross-peers, and no --view");
         if (o->aware < 0)
                 o->aware = o->racks > 0;
+        if (o->steal_in_rack < 0)
+                o->steal_in_rack = o->aware;
         return 0;
 }
 
@@ -2719,14 +2859,16 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "per_peer,inflight,seeder_conns,seeder_slots,seeder_stall_s,seed,bound_s,time_s,ratio,"
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
-                             "overhead,control_per_node,cross_peers");
+                             "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
                        finished ? s->slowest : NAN, s->seeder_bytes / s->S, dups, spine, s->n / o->announce,
-                       first_min, peak, runtime, o->overhead ? "on" : "off", control, o->cross);
+                       first_min, peak, runtime, o->overhead ? "on" : "off", control, o->cross,
+                       o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
+                       o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window");
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
@@ -2851,7 +2993,7 @@ int main(int argc, char **argv)
                 /* holders and the index of started pieces, 2 bytes per node
                  * and piece each; connections; bitfields */
                 double const mem = (double)s->n * s->P * 4 + (double)s->n * psize * 4 + 24.0 * s->n * s->W +
-                                   (o->view ? (double)s->n * s->P * 9 : 0);
+                                   (o->view || o->cross_view ? (double)s->n * s->P * 9 : 0);
 
                 if (mem > 16e9) {
                         fprintf(stderr, "%s: this run needs about %.0f GB (rack-blind without --view keeps "
