@@ -506,11 +506,12 @@ void ownership::update()
          * stolen from another rack's share crosses the spine back
          * into that rack, and the stealers of every rack competing for
          * the same shares had the seeder send more pieces twice
-         * (ezio-sim: 43 pieces against 65 in 4 racks of 8, and 41 against
+         * (ezio-sim: 43 pieces against 65 in 4 racks of 8, and 42 against
          * 93 for nodes that see only a few nodes of each other rack; the
          * testbed in docs/benchmarks.md, "Racks").  A share that
          * stopped in a rack without a stealer is open to every stealer,
-         * as before: no rack-mate would take it. */
+         * as before: no rack-mate would take it (sound while this node
+         * sees every node of that rack, as it does today). */
         std::vector<int> taker(np, -1);        /* per piece: the stealer (index into owners_) */
         for (std::size_t j = 0; j < stealers.size(); j++) {
                 std::size_t const k0 = stealers[j];

@@ -309,7 +309,8 @@ static void usage(FILE *f)
               "  --cross-view on|off  what-if, with --cross-peers K: a node is connected to\n"
               "                       its rack and to those 2K nodes of each other rack\n"
               "                       only: its schedule sees no other node (each node\n"
-              "                       maps owners over what it sees; default off)\n"
+              "                       maps owners over what it sees, and takes no stopped\n"
+              "                       share of another rack; default off)\n"
               "  --steal in-rack|any  in-rack: a stealer takes fresh pieces from the\n"
               "                       shares of its own rack's owners (and a stopped share\n"
               "                       in a rack without stealers); any: from every share\n"
@@ -1609,9 +1610,15 @@ static void sched_update(struct sim *s, struct ctx *c)
 
                                 /* in-rack: a share goes to its rack's
                                  * stealers; one that stopped, in a rack
-                                 * without any, to all */
+                                 * without any, to all, but for a node
+                                 * that sees other racks only through a
+                                 * few of their nodes (--cross-view): it
+                                 * cannot tell a rack without stealers
+                                 * from one whose stealers it does not
+                                 * see, nor which of its pieces are in */
                                 if (s->o.steal_in_rack &&
-                                    (s->front[k] > 0 || s->gcnt_r[maprack_of(s, c->keys[k])] > 0)) {
+                                    (s->front[k] > 0 || s->gcnt_r[maprack_of(s, c->keys[k])] > 0 ||
+                                     s->o.cross_view)) {
                                         int const r = maprack_of(s, c->keys[k]), cnt = s->gcnt_r[r];
 
                                         if (cnt == 0)
