@@ -87,6 +87,8 @@ struct opts {
                                          * rack only from those nodes of it */
         bool cross_hash;                /* those nodes: each pair by a hash of the two, not
                                          * by their places in their racks */
+        int cross_racks;                /* with cross_view: partners in only this many other
+                                         * racks (0: in every one) */
         bool cross_view;                /* what-if: and a node sees (connects to) only its rack
                                          * and those nodes of the others */
         int steal_in_rack;              /* a stealer takes only from its rack's shares (as the
@@ -311,6 +313,11 @@ static void usage(FILE *f)
               "                       only: its schedule sees no other node (each node\n"
               "                       maps owners over what it sees, and takes no stopped\n"
               "                       share of another rack; default off)\n"
+              "  --cross-racks J      what-if, with --cross-view: a node has its nodes in\n"
+              "                       only J other racks, the J after its rack counted\n"
+              "                       from its place (so a rack's members cover every\n"
+              "                       other rack); pieces reach the others rack to rack\n"
+              "                       (default 0: every other rack)\n"
               "  --steal in-rack|any  in-rack: a stealer takes fresh pieces from the\n"
               "                       shares of its own rack's owners (and a stopped share\n"
               "                       in a rack without stealers); any: from every share\n"
@@ -1029,7 +1036,16 @@ static int pool_holder(const struct sim *s, int n, int pool, int p)
  * hash the pair's hash below 2K/M */
 static bool cross_partner(const struct sim *s, int n, int x)
 {
-        int const m = s->m, k2 = 2 * s->o.cross;
+        int const m = s->m, k2 = 2 * s->o.cross, J = s->o.cross_racks;
+
+        /* --cross-racks J: only the J racks after n's, from its place on */
+        if (J > 0 && J < s->nr - 1) {
+                int const d = (rack_of(s, x) - rack_of(s, n) - 1 + 2 * s->nr) % s->nr;     /* 0 .. nr - 2 */
+                int const first = member_of(s, n) % (s->nr - 1);
+
+                if ((d - first + 2 * (s->nr - 1)) % (s->nr - 1) >= J)
+                        return false;
+        }
 
         if (k2 >= m)
                 return true;
@@ -1371,6 +1387,19 @@ static void map_view(struct sim *s, struct ctx *c)
                 }
                 s->gcnt_r[s->slot[r]]++;
         }
+        /* --cross-racks: the racks with a node downloading are known to
+         * every node (as a list the seeder or the tracker could publish),
+         * whether it sees any of their nodes or not; a piece of a rack it
+         * sees none of has no owner it knows */
+        for (i = 0; s->o.cross_racks > 0 && i < s->n; i++)
+                if (active(s, i) && s->slot[maprack_of(s, i)] < 0) {
+                        int const r = maprack_of(s, i);
+
+                        s->slot[r] = nl;
+                        s->rids[nl] = r;
+                        s->gcnt_r[nl] = 0;
+                        nl++;
+                }
         s->goff[0] = 0;
         for (i = 0; i < nl; i++)
                 s->goff[i + 1] = s->goff[i] + s->gcnt_r[i];
@@ -1388,8 +1417,9 @@ static void map_view(struct sim *s, struct ctx *c)
         for (p = 0; p < P; p++) {
                 int const l = (int)ez_rendezvous_owner(s->rh, (size_t)nl, (uint64_t)p);
 
-                c->owner[p] = s->gids[s->goff[l] + (int)ez_rendezvous_owner(s->ghash + s->goff[l],
-                                                                              (size_t)s->gcnt_r[l], (uint64_t)p)];
+                c->owner[p] = s->gcnt_r[l] == 0 ? -1 :
+                              s->gids[s->goff[l] + (int)ez_rendezvous_owner(s->ghash + s->goff[l],
+                                                                            (size_t)s->gcnt_r[l], (uint64_t)p)];
                 if (sl < 0)
                         c->imp[p] = -1;
                 else if (l == sl)
@@ -1518,7 +1548,7 @@ static void sched_update(struct sim *s, struct ctx *c)
         /* every owner's fresh pieces, ascending */
         memset(s->shlen, 0, (size_t)nk * sizeof(int));
         for (p = 0; p < P; p++)
-                if (s->fresh[p])
+                if (s->fresh[p] && c->owner[p] >= 0)
                         s->shlen[s->keyidx[c->owner[p]]]++;
         for (i = 0, cum = 0; i < nk; i++) {
                 s->shbeg[i] = cum;
@@ -1526,7 +1556,7 @@ static void sched_update(struct sim *s, struct ctx *c)
                 cum += s->shlen[i];
         }
         for (p = 0; p < P; p++)
-                if (s->fresh[p]) {
+                if (s->fresh[p] && c->owner[p] >= 0) {
                         int const ki = s->keyidx[c->owner[p]];
 
                         s->shp[s->shbeg[ki] + s->shfill[ki]++] = p;
@@ -2765,6 +2795,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 } else if (strcmp(name, "--cross-data") == 0) {
                         if (!parse_on_off(v, &o->cross_data))
                                 return usage_error(name, "must be 'on' or 'off'");
+                } else if (strcmp(name, "--cross-racks") == 0) {
+                        if (!parse_int(v, 0, MAX_NODES, &o->cross_racks))
+                                return usage_error(name, "must be a whole number, 0 for every other rack");
                 } else if (strcmp(name, "--cross-rule") == 0) {
                         if (!parse_choice(v, "window", "hash", &o->cross_hash))
                                 return usage_error(name, "must be 'window' or 'hash'");
@@ -2825,6 +2858,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("--steal", "'in-rack' needs racks the schedule knows");
         if (o->cross_data && (!o->cross || !o->racks || o->aware == 0))
                 return usage_error("--cross-data", "'on' needs racks the schedule knows and --cross-peers");
+        if (o->cross_racks && !o->cross_view)
+                return usage_error("--cross-racks", "needs --cross-view on");
         if (o->cross_view && (!o->cross || !o->racks || o->aware == 0 || o->view))
                 return usage_error("--cross-view", "'on' needs racks the schedule knows and --cross-peers, and no --view");
         if (o->aware < 0)
@@ -2866,16 +2901,16 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "per_peer,inflight,seeder_conns,seeder_slots,seeder_stall_s,seed,bound_s,time_s,ratio,"
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
-                             "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule");
+                             "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule,cross_racks");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
                        finished ? s->slowest : NAN, s->seeder_bytes / s->S, dups, spine, s->n / o->announce,
                        first_min, peak, runtime, o->overhead ? "on" : "off", control, o->cross,
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
-                       o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window");
+                       o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks);
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
