@@ -512,19 +512,21 @@ void ownership::update()
          * stopped in a rack without a stealer is open to every stealer,
          * as before: no rack-mate would take it (sound while this node
          * sees every node of that rack, as it does today). */
+        std::vector<bool> open(owners_.size());        /* per owner: its share open to every stealer */
+        for (std::size_t k : order)
+                open[k] = front[k] == 0 && !rack_stealers.count(owner_racks_[k]);
         std::vector<int> taker(np, -1);        /* per piece: the stealer (index into owners_) */
         for (std::size_t j = 0; j < stealers.size(); j++) {
                 std::size_t const k0 = stealers[j];
-                auto const &row = rack_stealers[owner_racks_[k0]];
+                auto const &row = rack_stealers.at(owner_racks_[k0]);
                 std::size_t room = 2 * w - share[k0].size();
                 for (std::size_t k : order) {
-                        bool const open = front[k] == 0 && !rack_stealers.count(owner_racks_[k]);
-                        if (!open && owner_racks_[k] != owner_racks_[k0])
+                        if (!open[k] && owner_racks_[k] != owner_racks_[k0])
                                 continue;
                         for (std::size_t i = share[k].size(); i-- > front[k] && room > 0;) {
                                 std::size_t const piece = static_cast<std::size_t>(share[k][i]);
                                 std::size_t const pick =
-                                        open ? ez_rendezvous_owner(sh.data(), sh.size(), piece)
+                                        open[k] ? ez_rendezvous_owner(sh.data(), sh.size(), piece)
                                              : row.second[ez_rendezvous_owner(row.first.data(), row.first.size(), piece)];
                                 if (pick == j) {
                                         taker[piece] = static_cast<int>(k0);

@@ -1070,10 +1070,7 @@ static int partner_holder(const struct sim *s, int n, int q, int p)
         for (j = 0; j < m; j++) {
                 int const x = q * m + j;
 
-                if (!cross_partner(s, n, x))
-                        continue;
-
-                if (s->started[x] && has(s, x, p) && in_view(s, n, x) && room_at(s, n, x) &&
+                if (cross_partner(s, n, x) && s->started[x] && has(s, x, p) && in_view(s, n, x) && room_at(s, n, x) &&
                     (best < 0 || s->upload[x] < s->upload[best]))
                         best = x;
         }
@@ -2350,6 +2347,14 @@ static int cmp_addr(const void *a, const void *b)
         return strcmp(sort_addr[*(const int *)a], sort_addr[*(const int *)b]);
 }
 
+/* --cross-view: whether i and x are connected: rack-mates, or either one
+ * of the other's nodes in its rack (the window is not symmetric at its
+ * ends) */
+static bool cross_linked(const struct sim *s, int i, int x)
+{
+        return rack_of(s, x) == rack_of(s, i) || cross_partner(s, i, x) || cross_partner(s, x, i);
+}
+
 static void build_views(struct sim *s)
 {
         int const n = s->n, K = s->o.cross_view ? 0 : s->o.view;
@@ -2371,11 +2376,10 @@ static void build_views(struct sim *s)
                         deg[i]++;
                         deg[x]++;
                 }
-        /* --cross-view: its rack-mates and its nodes in every other rack
-         * (either way: the window is not symmetric at its ends) */
+        /* --cross-view: its rack-mates and its nodes in the other racks */
         for (i = 0; s->o.cross_view && i < n; i++)
                 for (x = i + 1; x < n; x++)
-                        if (rack_of(s, x) == rack_of(s, i) || cross_partner(s, i, x) || cross_partner(s, x, i)) {
+                        if (cross_linked(s, i, x)) {
                                 deg[i]++;
                                 deg[x]++;
                         }
@@ -2394,7 +2398,7 @@ static void build_views(struct sim *s)
                 }
         for (i = 0; s->o.cross_view && i < n; i++)
                 for (x = i + 1; x < n; x++)
-                        if (rack_of(s, x) == rack_of(s, i) || cross_partner(s, i, x) || cross_partner(s, x, i)) {
+                        if (cross_linked(s, i, x)) {
                                 s->adj[s->adj_off[i] + fill[i]++] = x;
                                 s->adj[s->adj_off[x] + fill[x]++] = i;
                         }
