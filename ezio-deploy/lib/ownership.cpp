@@ -323,7 +323,7 @@ void ownership::update()
         std::size_t const np = static_cast<std::size_t>(num_pieces_);
         std::vector<bool> fresh(np, true);     /* held by no node */
         std::vector<bool> in_rack(np, false);  /* held by this node or a rack-mate */
-        std::vector<bool> shown(np, false);    /* held by a node, as libtorrent knows */
+        std::vector<bool> shown(np, false);    /* held by a node that is not stalled, as libtorrent knows */
         std::vector<std::pair<std::string, std::vector<bool>>> hiders;  /* peers with pieces kept from libtorrent */
         std::vector<std::pair<std::string, std::vector<bool>>> mates;   /* rack-mates and what they hold */
         lt::torrent_status const st = h_.status(lt::torrent_handle::query_pieces);
@@ -368,8 +368,6 @@ void ownership::update()
                                 if (mate)
                                         mates.back().second[i] = true;
                         }
-                        if (shows)
-                                shown[i] = true;
                 }
                 if (!hidden.empty())
                         hiders.emplace_back(a, hidden);
@@ -406,6 +404,20 @@ void ownership::update()
                         for (std::size_t i = 0; i < np; i++)
                                 if (m.second[i])
                                         in_rack[i] = true;
+        /* what libtorrent can fetch from a node: what it shows, unless it
+         * is stalled (a frozen rack-mate shows what it holds and sends
+         * none of it, so a piece only it shows is one to reveal another
+         * rack's holder for, or this node waits on it for good) */
+        for (auto const &p : peers) {
+                std::string const a = p.ip.address().to_string();
+                if (!settled(p, num_pieces_) ||
+                    std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end() ||
+                    std::find(stalled.begin(), stalled.end(), a) != stalled.end())
+                        continue;
+                for (std::size_t i = 0; i < np; i++)
+                        if (p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
+                                shown[i] = true;
+        }
 
         /* A node far behind the others (a slow link) owns nothing: the
          * others would wait on its uplink for its share.  Every node sees
