@@ -61,6 +61,14 @@ public:
          * once more when the download is complete */
         void trace_payload();
 
+        /* This node has every piece: it stops cutting connections to
+         * other racks (and takes any peer that asks), so that a node that
+         * lost its partners here can still be served. */
+        void complete();
+
+        /* peers of other racks cut off (not partners), for the trace */
+        std::size_t cut() const { return cut_.size(); }
+
         /* times idle connections were nudged to ask for more */
         uint64_t nudges() const { return nudges_; }
 
@@ -71,6 +79,7 @@ private:
         void nudge_idle(std::vector<lt::peer_info> const &peers, lt::typed_bitfield<lt::piece_index_t> const &have);
         void judge_liars(std::vector<lt::peer_info> const &peers, uint64_t done);
         void payload_line(std::vector<lt::peer_info> const &peers);
+        void bound_cross(std::vector<lt::peer_info> const &peers, std::string const &my_rack);
 
         /* pieces a node asks the seeder for at once, in a known order */
         static constexpr int window = 8;
@@ -103,6 +112,12 @@ private:
         lt::ip_filter base_;
         bool never_release_ = false;
         std::vector<std::string> liars_;        /* banned: asked, never sent a byte */
+        std::vector<rack_view::member> mine_;   /* this rack's members, as last told */
+        std::chrono::steady_clock::time_point mine_since_;      /* since when */
+        std::vector<std::string> cut_;          /* other racks' nodes not partners: blocked, sorted */
+        std::vector<std::string> partial_;      /* racks this node sees in part, sorted */
+        std::map<std::string, std::chrono::steady_clock::time_point> dialed_;  /* partners connected to, when */
+        bool complete_ = false;
         struct asked {
                 std::chrono::steady_clock::time_point since;    /* first seen asked and silent */
                 uint64_t done;                  /* this node's progress then */

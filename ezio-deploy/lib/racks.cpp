@@ -26,12 +26,23 @@
  * schedule has such a peer revealed: its connection is closed and opened
  * again, and the new bitfield, whole, shows everything it holds; nothing
  * is hidden from it after that.
+ *
+ * Each node also tells its peers its rack's members as it sees them
+ * (extension message "ezio_members", when they change: a bencoded list
+ * of [address, listening port], sorted by address), so that a node of
+ * another rack knows every node's place in that rack without being
+ * connected to all of them: the schedule keeps connections only to the
+ * few nodes of each other rack whose places are near its own
+ * (ownership.cpp, bound_cross).
  */
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <iterator>
 
 #include <libtorrent/address.hpp>
 #include <libtorrent/bdecode.hpp>
+#include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
 #include <libtorrent/error_code.hpp>
 #include <libtorrent/peer_connection_handle.hpp>
@@ -111,6 +122,62 @@ std::vector<lt::tcp::endpoint> rack_view::reconnect()
         return std::exchange(reconnect_, {});
 }
 
+void rack_view::members(std::vector<member> list)
+{
+        std::lock_guard<std::mutex> l(m_);
+        if (list != members_) {
+                members_ = std::move(list);
+                members_version_++;
+        }
+}
+
+unsigned rack_view::members_version() const
+{
+        std::lock_guard<std::mutex> l(m_);
+        return members_version_;
+}
+
+/* "ezio_members": a bencoded list of [address, port], sorted by address */
+std::string rack_view::members_message() const
+{
+        lt::entry::list_type list;
+        {
+                std::lock_guard<std::mutex> l(m_);
+                for (auto const &m : members_)
+                        list.emplace_back(lt::entry::list_type{lt::entry(m.address), lt::entry(m.port)});
+        }
+        std::string out;
+        if (!list.empty())
+                lt::bencode(std::back_inserter(out), lt::entry(list));
+        return out;
+}
+
+void rack_view::tell(std::string const &address, std::vector<member> list)
+{
+        std::lock_guard<std::mutex> l(m_);
+        auto it = peers_.find(address);
+        if (it == peers_.end() || it->second.rack.empty())
+                return;
+        told &t = told_[it->second.rack];
+        if (t.list != list) {
+                t.list = std::move(list);
+                t.since = std::chrono::steady_clock::now();
+        }
+}
+
+std::map<std::string, rack_view::told> rack_view::racks_told() const
+{
+        std::lock_guard<std::mutex> l(m_);
+        return told_;
+}
+
+unsigned short rack_view::listen_port(std::string const &address) const
+{
+        std::lock_guard<std::mutex> l(m_);
+        auto it = peers_.find(address);
+        return it == peers_.end() ? 0 : it->second.listen.port();
+}
+
 unsigned long long rack_view::hidden_haves() const
 {
         std::lock_guard<std::mutex> l(m_);
@@ -183,9 +250,40 @@ bool rack_view::must_reveal(std::string const &address)
 
 namespace {
 
+/* the extended message id peers send this node "ezio_members" with (BEP
+ * 10: each side names its own ids; libtorrent's are below 10) */
+constexpr int members_msg = 41;
+
+/* a told list: [address, port] pairs, at most a rack's worth, sorted by
+ * address as places are counted; anything malformed is dropped whole */
+bool parse_members(lt::span<char const> body, std::vector<rack_view::member> &out)
+{
+        lt::error_code ec;
+        lt::bdecode_node const n = lt::bdecode(body, ec, nullptr, 100, 10000);
+
+        if (ec || n.type() != lt::bdecode_node::list_t || n.list_size() > 1024)
+                return false;
+        for (int i = 0; i < n.list_size(); i++) {
+                lt::bdecode_node const e = n.list_at(i);
+                if (e.type() != lt::bdecode_node::list_t || e.list_size() != 2 ||
+                    e.list_at(0).type() != lt::bdecode_node::string_t || e.list_at(1).type() != lt::bdecode_node::int_t)
+                        return false;
+                std::int64_t const port = e.list_int_value_at(1);
+                lt::error_code aec;
+                lt::address const a = lt::make_address(std::string(e.list_string_value_at(0).substr(0, 64)), aec);
+                if (aec || port < 0 || port > 65535)
+                        return false;
+                out.push_back({a.to_string(), static_cast<unsigned short>(port)});
+        }
+        std::sort(out.begin(), out.end(), [](auto const &x, auto const &y) { return x.address < y.address; });
+        out.erase(std::unique(out.begin(), out.end(), [](auto const &x, auto const &y) { return x.address == y.address; }),
+                  out.end());
+        return true;
+}
+
 class racks_peer final : public lt::peer_plugin {
 public:
-        racks_peer(lt::peer_connection_handle pc, std::shared_ptr<rack_view> view)
+        racks_peer(lt::bt_peer_connection_handle pc, std::shared_ptr<rack_view> view)
                 : pc_(std::move(pc)), view_(std::move(view)), address_(pc_.remote().address().to_string())
         {
                 /* an outgoing connection went to the peer's listening port */
@@ -198,6 +296,7 @@ public:
         {
                 if (!view_->name().empty())
                         h["ezio_rack"] = std::string(view_->name());
+                h["m"]["ezio_members"] = members_msg;
         }
 
         bool on_extension_handshake(lt::bdecode_node const &h) override
@@ -209,6 +308,20 @@ public:
                 if (port > 0 && port < 65536)
                         listen = lt::tcp::endpoint(pc_.remote().address(), static_cast<unsigned short>(port));
                 view_->handshake(address_, std::string(rack.substr(0, 64)), listen);
+                if (lt::bdecode_node const m = h.dict_find_dict("m")) {
+                        std::int64_t const id = m.dict_find_int_value("ezio_members", 0);
+                        members_id_ = id > 0 && id < 256 ? static_cast<int>(id) : 0;
+                }
+                return true;
+        }
+
+        bool on_extended(int length, int msg, lt::span<char const> body) override
+        {
+                if (msg != members_msg)
+                        return false;
+                std::vector<rack_view::member> list;
+                if (pc_.packet_finished() && body.size() == length && parse_members(body, list))
+                        view_->tell(address_, std::move(list));
                 return true;
         }
 
@@ -218,14 +331,32 @@ public:
 
         void tick() override
         {
-                if (view_->must_reveal(address_))
+                if (view_->must_reveal(address_)) {
                         pc_.disconnect(lt::error_code(ECANCELED, lt::generic_category()), lt::operation_t::bittorrent);
+                        return;
+                }
+                /* this rack's members, once a second at most, when they
+                 * changed since this peer was last told */
+                unsigned const v = view_->members_version();
+                if (members_id_ == 0 || v == sent_ || pc_.is_disconnecting())
+                        return;
+                sent_ = v;
+                std::string const body = view_->members_message();
+                if (body.empty())
+                        return;
+                std::uint32_t const len = static_cast<std::uint32_t>(body.size() + 2);
+                std::string msg{static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
+                                static_cast<char>(len), 20, static_cast<char>(members_id_)};
+                msg += body;
+                pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
         }
 
 private:
-        lt::peer_connection_handle pc_;
+        lt::bt_peer_connection_handle pc_;
         std::shared_ptr<rack_view> view_;
         std::string const address_;
+        int members_id_ = 0;    /* the id the peer takes "ezio_members" under; 0: it does not */
+        unsigned sent_ = 0;     /* the version of the list it was last told */
 };
 
 class racks_torrent final : public lt::torrent_plugin {
@@ -236,7 +367,7 @@ public:
         {
                 if (pc.type() != lt::connection_type::bittorrent)
                         return nullptr;
-                return std::make_shared<racks_peer>(pc, view_);
+                return std::make_shared<racks_peer>(lt::bt_peer_connection_handle(pc), view_);
         }
 
 private:

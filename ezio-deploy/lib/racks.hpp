@@ -6,6 +6,7 @@
 #ifndef EZ_RACKS_HPP
 #define EZ_RACKS_HPP
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,6 +67,34 @@ public:
         void reveal(std::string const &address);
         std::vector<lt::tcp::endpoint> reconnect();
 
+        /* A node of a rack (this node's, or another's as one of its
+         * nodes told): its address and the port it listens on (0: not
+         * known). */
+        struct member {
+                std::string address;
+                unsigned short port = 0;
+                bool operator==(member const &o) const { return address == o.address && port == o.port; }
+                bool operator!=(member const &o) const { return !(*this == o); }
+        };
+
+        /* This node's rack, this node included, sorted by address: the
+         * schedule sets it at every look, and the extension tells every
+         * peer when it changes (extension message "ezio_members").  Empty:
+         * nothing to tell (this node is done with the schedule). */
+        void members(std::vector<member> list);
+
+        /* Every rack as its nodes told it (this node's rack too, as its
+         * rack-mates see it), the last list told by any of them, and
+         * since when that list has been the same. */
+        struct told {
+                std::vector<member> list;
+                std::chrono::steady_clock::time_point since;
+        };
+        std::map<std::string, told> racks_told() const;
+
+        /* where the peer at address listens, from its handshake (0: not known) */
+        unsigned short listen_port(std::string const &address) const;
+
         /* counters for the status trace: announcements hidden, peers revealed */
         unsigned long long hidden_haves() const;
         unsigned long long reveals() const;
@@ -75,6 +104,9 @@ public:
         bool hide(std::string const &address, int piece);
         void forget(std::string const &address);
         bool must_reveal(std::string const &address);
+        unsigned members_version() const;
+        std::string members_message() const;
+        void tell(std::string const &address, std::vector<member> list);
 
 private:
         std::string network(std::string const &address) const;
@@ -92,15 +124,19 @@ private:
         };
         std::map<std::string, peer> peers_;
         std::vector<bool> duty_;
+        std::vector<member> members_;
+        unsigned members_version_ = 0;
+        std::map<std::string, told> told_;      /* per other rack */
         std::vector<lt::tcp::endpoint> reconnect_;
         unsigned long long hidden_haves_ = 0;
         unsigned long long reveals_ = 0;
 };
 
 /* A torrent extension for add_torrent_params::extensions: tells peers this
- * node's rack and learns theirs, and hides from libtorrent the pieces the
- * schedule says come from inside the rack.  Before any plugin that copies
- * the extension handshake (request_budget.cpp). */
+ * node's rack and its rack's members and learns theirs, and hides from
+ * libtorrent the pieces the schedule says come from inside the rack.
+ * Before any plugin that copies the extension handshake
+ * (request_budget.cpp). */
 std::function<std::shared_ptr<lt::torrent_plugin>(lt::torrent_handle const &, lt::client_data_t)>
 racks_extension(std::shared_ptr<rack_view> view);
 

@@ -41,3 +41,13 @@ size_t ez_rendezvous_owner(const uint64_t *keys, size_t n, uint64_t piece)
         }
         return best_i;
 }
+
+bool ez_rendezvous_partners(size_t p, size_t ma, size_t q, size_t mb, size_t k)
+{
+        size_t const mod = ma * mb, x = p * mb, y = q * ma;
+        size_t const d = x > y ? x - y : y - x;
+
+        if (p >= ma || q >= mb)
+                return false;
+        return (d < mod - d ? d : mod - d) <= k * (ma > mb ? ma : mb);
+}

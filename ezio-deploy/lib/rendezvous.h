@@ -13,6 +13,7 @@
 #ifndef EZ_RENDEZVOUS_H
 #define EZ_RENDEZVOUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,16 @@ uint64_t ez_rendezvous_key(const char *key, size_t len);
  * weight, the later index on a tie (only equal hashes tie).  0 when n is
  * 0. */
 size_t ez_rendezvous_owner(const uint64_t *keys, size_t n, uint64_t piece);
+
+/* Whether the node at place p (0-based, by address) of a rack of ma nodes
+ * and the node at place q of a rack of mb nodes are partners, connected
+ * across the spine: their places, scaled to a common length around both
+ * racks, within k of each other in the larger rack's units.  The same
+ * both ways round; in racks of equal size each node's partners are the
+ * 2k + 1 around its own place (all of a rack of at most that many), and
+ * with k >= 1 every node has at least one in a rack of any size.  False
+ * when a place is not below its rack's size. */
+bool ez_rendezvous_partners(size_t p, size_t ma, size_t q, size_t mb, size_t k);
 
 #ifdef __cplusplus
 }

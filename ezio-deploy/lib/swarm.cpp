@@ -816,6 +816,8 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
                         s->own->trace_payload();
                         s->payload_traced = true;
                 }
+                if (s->own && o.state != EZ_SWARM_DOWNLOADING && o.total_done >= o.total_wanted)
+                        s->own->complete();
                 if (s->own && o.state == EZ_SWARM_DOWNLOADING &&
                     now - s->last_ownership > std::chrono::milliseconds(200)) {
                         s->own->update();

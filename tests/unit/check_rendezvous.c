@@ -2,7 +2,9 @@
  * check_rendezvous.c - the piece-to-owner map of the schedule: every node
  * computes the same map from the same node addresses, whatever order it
  * learnt them in; the shares are as even as a fair random split; a node
- * that joins or leaves moves only its own share.  And the map is the one
+ * that joins or leaves moves only its own share.  Partners across racks
+ * agree both ways round and leave no node without one in any rack.  And
+ * the map is the one
  * every earlier build computed, since nodes of two builds can share a
  * swarm.
  */
@@ -236,6 +238,67 @@ START_TEST(test_join_takes_only_its_share)
 }
 END_TEST
 
+/* Partners across racks: the same both ways round, for every pair of
+ * rack sizes and places, so that the connection two nodes keep is kept at
+ * both ends */
+START_TEST(test_partners_agree)
+{
+        size_t const k = (size_t)_i;
+        size_t ma, mb, p, q;
+
+        for (ma = 1; ma <= 40; ma++)
+                for (mb = 1; mb <= 40; mb++)
+                        for (p = 0; p < ma; p++)
+                                for (q = 0; q < mb; q++)
+                                        ck_assert_msg(ez_rendezvous_partners(p, ma, q, mb, k) ==
+                                                      ez_rendezvous_partners(q, mb, p, ma, k),
+                                                      "k %zu: %zu of %zu and %zu of %zu", k, p, ma, q, mb);
+}
+END_TEST
+
+/* in racks of one size, a node's partners are the 2k + 1 around its own
+ * place (every node of a rack no bigger) */
+START_TEST(test_partners_window)
+{
+        size_t const k = (size_t)_i;
+        size_t m, p, q;
+
+        for (m = 1; m <= 64; m++)
+                for (p = 0; p < m; p++)
+                        for (q = 0; q < m; q++) {
+                                size_t const d = p > q ? p - q : q - p;
+                                bool const near = (d < m - d ? d : m - d) <= k;
+
+                                ck_assert_msg(ez_rendezvous_partners(p, m, q, m, k) == near,
+                                              "k %zu, racks of %zu: %zu and %zu", k, m, p, q);
+                        }
+}
+END_TEST
+
+/* every node has a partner in a rack of any size, and no more than the
+ * window holds: (2k times the larger rack) / its own rack, plus one */
+START_TEST(test_partners_every_rack)
+{
+        size_t const k = (size_t)_i;
+        size_t ma, mb, p, q;
+
+        for (ma = 1; ma <= 60; ma++)
+                for (mb = 1; mb <= 60; mb++)
+                        for (p = 0; p < ma; p++) {
+                                size_t n = 0, most = 2 * k * (ma > mb ? ma : mb) / ma + 1;
+
+                                for (q = 0; q < mb; q++)
+                                        n += ez_rendezvous_partners(p, ma, q, mb, k);
+                                ck_assert_msg(n >= 1 && n <= most, "k %zu: %zu of %zu has %zu in a rack of %zu",
+                                              k, p, ma, n, mb);
+                        }
+        /* a place beyond its rack is no one's partner */
+        ck_assert(!ez_rendezvous_partners(3, 3, 0, 3, k));
+        ck_assert(!ez_rendezvous_partners(0, 3, 5, 5, k));
+        ck_assert(!ez_rendezvous_partners(0, 0, 0, 4, k));
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("rendezvous");
@@ -248,6 +311,9 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_balance, 2, 65);
         tcase_add_loop_test(tc, test_leave_moves_only_its_share, 0, EZ_ARRAY_LEN(churn_sizes));
         tcase_add_loop_test(tc, test_join_takes_only_its_share, 0, EZ_ARRAY_LEN(churn_sizes));
+        tcase_add_loop_test(tc, test_partners_agree, 1, 4);
+        tcase_add_loop_test(tc, test_partners_window, 1, 4);
+        tcase_add_loop_test(tc, test_partners_every_rack, 1, 4);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1030,22 +1030,31 @@ static int pool_holder(const struct sim *s, int n, int pool, int p)
         return -1;
 }
 
+/* --cross-racks J: whether x's rack is one of the J racks after n's,
+ * counted from n's place on (every rack when J is 0) */
+static bool cross_rack_of(const struct sim *s, int n, int x)
+{
+        int const J = s->o.cross_racks;
+
+        if (J > 0 && J < s->nr - 1) {
+                int const d = (rack_of(s, x) - rack_of(s, n) - 1 + 2 * s->nr) % s->nr;     /* 0 .. nr - 2 */
+                int const first = member_of(s, n) % (s->nr - 1);
+
+                return (d - first + 2 * (s->nr - 1)) % (s->nr - 1) < J;
+        }
+        return true;
+}
+
 /* whether x (in another rack) is one of n's 2K nodes there: its place in
  * its rack within K of n's in n's (K above, K - 1 below, around the rack:
  * every node is one of 2K in each other rack too), or with --cross-rule
  * hash the pair's hash below 2K/M */
 static bool cross_partner(const struct sim *s, int n, int x)
 {
-        int const m = s->m, k2 = 2 * s->o.cross, J = s->o.cross_racks;
+        int const m = s->m, k2 = 2 * s->o.cross;
 
-        /* --cross-racks J: only the J racks after n's, from its place on */
-        if (J > 0 && J < s->nr - 1) {
-                int const d = (rack_of(s, x) - rack_of(s, n) - 1 + 2 * s->nr) % s->nr;     /* 0 .. nr - 2 */
-                int const first = member_of(s, n) % (s->nr - 1);
-
-                if ((d - first + 2 * (s->nr - 1)) % (s->nr - 1) >= J)
-                        return false;
-        }
+        if (!cross_rack_of(s, n, x))
+                return false;
 
         if (k2 >= m)
                 return true;
@@ -2347,12 +2356,18 @@ static int cmp_addr(const void *a, const void *b)
         return strcmp(sort_addr[*(const int *)a], sort_addr[*(const int *)b]);
 }
 
-/* --cross-view: whether i and x are connected: rack-mates, or either one
- * of the other's nodes in its rack (the window is not symmetric at its
- * ends) */
+/* --cross-view: whether i and x are connected: rack-mates, or partners
+ * by the client's own rule (ez_rendezvous_partners: places within K, the
+ * union of both ends' windows of 2K), or with --cross-rule hash or
+ * --cross-racks either one of the other's nodes */
 static bool cross_linked(const struct sim *s, int i, int x)
 {
-        return rack_of(s, x) == rack_of(s, i) || cross_partner(s, i, x) || cross_partner(s, x, i);
+        if (rack_of(s, x) == rack_of(s, i))
+                return true;
+        if (s->o.cross_hash || s->o.cross_racks > 0)
+                return cross_partner(s, i, x) || cross_partner(s, x, i);
+        return ez_rendezvous_partners((size_t)member_of(s, i), (size_t)s->m, (size_t)member_of(s, x), (size_t)s->m,
+                                      (size_t)s->o.cross);
 }
 
 static void build_views(struct sim *s)
