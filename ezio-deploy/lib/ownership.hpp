@@ -36,7 +36,8 @@ public:
         void update();
 
         /* Call on every status poll: after 5 s without progress while the
-         * seeders are released, take them back for good. */
+         * seeders are released, and while some node holds a piece this
+         * one lacks (or for 30 s), take them back for good. */
         void watch(uint64_t total_done, bool downloading);
 
         /* Whether this node still has pieces of its own to ask an origin
@@ -126,6 +127,8 @@ private:
         uint64_t nudges_ = 0;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;
+        bool available_ = true;                 /* some node holds a piece this one lacks */
+        std::chrono::steady_clock::time_point available_at_;   /* when that was last so, or the start */
         struct payload {
                 int64_t past = 0, last = 0;     /* earlier connections'; this one's */
                 int where = 0;                  /* 0 origin, 1 this rack (all peers without racks), 2 other racks */

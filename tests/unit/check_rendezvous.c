@@ -246,8 +246,8 @@ START_TEST(test_partners_agree)
         size_t const k = (size_t)_i;
         size_t ma, mb, p, q;
 
-        for (ma = 1; ma <= 40; ma++)
-                for (mb = 1; mb <= 40; mb++)
+        for (ma = 1; ma <= 24; ma++)
+                for (mb = 1; mb <= 24; mb++)
                         for (p = 0; p < ma; p++)
                                 for (q = 0; q < mb; q++)
                                         ck_assert_msg(ez_rendezvous_partners(p, ma, q, mb, k) ==
@@ -263,7 +263,7 @@ START_TEST(test_partners_window)
         size_t const k = (size_t)_i;
         size_t m, p, q;
 
-        for (m = 1; m <= 64; m++)
+        for (m = 1; m <= 32; m++)
                 for (p = 0; p < m; p++)
                         for (q = 0; q < m; q++) {
                                 size_t const d = p > q ? p - q : q - p;
@@ -282,8 +282,8 @@ START_TEST(test_partners_every_rack)
         size_t const k = (size_t)_i;
         size_t ma, mb, p, q;
 
-        for (ma = 1; ma <= 60; ma++)
-                for (mb = 1; mb <= 60; mb++)
+        for (ma = 1; ma <= 24; ma++)
+                for (mb = 1; mb <= 24; mb++)
                         for (p = 0; p < ma; p++) {
                                 size_t n = 0, most = 2 * k * (ma > mb ? ma : mb) / ma + 1;
 

@@ -42,6 +42,9 @@
 #define MAX_BLOCKS      64              /* blocks in a piece: pieces up to 1 MiB */
 #define SHARE_STALL     1.5             /* s: a share not moving is open to stealers */
 #define IMPORTER_STALL  3.0             /* s: a rack-mate not moving is not importing */
+#define STALL_CEILING   30.0            /* s: --stall-rule available: the seeder stall
+                                         * clock runs anyway after this long with nothing
+                                         * a node lacks held by any node */
 #define MAX_NODES       65535           /* holders are kept as 16-bit member indices */
 #define EXIT_USAGE      2
 
@@ -76,6 +79,9 @@ struct opts {
         int seeder_conns;               /* the seeder's connections_limit */
         int seeder_slots;               /* 0: every connection unchoked (the client) */
         double seeder_stall;            /* watch(): released and nothing in for this long; 0: off */
+        bool stall_available;           /* that clock runs only while some node holds a piece
+                                         * this one lacks, or after 30 s (the client since
+                                         * 2026-12-07; false: the client before) */
         double dt;                      /* shortest step; 0: automatic */
         int resolution;                 /* steps per piece-time of a mean transfer */
         double update;
@@ -89,6 +95,8 @@ struct opts {
                                          * by their places in their racks */
         int cross_racks;                /* with cross_view: partners in only this many other
                                          * racks (0: in every one) */
+        int owners;                     /* what-if: at most this many nodes fetch from the
+                                         * seeder (0: every node close enough) */
         bool cross_view;                /* what-if: and a node sees (connects to) only its rack
                                          * and those nodes of the others */
         int steal_in_rack;              /* a stealer takes only from its rack's shares (as the
@@ -180,6 +188,8 @@ struct sim {
         uint64_t *have, *asked;         /* [n][W]: held; started (some block asked) */
         int *held, *nasked;
         double *start, *done_at, *changed, *last_block;
+        double *avail_at;               /* --stall-rule available: when a node last lacked a
+                                         * piece some node held (or started) */
         bool *started, *wants, *conn, *never, *stuck;
         struct conn **cv;               /* per node: its connections, the seeder's first */
         int *ncv, *ccv;
@@ -212,6 +222,8 @@ struct sim {
         uint8_t *fresh, *inrack;
         uint64_t *orbits, *orrack;
         int *dl, *hist, *keyidx, *nkeys_buf, *shlen, *shbeg, *shfill, *shp, *taker;
+        int *ukeys, nukeys;             /* --owners: every member of the schedule, the
+                                         * importers' set (nukeys 0: the owners are all) */
         int *st, *room, *front, *ord;
         uint64_t *sthash;
         int *gcnt_r, *goff, *gids, *rids, *slot;
@@ -318,6 +330,15 @@ static void usage(FILE *f)
               "                       from its place (so a rack's members cover every\n"
               "                       other rack); pieces reach the others rack to rack\n"
               "                       (default 0: every other rack)\n"
+              "  --stall-rule available|always  available: the --seeder-stall clock runs\n"
+              "                       only while some node holds a piece the node lacks,\n"
+              "                       or after 30 s (default, as the client); always: as\n"
+              "                       the client before 2026-12-07\n"
+              "  --owners C           what-if: of the nodes in the schedule, only the C\n"
+              "                       whose address hashes lowest own pieces and fetch\n"
+              "                       from the seeder (and steal); every member still\n"
+              "                       brings pieces into its rack; shared view only\n"
+              "                       (default 0: every member owns)\n"
               "  --steal in-rack|any  in-rack: a stealer takes fresh pieces from the\n"
               "                       shares of its own rack's owners (and a stopped share\n"
               "                       in a rack without stealers); any: from every share\n"
@@ -1321,6 +1342,60 @@ static void duty_push(struct sim *s, int k, int p)
  * did not change keeps its row: at 10,000 nodes recomputing every row at
  * every change would be most of the run.
  */
+static const uint64_t *sort_hash;
+
+static int cmp_khash(const void *a, const void *b)
+{
+        uint64_t const x = sort_hash[*(const int *)a], y = sort_hash[*(const int *)b];
+
+        return (x > y) - (x < y);
+}
+
+/* --owners: each piece's owner among the capped owners alone, by the
+ * same two levels (the racks with an owner, then its owners there) */
+static void map_owners(struct sim *s, struct ctx *c)
+{
+        int const P = s->P, nk = c->nkeys;
+        int *racks = xcalloc((size_t)nk, sizeof(int)), *cnt = xcalloc((size_t)nk, sizeof(int));
+        int *off = xcalloc((size_t)nk + 1, sizeof(int)), *ids = xcalloc((size_t)nk, sizeof(int));
+        uint64_t *rh = xcalloc((size_t)nk, sizeof(uint64_t)), *kh = xcalloc((size_t)nk, sizeof(uint64_t));
+        int nr = 0, i, j, p;
+
+        for (i = 0; i < nk; i++) {
+                int const r = maprack_of(s, c->keys[i]);
+
+                for (j = 0; j < nr && racks[j] != r; j++)
+                        ;
+                if (j == nr) {
+                        racks[nr] = r;
+                        rh[nr++] = s->mr_hash[r];
+                }
+                cnt[j]++;
+        }
+        for (j = 0; j < nr; j++)
+                off[j + 1] = off[j] + cnt[j];
+        memset(cnt, 0, (size_t)nk * sizeof(int));
+        for (i = 0; i < nk; i++) {
+                int const r = maprack_of(s, c->keys[i]);
+
+                for (j = 0; racks[j] != r; j++)
+                        ;
+                ids[off[j] + cnt[j]] = c->keys[i];
+                kh[off[j] + cnt[j]++] = s->khash[c->keys[i]];
+        }
+        for (p = 0; p < P; p++) {
+                int const l = (int)ez_rendezvous_owner(rh, (size_t)nr, (uint64_t)p);
+
+                c->owner[p] = ids[off[l] + (int)ez_rendezvous_owner(kh + off[l], (size_t)cnt[l], (uint64_t)p)];
+        }
+        free(racks);
+        free(cnt);
+        free(off);
+        free(ids);
+        free(rh);
+        free(kh);
+}
+
 static void map_global(struct sim *s, struct ctx *c)
 {
         int const P = s->P;
@@ -1328,15 +1403,19 @@ static void map_global(struct sim *s, struct ctx *c)
         uint64_t rset = 0xcbf29ce484222325ULL;
         bool changed = false;
 
+        /* the importers over every member (--owners: not only the owners) */
+        const int *mk = s->nukeys ? s->ukeys : c->keys;
+        int const nm = s->nukeys ? s->nukeys : c->nkeys;
+
         memset(s->gcnt_r, 0, (size_t)s->nmr * sizeof(int));
-        for (i = 0; i < c->nkeys; i++)
-                s->gcnt_r[maprack_of(s, c->keys[i])]++;
+        for (i = 0; i < nm; i++)
+                s->gcnt_r[maprack_of(s, mk[i])]++;
         s->goff[0] = 0;
         for (r = 0; r < s->nmr; r++)
                 s->goff[r + 1] = s->goff[r] + s->gcnt_r[r];
         memset(s->gcnt_r, 0, (size_t)s->nmr * sizeof(int));
-        for (i = 0; i < c->nkeys; i++) {
-                int const k = c->keys[i], r2 = maprack_of(s, k), j = s->goff[r2] + s->gcnt_r[r2]++;
+        for (i = 0; i < nm; i++) {
+                int const k = mk[i], r2 = maprack_of(s, k), j = s->goff[r2] + s->gcnt_r[r2]++;
 
                 s->gids[j] = k;
                 s->ghash[j] = s->khash[k];
@@ -1369,7 +1448,9 @@ static void map_global(struct sim *s, struct ctx *c)
                 for (p = 0; p < P; p++)
                         c->rp[p] = s->rids[ez_rendezvous_owner(s->rh, (size_t)nrs, (uint64_t)p)];
         }
-        if (changed)
+        if (s->nukeys)
+                map_owners(s, c);
+        else if (changed)
                 for (p = 0; p < P; p++)
                         c->owner[p] = c->imp[(size_t)c->rp[p] * (size_t)P + (size_t)p];
         c->mapped = true;
@@ -1527,6 +1608,18 @@ static void sched_update(struct sim *s, struct ctx *c)
                  * shared view always keeps the median node) */
                 s->nkeys_buf[nk++] = c->viewer;
                 sig = sig_add(sig, (uint64_t)c->viewer + 1);
+        }
+        /* --owners C: the members all bring pieces into their racks; the
+         * C whose address hashes lowest own (the signature above covers
+         * both, the owners being a function of the members) */
+        s->nukeys = 0;
+        if (s->o.owners > 0 && nk > s->o.owners) {
+                memcpy(s->ukeys, s->nkeys_buf, (size_t)nk * sizeof(int));
+                s->nukeys = nk;
+                sort_hash = s->khash;
+                qsort(s->nkeys_buf, (size_t)nk, sizeof(int), cmp_khash);
+                nk = s->o.owners;
+                qsort(s->nkeys_buf, (size_t)nk, sizeof(int), cmp_int);
         }
         if (!c->mapped || nk != c->nkeys || sig != c->keys_sig) {
                 if (nk > c->ckeys) {
@@ -1791,7 +1884,7 @@ static void start_node(struct sim *s, int i)
         s->cross_total -= cross_share(s, rack_of(s, i));
         s->started_in_rack[rack_of(s, i)]++;
         s->cross_total += cross_share(s, rack_of(s, i));
-        s->changed[i] = s->last_block[i] = s->t;
+        s->changed[i] = s->last_block[i] = s->avail_at[i] = s->t;
         s->full_due[i] = true;
         /* libtorrent connects to the seeder at once, if it takes more */
         s->wants[i] = true;
@@ -1809,7 +1902,23 @@ static void update(struct sim *s)
         for (i = 0; i < n; i++)
                 s->stuck[i] = active(s, i) && s->t - s->changed[i] > IMPORTER_STALL;
         /* watch(): released, and no block came in for --seeder-stall
-         * seconds (5 in the client) */
+         * seconds (5 in the client), not counting the time when no node
+         * held a piece it lacks, up to 30 s (--stall-rule always: the
+         * client before, counting it) */
+        if (s->o.stall_available) {
+                int p, held_somewhere = 0;
+
+                for (p = 0; p < s->P; p++)
+                        held_somewhere += s->gcnt[p] > 0;
+                for (i = 0; i < n; i++) {
+                        if (!active(s, i))
+                                continue;
+                        if (s->held[i] < held_somewhere)
+                                s->avail_at[i] = s->t;
+                        else if (s->t - s->avail_at[i] < STALL_CEILING)
+                                s->last_block[i] = s->t;
+                }
+        }
         for (i = 0; i < n && s->o.seeder_stall > 0; i++)
                 if (active(s, i) && !s->wants[i] && !s->never[i] && s->t - s->last_block[i] > s->o.seeder_stall)
                         s->never[i] = true;
@@ -2522,6 +2631,7 @@ static void setup(struct sim *s)
         s->done_at = xcalloc((size_t)n, sizeof(double));
         s->changed = xcalloc((size_t)n, sizeof(double));
         s->last_block = xcalloc((size_t)n, sizeof(double));
+        s->avail_at = xcalloc((size_t)n, sizeof(double));
         s->started = xcalloc((size_t)n, sizeof(bool));
         s->wants = xcalloc((size_t)n, sizeof(bool));
         s->conn = xcalloc((size_t)n, sizeof(bool));
@@ -2592,6 +2702,7 @@ static void setup(struct sim *s)
         for (i = 0; i < n; i++)
                 s->keyidx[i] = -1;
         s->nkeys_buf = xcalloc((size_t)n, sizeof(int));
+        s->ukeys = xcalloc((size_t)n, sizeof(int));
         s->shlen = xcalloc((size_t)n, sizeof(int));
         s->shbeg = xcalloc((size_t)n, sizeof(int));
         s->shfill = xcalloc((size_t)n, sizeof(int));
@@ -2721,7 +2832,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         bool size_set = false;
 
         *o = (struct opts){ .nodes = 8, .aware = -1, .steal_in_rack = -1, .rate = 10, .size_mib = 32, .piece_kib = 64,
-                            .seeder_conns = 2000, .seeder_stall = 5, .resolution = 16, .update = 0.2, .announce = 1800,
+                            .seeder_conns = 2000, .seeder_stall = 5, .stall_available = true, .resolution = 16, .update = 0.2, .announce = 1800,
                             .seed = 1, .max_ratio = 50, .overhead = true, .header = true };
         for (i = 1; i < argc; i++) {
                 char const *a = argv[i];
@@ -2817,6 +2928,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 } else if (strcmp(name, "--cross-racks") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->cross_racks))
                                 return usage_error(name, "must be a whole number, 0 for every other rack");
+                } else if (strcmp(name, "--stall-rule") == 0) {
+                        if (!parse_choice(v, "always", "available", &o->stall_available))
+                                return usage_error(name, "must be 'always' or 'available'");
+                } else if (strcmp(name, "--owners") == 0) {
+                        if (!parse_int(v, 0, MAX_NODES, &o->owners))
+                                return usage_error(name, "must be a whole number, 0 for every node");
                 } else if (strcmp(name, "--cross-rule") == 0) {
                         if (!parse_choice(v, "window", "hash", &o->cross_hash))
                                 return usage_error(name, "must be 'window' or 'hash'");
@@ -2879,6 +2996,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("--cross-data", "'on' needs racks the schedule knows and --cross-peers");
         if (o->cross_racks && !o->cross_view)
                 return usage_error("--cross-racks", "needs --cross-view on");
+        if (o->owners && (o->cross_view || o->view))
+                return usage_error("--owners", "needs the shared view (no --view, no --cross-view)");
         if (o->cross_view && (!o->cross || !o->racks || o->aware == 0 || o->view))
                 return usage_error("--cross-view", "'on' needs racks the schedule knows and --cross-peers, and no --view");
         if (o->aware < 0)
@@ -2920,16 +3039,18 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "per_peer,inflight,seeder_conns,seeder_slots,seeder_stall_s,seed,bound_s,time_s,ratio,"
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
-                             "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule,cross_racks");
+                             "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule,cross_racks,owners,"
+                             "stall_rule");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
                        finished ? s->slowest : NAN, s->seeder_bytes / s->S, dups, spine, s->n / o->announce,
                        first_min, peak, runtime, o->overhead ? "on" : "off", control, o->cross,
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
-                       o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks);
+                       o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks,
+                       o->owners, o->stall_available ? "available" : "always");
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
