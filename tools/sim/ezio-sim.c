@@ -97,6 +97,8 @@ struct opts {
                                          * racks (0: in every one) */
         int owners;                     /* what-if: at most this many nodes fetch from the
                                          * seeder (0: every node close enough) */
+        bool slots_by_piece;            /* --seeder-slots: the lowest pieces first, not the
+                                         * oldest requests */
         bool cross_view;                /* what-if: and a node sees (connects to) only its rack
                                          * and those nodes of the others */
         int steal_in_rack;              /* a stealer takes only from its rack's shares (as the
@@ -300,6 +302,9 @@ static void usage(FILE *f)
               "                       client's connections_limit)\n"
               "  --seeder-slots K     what-if: the seeder sends to at most K nodes at once,\n"
               "                       oldest request first (default 0: all, as the client)\n"
+              "  --seeder-order oldest|piece  with --seeder-slots: the connections whose\n"
+              "                       block was asked first (default), or of the lowest\n"
+              "                       piece (the image leaves the seeder in order)\n"
               "  --seeder-stall S     a node that released the seeder and got nothing for S\n"
               "                       seconds takes it back for good (default 5, as\n"
               "                       ownership.cpp's watch(); 0: never)\n"
@@ -2358,10 +2363,22 @@ static int cmp_since(const void *a, const void *b)
         return (x->dst > y->dst) - (x->dst < y->dst);
 }
 
+/* --seeder-order piece: the lowest piece in transfer first */
+static int cmp_head_piece(const void *a, const void *b)
+{
+        const struct flow *x = sort_sim->fl + *(const int *)a, *y = sort_sim->fl + *(const int *)b;
+        int const px = sort_sim->cv[x->dst][x->ci].piece[0], py = sort_sim->cv[y->dst][y->ci].piece[0];
+
+        if (px != py)
+                return (px > py) - (px < py);
+        return cmp_since(a, b);
+}
+
 /*
  * --seeder-slots K: the seeder sends on K connections at a time, those
- * whose block in transfer was asked first; the others wait.  What an
- * upload slot limit would do; the client unchokes every peer.
+ * whose block in transfer was asked first (--seeder-order piece: of the
+ * lowest piece); the others wait.  What an upload slot limit would do;
+ * the client unchokes every peer.
  */
 static void seeder_slots(struct sim *s)
 {
@@ -2379,7 +2396,7 @@ static void seeder_slots(struct sim *s)
         if (ns <= s->o.seeder_slots)
                 return;
         sort_sim = s;
-        qsort(s->sfl, (size_t)ns, sizeof(int), cmp_since);
+        qsort(s->sfl, (size_t)ns, sizeof(int), s->o.slots_by_piece ? cmp_head_piece : cmp_since);
         for (i = s->o.seeder_slots; i < ns; i++)
                 s->fl[s->sfl[i]].nres = -1;
         for (f = 0, i = 0; f < s->nfl; f++)
@@ -2928,6 +2945,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 } else if (strcmp(name, "--cross-racks") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->cross_racks))
                                 return usage_error(name, "must be a whole number, 0 for every other rack");
+                } else if (strcmp(name, "--seeder-order") == 0) {
+                        if (!parse_choice(v, "oldest", "piece", &o->slots_by_piece))
+                                return usage_error(name, "must be 'oldest' or 'piece'");
                 } else if (strcmp(name, "--stall-rule") == 0) {
                         if (!parse_choice(v, "always", "available", &o->stall_available))
                                 return usage_error(name, "must be 'always' or 'available'");
@@ -2996,6 +3016,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("--cross-data", "'on' needs racks the schedule knows and --cross-peers");
         if (o->cross_racks && !o->cross_view)
                 return usage_error("--cross-racks", "needs --cross-view on");
+        if (o->slots_by_piece && !o->seeder_slots)
+                return usage_error("--seeder-order", "needs --seeder-slots");
         if (o->owners && (o->cross_view || o->view))
                 return usage_error("--owners", "needs the shared view (no --view, no --cross-view)");
         if (o->cross_view && (!o->cross || !o->racks || o->aware == 0 || o->view))
@@ -3040,9 +3062,9 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
                              "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule,cross_racks,owners,"
-                             "stall_rule");
+                             "stall_rule,seeder_order");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s,%s\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
@@ -3050,7 +3072,8 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                        first_min, peak, runtime, o->overhead ? "on" : "off", control, o->cross,
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
                        o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks,
-                       o->owners, o->stall_available ? "available" : "always");
+                       o->owners, o->stall_available ? "available" : "always",
+                       o->slots_by_piece ? "piece" : "oldest");
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
