@@ -149,8 +149,8 @@ static constexpr std::size_t cross_places = 1;
  * partners are all gone is opened whole again, and partners not
  * connected are dialed, at most every 5 s each, as are rack-mates
  * learnt only from another rack-mate's list: a node told of a few peers
- * (a tracker's list, a ring of --peer) finds its rack and its partners.  Peers without a rack,
- * and origin seeders, are never cut.  A rack seen in part is noted: the
+ * (a tracker's list, a ring of --peer) finds its rack and its partners.
+ * Peers without a rack, and origin seeders, are never cut.  A rack seen in part is noted: the
  * schedule takes no stopped share of it (a node cannot tell a rack
  * without stealers from one whose stealers it does not see).
  */
@@ -174,9 +174,7 @@ void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string
         }
         for (auto &c : connected)
                 std::sort(c.second.begin(), c.second.end());
-        std::sort(mine.begin(), mine.end(), [](auto const &x, auto const &y) { return x.address < y.address; });
-        mine.erase(std::unique(mine.begin(), mine.end(), [](auto const &x, auto const &y) { return x.address == y.address; }),
-                   mine.end());
+        rack_view::place_order(mine);
         if (mine != mine_) {
                 mine_ = mine;
                 mine_since_ = now;
@@ -190,7 +188,7 @@ void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string
         std::vector<std::string> cut, partial;
         std::vector<lt::tcp::endpoint> dial;
         auto const settle = std::chrono::seconds(2);
-        auto const ask = [&](rack_view::member const &m, std::vector<lt::tcp::endpoint> &to) {
+        auto const ask = [&](rack_view::member const &m) {
                 auto &when = dialed_[m.address];
                 if (when != std::chrono::steady_clock::time_point() && now - when < std::chrono::seconds(5))
                         return;
@@ -198,7 +196,7 @@ void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string
                 lt::error_code ec;
                 lt::address const addr = lt::make_address(m.address, ec);
                 if (!ec)
-                        to.emplace_back(addr, m.port);
+                        dial.emplace_back(addr, m.port);
         };
         for (auto const &[rack, t] : racks_->racks_told()) {
                 auto const &c = connected[rack];
@@ -208,26 +206,27 @@ void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string
                 if (rack == my_rack) {
                         for (auto const &m : t.list)
                                 if (m.address != self_key_ && m.port != 0 && !on(m.address) && !seed(m.address))
-                                        ask(m, dial);
+                                        ask(m);
                         continue;
                 }
                 if (t.list.empty())
                         continue;
                 std::size_t const mb = t.list.size();
+                std::vector<bool> partner(mb), linked(mb);
                 bool any = false;
                 for (std::size_t q = 0; q < mb; q++) {
-                        if (!on(t.list[q].address))
-                                partial.push_back(rack);
-                        if (ez_rendezvous_partners(p, ma, q, mb, cross_places) && on(t.list[q].address))
-                                any = true;
+                        partner[q] = ez_rendezvous_partners(p, ma, q, mb, cross_places);
+                        linked[q] = on(t.list[q].address);
+                        any = any || (partner[q] && linked[q]);
                 }
+                if (std::find(linked.begin(), linked.end(), false) != linked.end())
+                        partial.push_back(rack);
                 bool const settled_lists = now - mine_since_ >= settle && now - t.since >= settle;
                 for (std::size_t q = 0; q < mb; q++) {
                         rack_view::member const &m = t.list[q];
-                        bool const partner = ez_rendezvous_partners(p, ma, q, mb, cross_places);
                         if (seed(m.address) || m.address == self_key_)
                                 continue;
-                        if (!partner && any) {
+                        if (!partner[q] && any) {
                                 /* settled, or cut already; and only a
                                  * node known to be of that rack (its own
                                  * handshake, or its address's network):
@@ -241,14 +240,13 @@ void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string
                         }
                         /* a partner, or any node of a rack without one:
                          * dial it if it is not connected */
-                        if (!on(m.address) && m.port != 0)
-                                ask(m, dial);
+                        if (!linked[q] && m.port != 0)
+                                ask(m);
                 }
         }
         std::sort(cut.begin(), cut.end());
         cut.erase(std::unique(cut.begin(), cut.end()), cut.end());
         std::sort(partial.begin(), partial.end());
-        partial.erase(std::unique(partial.begin(), partial.end()), partial.end());
         partial_ = std::move(partial);
         if (cut != cut_) {
                 cut_ = std::move(cut);

@@ -131,6 +131,13 @@ void rack_view::members(std::vector<member> list)
         }
 }
 
+void rack_view::place_order(std::vector<member> &list)
+{
+        std::sort(list.begin(), list.end(), [](auto const &x, auto const &y) { return x.address < y.address; });
+        list.erase(std::unique(list.begin(), list.end(), [](auto const &x, auto const &y) { return x.address == y.address; }),
+                   list.end());
+}
+
 unsigned rack_view::members_version() const
 {
         std::lock_guard<std::mutex> l(m_);
@@ -275,9 +282,7 @@ bool parse_members(lt::span<char const> body, std::vector<rack_view::member> &ou
                         return false;
                 out.push_back({a.to_string(), static_cast<unsigned short>(port)});
         }
-        std::sort(out.begin(), out.end(), [](auto const &x, auto const &y) { return x.address < y.address; });
-        out.erase(std::unique(out.begin(), out.end(), [](auto const &x, auto const &y) { return x.address == y.address; }),
-                  out.end());
+        rack_view::place_order(out);
         return true;
 }
 

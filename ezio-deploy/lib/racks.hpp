@@ -83,6 +83,10 @@ public:
          * nothing to tell (this node is done with the schedule). */
         void members(std::vector<member> list);
 
+        /* a list of members in the order places are counted: by address,
+         * each address once */
+        static void place_order(std::vector<member> &list);
+
         /* Every rack as its nodes told it (this node's rack too, as its
          * rack-mates see it), the last list told by any of them, and
          * since when that list has been the same. */
