@@ -24,8 +24,11 @@
  * kept from libtorrent; a stalled rack-mate's pieces stop counting as in
  * the rack.  If no peer libtorrent knows holds it, the
  * schedule has such a peer revealed: its connection is closed and opened
- * again, and the new bitfield, whole, shows everything it holds; nothing
- * is hidden from it after that.
+ * again, and the new bitfield, whole, shows everything it holds (once in
+ * 10 s at most).  Its HAVEs after that are kept as before: a peer left
+ * open for good was one libtorrent then took any piece from, those its
+ * rack-mates held too, across the spine (test-racks: a rack took in 1.4
+ * images after two such reveals early on, against 1.02).
  *
  * Each node also tells its peers its rack's members as it sees them
  * (extension message "ezio_members", when they change: a bencoded list
@@ -33,7 +36,12 @@
  * another rack knows every node's place in that rack without being
  * connected to all of them: the schedule keeps connections only to the
  * few nodes of each other rack whose places are near its own
- * (ownership.cpp, bound_cross).
+ * (ownership.cpp, bound_cross).  A list is taken as it is from any peer
+ * of its rack; one malformed or of over 1,024 members is dropped whole.
+ * A peer that lies can make this node dial up to 1,024 addresses, each
+ * once in 5 s, or keep the liar as its only partner in the liar's rack;
+ * it cannot make it cut its own rack-mates, the seeder, or a node not
+ * known to be of that rack (test-racks runs such a peer).
  */
 #include <algorithm>
 #include <cerrno>
@@ -112,7 +120,8 @@ void rack_view::reveal(std::string const &address)
 {
         std::lock_guard<std::mutex> l(m_);
         auto it = peers_.find(address);
-        if (it != peers_.end() && !it->second.open)
+        /* once in 10 s at most: each time costs a reconnection */
+        if (it != peers_.end() && std::chrono::steady_clock::now() - it->second.revealed >= std::chrono::seconds(10))
                 it->second.reveal = true;
 }
 
@@ -217,7 +226,7 @@ bool rack_view::hide(std::string const &address, int piece)
         std::lock_guard<std::mutex> l(m_);
         auto it = peers_.find(address);
 
-        if (it == peers_.end() || it->second.open || duty_.empty() || piece < 0 ||
+        if (it == peers_.end() || duty_.empty() || piece < 0 ||
             static_cast<std::size_t>(piece) >= duty_.size() || duty_[static_cast<std::size_t>(piece)])
                 return false;
         std::string const &rack = it->second.rack;
@@ -247,7 +256,7 @@ bool rack_view::must_reveal(std::string const &address)
                 return false;
         peer &p = it->second;
         p.reveal = false;
-        p.open = true;
+        p.revealed = std::chrono::steady_clock::now();
         p.hidden.clear();
         if (p.listen.port() != 0)
                 reconnect_.push_back(p.listen);

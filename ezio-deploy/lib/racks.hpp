@@ -123,7 +123,7 @@ private:
                 std::string rack;
                 lt::tcp::endpoint listen;       /* where to connect to it again */
                 std::vector<bool> hidden;
-                bool open = false;              /* revealed: nothing hidden any more */
+                std::chrono::steady_clock::time_point revealed;        /* last closed to be reconnected */
                 bool reveal = false;            /* to be closed and reconnected */
         };
         std::map<std::string, peer> peers_;

@@ -44,6 +44,32 @@ def bdecode(buf, i=0):
     return buf[j + 1:j + 1 + n], j + 1 + n
 
 
+class Raw:
+    """Bytes bencode() puts out as they are (malformed on purpose)."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def bencode(v):
+    """Bencode v; a dict is written with its keys sorted (BEP 3), a Raw as
+    it is."""
+    if isinstance(v, int):
+        return b'i%de' % v
+    if isinstance(v, str):
+        v = v.encode()
+    if isinstance(v, bytes):
+        return b'%d:%s' % (len(v), v)
+    if isinstance(v, list):
+        return b'l' + b''.join(bencode(x) for x in v) + b'e'
+    if isinstance(v, dict):
+        return b'd' + b''.join(bencode(k) + bencode(v[k]) for k in sorted(v, key=lambda k: k.encode()
+                                                                      if isinstance(k, str) else k)) + b'e'
+    if isinstance(v, Raw):
+        return v.data
+    raise TypeError(v)
+
+
 def info_span(buf):
     """Byte span of the value under b'info' in the root dict."""
     i = 1
