@@ -48,6 +48,8 @@
 #define MAX_NODES       65535           /* holders are kept as 16-bit member indices */
 #define EXIT_USAGE      2
 
+enum { ORDER_OLDEST, ORDER_PIECE, ORDER_FRESH };        /* --seeder-order */
+
 /*
  * Wire overhead (--overhead on, the default): what the testbed's tbf
  * shapers and byte counters see besides the payload.  The shapers count
@@ -79,6 +81,8 @@ struct opts {
         int seeder_conns;               /* the seeder's connections_limit */
         int seeder_slots;               /* 0: every connection unchoked (the client) */
         double seeder_stall;            /* watch(): released and nothing in for this long; 0: off */
+        bool no_spare;                  /* what-if: a node asks the seeder only for its share
+                                         * and what it imports, never for spare blocks */
         bool stall_available;           /* that clock runs only while some node holds a piece
                                          * this one lacks, or after 30 s (the client since
                                          * 2026-12-07; false: the client before) */
@@ -97,8 +101,8 @@ struct opts {
                                          * racks (0: in every one) */
         int owners;                     /* what-if: at most this many nodes fetch from the
                                          * seeder (0: every node close enough) */
-        bool slots_by_piece;            /* --seeder-slots: the lowest pieces first, not the
-                                         * oldest requests */
+        int seeder_order;               /* --seeder-slots: ORDER_OLDEST, ORDER_PIECE or
+                                         * ORDER_FRESH */
         bool cross_view;                /* what-if: and a node sees (connects to) only its rack
                                          * and those nodes of the others */
         int steal_in_rack;              /* a stealer takes only from its rack's shares (as the
@@ -217,6 +221,7 @@ struct sim {
         int *rlen;
         int *gcnt;                      /* [P] nodes holding each piece */
         double *sbytes;                 /* [P] bytes of each piece the seeder sent */
+        int *sfirst;                    /* [P] the first node the seeder sent it to, or -1 */
         int nmr;                        /* map racks: names hashed for the map */
         uint64_t *mr_hash;
 
@@ -302,9 +307,10 @@ static void usage(FILE *f)
               "                       client's connections_limit)\n"
               "  --seeder-slots K     what-if: the seeder sends to at most K nodes at once,\n"
               "                       oldest request first (default 0: all, as the client)\n"
-              "  --seeder-order oldest|piece  with --seeder-slots: the connections whose\n"
-              "                       block was asked first (default), or of the lowest\n"
-              "                       piece (the image leaves the seeder in order)\n"
+              "  --seeder-order oldest|piece|fresh  with --seeder-slots: the connections\n"
+              "                       whose block was asked first (default), or of the\n"
+              "                       lowest piece (the image leaves the seeder in order),\n"
+              "                       or so, with pieces already sent to another node last\n"
               "  --seeder-stall S     a node that released the seeder and got nothing for S\n"
               "                       seconds takes it back for good (default 5, as\n"
               "                       ownership.cpp's watch(); 0: never)\n"
@@ -335,6 +341,11 @@ static void usage(FILE *f)
               "                       from its place (so a rack's members cover every\n"
               "                       other rack); pieces reach the others rack to rack\n"
               "                       (default 0: every other rack)\n"
+              "  --seeder-spare on|off  off (what-if): a node asks the seeder only for its\n"
+              "                       share and the pieces it brings into its rack, never\n"
+              "                       for the rest of a piece in transfer from a peer or a\n"
+              "                       piece of another share (default on, as libtorrent\n"
+              "                       fills a free request slot)\n"
               "  --stall-rule available|always  available: the --seeder-stall clock runs\n"
               "                       only while some node holds a piece the node lacks,\n"
               "                       or after 30 s (default, as the client); always: as\n"
@@ -994,7 +1005,11 @@ static int pick_seeder(struct sim *s, int n, int *blk)
 
         if ((p = first_free(s, n, s->ask + (size_t)n * ASK_MAX, s->nask[n], blk)) >= 0 ||
             (p = first_free(s, n, s->own6 + (size_t)n * OWN_MAX, s->nown6[n], blk)) >= 0 ||
-            (p = first_free(s, n, s->duty[n], s->nduty[n], blk)) >= 0 || (p = pick_partial(s, n, s->n, blk)) >= 0)
+            (p = first_free(s, n, s->duty[n], s->nduty[n], blk)) >= 0)
+                return p;
+        if (s->o.no_spare)
+                return -1;
+        if ((p = pick_partial(s, n, s->n, blk)) >= 0)
                 return p;
         *blk = 0;
         return pick_rare_any(s, n);
@@ -2363,12 +2378,23 @@ static int cmp_since(const void *a, const void *b)
         return (x->dst > y->dst) - (x->dst < y->dst);
 }
 
-/* --seeder-order piece: the lowest piece in transfer first */
+/*
+ * --seeder-order piece: the lowest piece in transfer first; fresh: and a
+ * piece the seeder has already begun sending to another node after every
+ * piece it has not (what the seeder knows of its own uploads)
+ */
 static int cmp_head_piece(const void *a, const void *b)
 {
         const struct flow *x = sort_sim->fl + *(const int *)a, *y = sort_sim->fl + *(const int *)b;
         int const px = sort_sim->cv[x->dst][x->ci].piece[0], py = sort_sim->cv[y->dst][y->ci].piece[0];
 
+        if (sort_sim->o.seeder_order == ORDER_FRESH) {
+                int const fx = sort_sim->sfirst[px], fy = sort_sim->sfirst[py];
+                bool const rx = fx >= 0 && fx != x->dst, ry = fy >= 0 && fy != y->dst;
+
+                if (rx != ry)
+                        return rx - ry;
+        }
         if (px != py)
                 return (px > py) - (px < py);
         return cmp_since(a, b);
@@ -2396,7 +2422,7 @@ static void seeder_slots(struct sim *s)
         if (ns <= s->o.seeder_slots)
                 return;
         sort_sim = s;
-        qsort(s->sfl, (size_t)ns, sizeof(int), s->o.slots_by_piece ? cmp_head_piece : cmp_since);
+        qsort(s->sfl, (size_t)ns, sizeof(int), s->o.seeder_order != ORDER_OLDEST ? cmp_head_piece : cmp_since);
         for (i = s->o.seeder_slots; i < ns; i++)
                 s->fl[s->sfl[i]].nres = -1;
         for (f = 0, i = 0; f < s->nfl; f++)
@@ -2436,6 +2462,8 @@ static void advance(struct sim *s, double dt)
                         if (fp.src == s->n) {
                                 s->seeder_bytes += moved * s->frame;
                                 s->sbytes[c->piece[0]] += moved;
+                                if (s->sfirst[c->piece[0]] < 0 && moved > 0)
+                                        s->sfirst[c->piece[0]] = n;
                         }
                         if (cross)
                                 s->spine_in[fp.res[3] - res_rack_in(s, 0)] += moved * s->frame;
@@ -2708,6 +2736,9 @@ static void setup(struct sim *s)
         }
         s->gcnt = xcalloc(P, sizeof(int));
         s->sbytes = xcalloc(P, sizeof(double));
+        s->sfirst = xcalloc(P, sizeof(int));
+        for (size_t p = 0; p < P; p++)
+                s->sfirst[p] = -1;
 
         s->fresh = xcalloc(P, 1);
         s->inrack = xcalloc(P, 1);
@@ -2946,8 +2977,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         if (!parse_int(v, 0, MAX_NODES, &o->cross_racks))
                                 return usage_error(name, "must be a whole number, 0 for every other rack");
                 } else if (strcmp(name, "--seeder-order") == 0) {
-                        if (!parse_choice(v, "oldest", "piece", &o->slots_by_piece))
-                                return usage_error(name, "must be 'oldest' or 'piece'");
+                        if (strcmp(v, "oldest") == 0)
+                                o->seeder_order = ORDER_OLDEST;
+                        else if (strcmp(v, "piece") == 0)
+                                o->seeder_order = ORDER_PIECE;
+                        else if (strcmp(v, "fresh") == 0)
+                                o->seeder_order = ORDER_FRESH;
+                        else
+                                return usage_error(name, "must be 'oldest', 'piece' or 'fresh'");
+                } else if (strcmp(name, "--seeder-spare") == 0) {
+                        if (!parse_choice(v, "on", "off", &o->no_spare))
+                                return usage_error(name, "must be 'on' or 'off'");
                 } else if (strcmp(name, "--stall-rule") == 0) {
                         if (!parse_choice(v, "always", "available", &o->stall_available))
                                 return usage_error(name, "must be 'always' or 'available'");
@@ -3016,7 +3056,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("--cross-data", "'on' needs racks the schedule knows and --cross-peers");
         if (o->cross_racks && !o->cross_view)
                 return usage_error("--cross-racks", "needs --cross-view on");
-        if (o->slots_by_piece && !o->seeder_slots)
+        if (o->seeder_order != ORDER_OLDEST && !o->seeder_slots)
                 return usage_error("--seeder-order", "needs --seeder-slots");
         if (o->owners && (o->cross_view || o->view))
                 return usage_error("--owners", "needs the shared view (no --view, no --cross-view)");
@@ -3062,9 +3102,9 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
                              "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule,cross_racks,owners,"
-                             "stall_rule,seeder_order");
+                             "stall_rule,seeder_order,seeder_spare");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s,%s\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s,%s,%s\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
@@ -3073,7 +3113,7 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
                        o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks,
                        o->owners, o->stall_available ? "available" : "always",
-                       o->slots_by_piece ? "piece" : "oldest");
+                       (const char *[]){ "oldest", "piece", "fresh" }[o->seeder_order], o->no_spare ? "off" : "on");
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
