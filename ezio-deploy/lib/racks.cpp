@@ -24,11 +24,15 @@
  * kept from libtorrent; a stalled rack-mate's pieces stop counting as in
  * the rack.  If no peer libtorrent knows holds it, the
  * schedule has such a peer revealed: its connection is closed and opened
- * again, and the new bitfield, whole, shows everything it holds (once in
- * 10 s at most).  Its HAVEs after that are kept as before: a peer left
- * open for good was one libtorrent then took any piece from, those its
- * rack-mates held too, across the spine (test-racks: a rack took in 1.4
- * images after two such reveals early on, against 1.02).
+ * again, and the new bitfield, whole, shows everything it holds.  Its
+ * HAVEs after that are kept as before, the first time: a peer left open
+ * for good is one libtorrent takes any piece from, those its rack-mates
+ * hold too, across the spine (test-racks: a rack took in 1.4 images after
+ * such reveals early on, when a peer that never fetched dropped out of the
+ * schedule, against 1.02).  A peer revealed a second time is left open:
+ * this node needs what it holds, again, and every reconnection costs
+ * time (the frozen rack-mate of test-racks, with the seeder gone, waits
+ * on it).
  *
  * Each node also tells its peers its rack's members as it sees them
  * (extension message "ezio_members", when they change: a bencoded list
@@ -120,8 +124,7 @@ void rack_view::reveal(std::string const &address)
 {
         std::lock_guard<std::mutex> l(m_);
         auto it = peers_.find(address);
-        /* once in 10 s at most: each time costs a reconnection */
-        if (it != peers_.end() && std::chrono::steady_clock::now() - it->second.revealed >= std::chrono::seconds(10))
+        if (it != peers_.end() && !it->second.open)
                 it->second.reveal = true;
 }
 
@@ -226,7 +229,7 @@ bool rack_view::hide(std::string const &address, int piece)
         std::lock_guard<std::mutex> l(m_);
         auto it = peers_.find(address);
 
-        if (it == peers_.end() || duty_.empty() || piece < 0 ||
+        if (it == peers_.end() || it->second.open || duty_.empty() || piece < 0 ||
             static_cast<std::size_t>(piece) >= duty_.size() || duty_[static_cast<std::size_t>(piece)])
                 return false;
         std::string const &rack = it->second.rack;
@@ -256,7 +259,7 @@ bool rack_view::must_reveal(std::string const &address)
                 return false;
         peer &p = it->second;
         p.reveal = false;
-        p.revealed = std::chrono::steady_clock::now();
+        p.open = ++p.revealed >= 2;
         p.hidden.clear();
         if (p.listen.port() != 0)
                 reconnect_.push_back(p.listen);

@@ -6,7 +6,6 @@
 #ifndef EZ_RACKS_HPP
 #define EZ_RACKS_HPP
 
-#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -123,7 +122,8 @@ private:
                 std::string rack;
                 lt::tcp::endpoint listen;       /* where to connect to it again */
                 std::vector<bool> hidden;
-                std::chrono::steady_clock::time_point revealed;        /* last closed to be reconnected */
+                int revealed = 0;               /* times closed to be reconnected */
+                bool open = false;              /* revealed twice: nothing hidden any more */
                 bool reveal = false;            /* to be closed and reconnected */
         };
         std::map<std::string, peer> peers_;
