@@ -124,7 +124,7 @@ void rack_view::reveal(std::string const &address)
 {
         std::lock_guard<std::mutex> l(m_);
         auto it = peers_.find(address);
-        if (it != peers_.end() && !it->second.open)
+        if (it != peers_.end() && it->second.revealed < 2)
                 it->second.reveal = true;
 }
 
@@ -229,7 +229,7 @@ bool rack_view::hide(std::string const &address, int piece)
         std::lock_guard<std::mutex> l(m_);
         auto it = peers_.find(address);
 
-        if (it == peers_.end() || it->second.open || duty_.empty() || piece < 0 ||
+        if (it == peers_.end() || it->second.revealed >= 2 || duty_.empty() || piece < 0 ||
             static_cast<std::size_t>(piece) >= duty_.size() || duty_[static_cast<std::size_t>(piece)])
                 return false;
         std::string const &rack = it->second.rack;
@@ -259,7 +259,7 @@ bool rack_view::must_reveal(std::string const &address)
                 return false;
         peer &p = it->second;
         p.reveal = false;
-        p.open = ++p.revealed >= 2;
+        p.revealed++;
         p.hidden.clear();
         if (p.listen.port() != 0)
                 reconnect_.push_back(p.listen);

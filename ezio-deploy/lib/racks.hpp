@@ -6,6 +6,7 @@
 #ifndef EZ_RACKS_HPP
 #define EZ_RACKS_HPP
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -122,8 +123,8 @@ private:
                 std::string rack;
                 lt::tcp::endpoint listen;       /* where to connect to it again */
                 std::vector<bool> hidden;
-                int revealed = 0;               /* times closed to be reconnected */
-                bool open = false;              /* revealed twice: nothing hidden any more */
+                int revealed = 0;               /* times closed to be reconnected; from
+                                                 * the second on, nothing is hidden any more */
                 bool reveal = false;            /* to be closed and reconnected */
         };
         std::map<std::string, peer> peers_;

@@ -49,6 +49,7 @@
 #define EXIT_USAGE      2
 
 enum { ORDER_OLDEST, ORDER_PIECE, ORDER_FRESH };        /* --seeder-order */
+static const char *const order_names[] = { "oldest", "piece", "fresh" };
 
 /*
  * Wire overhead (--overhead on, the default): what the testbed's tbf
@@ -311,6 +312,11 @@ static void usage(FILE *f)
               "                       whose block was asked first (default), or of the\n"
               "                       lowest piece (the image leaves the seeder in order),\n"
               "                       or so, with pieces already sent to another node last\n"
+              "  --seeder-spare on|off  off (what-if): a node asks the seeder only for its\n"
+              "                       share and the pieces it brings into its rack, never\n"
+              "                       for the rest of a piece in transfer from a peer or a\n"
+              "                       piece of another share (default on, as libtorrent\n"
+              "                       fills a free request slot)\n"
               "  --seeder-stall S     a node that released the seeder and got nothing for S\n"
               "                       seconds takes it back for good (default 5, as\n"
               "                       ownership.cpp's watch(); 0: never)\n"
@@ -341,11 +347,6 @@ static void usage(FILE *f)
               "                       from its place (so a rack's members cover every\n"
               "                       other rack); pieces reach the others rack to rack\n"
               "                       (default 0: every other rack)\n"
-              "  --seeder-spare on|off  off (what-if): a node asks the seeder only for its\n"
-              "                       share and the pieces it brings into its rack, never\n"
-              "                       for the rest of a piece in transfer from a peer or a\n"
-              "                       piece of another share (default on, as libtorrent\n"
-              "                       fills a free request slot)\n"
               "  --stall-rule available|always  available: the --seeder-stall clock runs\n"
               "                       only while some node holds a piece the node lacks,\n"
               "                       or after 30 s (default, as the client); always: as\n"
@@ -2977,13 +2978,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         if (!parse_int(v, 0, MAX_NODES, &o->cross_racks))
                                 return usage_error(name, "must be a whole number, 0 for every other rack");
                 } else if (strcmp(name, "--seeder-order") == 0) {
-                        if (strcmp(v, "oldest") == 0)
-                                o->seeder_order = ORDER_OLDEST;
-                        else if (strcmp(v, "piece") == 0)
-                                o->seeder_order = ORDER_PIECE;
-                        else if (strcmp(v, "fresh") == 0)
-                                o->seeder_order = ORDER_FRESH;
-                        else
+                        for (o->seeder_order = ORDER_FRESH; o->seeder_order >= 0; o->seeder_order--)
+                                if (strcmp(v, order_names[o->seeder_order]) == 0)
+                                        break;
+                        if (o->seeder_order < 0)
                                 return usage_error(name, "must be 'oldest', 'piece' or 'fresh'");
                 } else if (strcmp(name, "--seeder-spare") == 0) {
                         if (!parse_choice(v, "on", "off", &o->no_spare))
@@ -3113,7 +3111,7 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
                        o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks,
                        o->owners, o->stall_available ? "available" : "always",
-                       (const char *[]){ "oldest", "piece", "fresh" }[o->seeder_order], o->no_spare ? "off" : "on");
+                       order_names[o->seeder_order], o->no_spare ? "off" : "on");
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
