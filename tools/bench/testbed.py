@@ -224,12 +224,13 @@ class Testbed:
         return out
 
     def spine_bytes(self):
-        """Bytes the spine has sent into each rack of nodes so far (none on
-        one switch)."""
+        """Bytes and frames the spine has sent into each rack of nodes so
+        far, {rack: (bytes, frames)} (none on one switch)."""
         out = {}
         for r in range(1, self.racks + 1 if self.racks else 1):
             j = json.loads(sh('ip', '-j', '-s', '-n', self.br, 'link', 'show', 'dev', 'sd%d' % r, capture=True))
-            out[r] = j[0]['stats64']['tx']['bytes']
+            tx = j[0]['stats64']['tx']
+            out[r] = (tx['bytes'], tx['packets'])
         return out
 
     def wait_port(self, ns, ip, port, timeout=10):
