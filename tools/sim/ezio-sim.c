@@ -100,6 +100,9 @@ struct opts {
                                          * by their places in their racks */
         int cross_racks;                /* with cross_view: partners in only this many other
                                          * racks (0: in every one) */
+        int cross_tree;                 /* what-if: an importer takes a piece only from its
+                                         * rack's parent in the piece's D-ary tree of racks
+                                         * (0: from any rack that holds it) */
         int owners;                     /* what-if: at most this many nodes fetch from the
                                          * seeder (0: every node close enough) */
         int seeder_order;               /* --seeder-slots: ORDER_OLDEST, ORDER_PIECE or
@@ -347,6 +350,11 @@ static void usage(FILE *f)
               "                       from its place (so a rack's members cover every\n"
               "                       other rack); pieces reach the others rack to rack\n"
               "                       (default 0: every other rack)\n"
+              "  --cross-tree D       what-if, with racks told and the shared view: a\n"
+              "                       piece spreads over the racks as a D-ary tree, the\n"
+              "                       racks counted from the one it is fetched into from\n"
+              "                       the seeder; an importer takes it only from its\n"
+              "                       rack's parent (default 0: from any rack holding it)\n"
               "  --stall-rule available|always  available: the --seeder-stall clock runs\n"
               "                       only while some node holds a piece the node lacks,\n"
               "                       or after 30 s (default, as the client); always: as\n"
@@ -1137,6 +1145,19 @@ static int outside_holder(const struct sim *s, int n, int p)
 
         if (L == 0)
                 return -1;
+        if (s->o.cross_tree > 0) {
+                /* the racks in the order of their distance from the piece's
+                 * first rack, a D-ary heap: rack i of it takes the piece from
+                 * rack (i - 1) / D only */
+                int const r0 = ctx_of(s, n)->rp[p], nr = s->nr;
+
+                if (r0 >= 0) {
+                        int const i = (rack_of(s, n) - r0 + nr) % nr;
+
+                        if (i > 0)
+                                return pool_holder(s, n, (r0 + (i - 1) / s->o.cross_tree) % nr, p);
+                }
+        }
         for (k = 0; k < 6 && found < 2; k++) {
                 int const q = s->rl[(size_t)p * (size_t)s->npool + (size_t)rnd_below(L)];
                 int const x = q == pool_of(s, n) ? -1 :
@@ -2974,6 +2995,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 } else if (strcmp(name, "--cross-data") == 0) {
                         if (!parse_on_off(v, &o->cross_data))
                                 return usage_error(name, "must be 'on' or 'off'");
+                } else if (strcmp(name, "--cross-tree") == 0) {
+                        if (!parse_int(v, 0, MAX_NODES, &o->cross_tree))
+                                return usage_error(name, "wants a whole number from 0");
                 } else if (strcmp(name, "--cross-racks") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->cross_racks))
                                 return usage_error(name, "must be a whole number, 0 for every other rack");
@@ -3052,6 +3076,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("--steal", "'in-rack' needs racks the schedule knows");
         if (o->cross_data && (!o->cross || !o->racks || o->aware == 0))
                 return usage_error("--cross-data", "'on' needs racks the schedule knows and --cross-peers");
+        if (o->cross_tree && (!o->racks || o->aware == 0 || o->cross_view || o->view))
+                return usage_error("--cross-tree", "needs racks the schedule knows and the shared view");
         if (o->cross_racks && !o->cross_view)
                 return usage_error("--cross-racks", "needs --cross-view on");
         if (o->seeder_order != ORDER_OLDEST && !o->seeder_slots)
@@ -3100,9 +3126,9 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
                              "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule,cross_racks,owners,"
-                             "stall_rule,seeder_order,seeder_spare");
+                             "stall_rule,seeder_order,seeder_spare,cross_tree");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s,%s,%s\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s,%s,%s,%d\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
@@ -3111,7 +3137,7 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
                        o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks,
                        o->owners, o->stall_available ? "available" : "always",
-                       order_names[o->seeder_order], o->no_spare ? "off" : "on");
+                       order_names[o->seeder_order], o->no_spare ? "off" : "on", o->cross_tree);
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
