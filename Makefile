@@ -35,7 +35,7 @@ EZ_CFLAGS  = -std=c11 $(WARN) $(CFLAGS)
 EZ_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(PKG_CFLAGS)
 
 LIB_C     := err io units bencode tls merkle rendezvous layout torrent blockdev parttable status helper qcow2 loopdev partitions partclone srcmap hasher scan mktorrent mkimport mkverify config fetch verify deploy
-LIB_CXX   := swarm ownership raw_disk_io request_budget peer_socket racks
+LIB_CXX   := swarm ownership raw_disk_io request_budget peer_socket racks upload_slots
 LIB_OBJS  := $(LIB_C:%=$(BUILD)/lib/%.o) $(LIB_CXX:%=$(BUILD)/lib/%.o)
 LIBEZIO   := $(BUILD)/libezio.a
 BINS      := $(BUILD)/ezio-deploy $(BUILD)/ezio-mktorrent

@@ -431,6 +431,7 @@ enum ktype {
         K_SEED_AFTER,   /* long */
         K_SECONDS,      /* long */
         K_CONNECTIONS,  /* long, 1 .. 65535 */
+        K_SLOTS,        /* long, 0 .. 65535 */
         K_RETRIES,      /* long, 0 .. 20 */
         K_RACK,         /* char *, ez_config_check_rack() */
         K_PREFIX,       /* long, 1 .. 128 */
@@ -453,6 +454,7 @@ struct key {
 
 static const struct key limits_keys[] = {
         { "connections", K_CONNECTIONS, F(max_connections), 0, NULL },
+        { "upload_slots", K_SLOTS, F(upload_slots), 0, NULL },
         { "upload_rate", K_SIZE, F(upload_rate), 0, NULL },
         { "download_rate", K_SIZE, F(download_rate), 0, NULL },
         {}
@@ -650,6 +652,10 @@ static int set_key(const struct ctx *x, const struct key *k, const struct ynode 
                 if (ez_config_parse_count(y->value, 1, 65535, lp) < 0)
                         return bad(x, y, path, "expected a whole number from 1 to 65535");
                 return 0;
+        case K_SLOTS:
+                if (ez_config_parse_count(y->value, 0, 65535, lp) < 0)
+                        return bad(x, y, path, "expected a whole number from 0 to 65535");
+                return 0;
         case K_RETRIES:
                 if (ez_config_parse_count(y->value, 0, 20, lp) < 0)
                         return bad(x, y, path, "expected a whole number from 0 to 20");
@@ -731,6 +737,7 @@ void ez_config_init(struct ez_config *c)
 {
         memset(c, 0, sizeof(*c));
         c->seed_after = EZ_CONFIG_SEED_NONE;
+        c->upload_slots = EZ_CONFIG_UPLOAD_SLOTS;
         c->http.connect_timeout = 10;
         c->http.timeout = 30;
         c->http.retries = 3;

@@ -35,6 +35,10 @@ enum ez_config_verify {
 
 /* seed_after values besides a number of seconds (> 0) */
 #define EZ_CONFIG_SEED_NONE 0L
+/* a seeder sends to this many peers at once unless told: more than the
+ * nodes of a rack or of a small lab, so that below it nothing is choked
+ * (docs/benchmarks.md, "10,000 nodes") */
+#define EZ_CONFIG_UPLOAD_SLOTS 64L
 #define EZ_CONFIG_SEED_UNTIL_DONE (-1L)
 
 #define EZ_CONFIG_MAX_LIST 64
@@ -72,6 +76,7 @@ struct ez_config {
         long seed_timeout;      /* seconds, 0: none */
         long timeout;           /* seconds, 0: none */
         long max_connections;   /* 0: libtorrent's default */
+        long upload_slots;      /* seed: peers sent to at once (upload_slots.cpp); 0: every one */
         uint64_t upload_rate;   /* bytes/s, 0: unlimited */
         uint64_t download_rate;
         bool status_json;

@@ -564,7 +564,7 @@ int ez_deploy_run(struct ez_deploy *d)
                         .trackers = (const char *const *)c->trackers, .n_trackers = c->n_trackers,
                         .peers = (const char *const *)c->peers, .n_peers = c->n_peers,
                         .allow = (const char *const *)c->allow, .n_allow = c->n_allow,
-                        .max_connections = (int)c->max_connections,
+                        .max_connections = (int)c->max_connections, .upload_slots = (int)c->upload_slots,
                         .upload_rate = c->upload_rate, .download_rate = c->download_rate,
                         .lt_settings = d->o.lt_settings, .debug = d->o.debug,
                         .no_request_budget = d->o.no_request_budget, .no_ownership = d->o.no_ownership,

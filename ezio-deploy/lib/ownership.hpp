@@ -18,6 +18,7 @@
 #include <libtorrent/torrent_handle.hpp>
 
 #include "racks.hpp"
+#include "upload_slots.hpp"
 
 namespace ez {
 
@@ -30,6 +31,10 @@ public:
         /* The racks of the nodes (racks.cpp), when this node knows its
          * own: every piece then crosses into each rack about once. */
         void racks(std::shared_ptr<rack_view> view) { racks_ = std::move(view); }
+
+        /* where to put the lowest piece this node asks the origin seeders
+         * for, at every look (upload_slots.hpp) */
+        void front(front_told told) { front_ = std::move(told); }
 
         /* Recompute the piece priorities and whether to use the origin
          * seeders; call a few times a second while downloading. */
@@ -97,6 +102,7 @@ private:
         std::vector<int> importer_;             /* per piece: the owner in this node's rack that brings
                                                  * it in from another rack, or -1 */
         std::shared_ptr<rack_view> racks_;
+        front_told front_;
         std::map<std::string, std::pair<int, std::chrono::steady_clock::time_point>> progress_;
                                                 /* per node: pieces held, since when */
         int self_index_ = -1;                   /* this node in owners_, or -1 */
@@ -129,6 +135,8 @@ private:
         std::chrono::steady_clock::time_point last_progress_;
         bool available_ = true;                 /* some node holds a piece this one lacks */
         std::chrono::steady_clock::time_point available_at_;   /* when that was last so, or the start */
+        std::chrono::steady_clock::time_point others_moved_;   /* when another downloading node last
+                                                                 * gained a piece, or was first seen */
         struct payload {
                 int64_t past = 0, last = 0;     /* earlier connections'; this one's */
                 int where = 0;                  /* 0 origin, 1 this rack (all peers without racks), 2 other racks */

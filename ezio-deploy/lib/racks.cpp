@@ -59,6 +59,7 @@
 #include <libtorrent/error_code.hpp>
 #include <libtorrent/peer_connection_handle.hpp>
 
+#include "extended.hpp"
 #include "racks.hpp"
 
 namespace ez {
@@ -361,11 +362,7 @@ public:
                 std::string const body = view_->members_message();
                 if (body.empty())
                         return;
-                std::uint32_t const len = static_cast<std::uint32_t>(body.size() + 2);
-                std::string msg{static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
-                                static_cast<char>(len), 20, static_cast<char>(members_id_)};
-                msg += body;
-                pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+                send_extended(pc_, members_id_, body);
         }
 
 private:

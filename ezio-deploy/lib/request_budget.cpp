@@ -37,6 +37,7 @@
 #include <libtorrent/entry.hpp>
 #include <libtorrent/peer_connection_handle.hpp>
 
+#include "extended.hpp"
 #include "request_budget.hpp"
 
 /* plain arithmetic: nothing here throws */
@@ -118,16 +119,7 @@ private:
                 handshake_["reqq"] = w;
                 std::string body;
                 lt::bencode(std::back_inserter(body), handshake_);
-                std::string msg(4, '\0');
-                std::uint32_t const len = static_cast<std::uint32_t>(body.size() + 2);
-                msg[0] = static_cast<char>(len >> 24);
-                msg[1] = static_cast<char>(len >> 16);
-                msg[2] = static_cast<char>(len >> 8);
-                msg[3] = static_cast<char>(len);
-                msg += '\x14';
-                msg += '\0';
-                msg += body;
-                pc_.send_buffer(msg.data(), static_cast<int>(msg.size()));
+                send_extended(pc_, 0, body);
                 sent_ = w;
         }
 

@@ -43,6 +43,7 @@
 #include "blockdev.h"
 #include "raw_disk_io.hpp"
 #include "request_budget.hpp"
+#include "upload_slots.hpp"
 #include "swarm.h"
 
 struct ez_swarm {
@@ -61,6 +62,7 @@ struct ez_swarm {
         std::unique_ptr<ez::ownership> own;     /* null with EZIO_NO_OWNERSHIP or when seeding */
         std::shared_ptr<ez::rack_view> racks;   /* null when this node has no rack */
         ez::peer_count peers_now = std::make_shared<std::atomic<int>>(0);       /* for request_budget */
+        ez::front_told front;                   /* what the schedule tells the origin seeders */
         std::chrono::steady_clock::time_point last_ownership;
         bool payload_traced = false;    /* EZIO_DEBUG: the payload line after the download */
         std::chrono::steady_clock::time_point last_trace;
@@ -216,6 +218,10 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg, bool ssl)
         s.set_int(lt::settings_pack::max_retry_port_bind, 0);
         if (cfg->max_connections > 0)
                 s.set_int(lt::settings_pack::connections_limit, cfg->max_connections);
+        /* a seeder with upload slots serves no choked peer: none of the
+         * five "allowed fast" pieces libtorrent gives each (upload_slots.cpp) */
+        if (cfg->seed && cfg->upload_slots > 0)
+                s.set_int(lt::settings_pack::allowed_fast_set_size, 0);
         if (cfg->upload_rate)
                 s.set_int(lt::settings_pack::upload_rate_limit,
                           static_cast<int>(std::min<uint64_t>(cfg->upload_rate, INT_MAX)));
@@ -542,10 +548,11 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 };
                 s->ses.reset(new lt::session(std::move(params)));
                 s->ses->add_extension(&lt::create_smart_ban_plugin);
-                if (cfg->upload_rate || cfg->download_rate) {
-                        /* libtorrent exempts LAN addresses from rate limits;
-                         * on a LAN that is every peer, so put them all in
-                         * the global (limited) class */
+                bool const slots = cfg->seed && cfg->upload_slots > 0;
+                if (cfg->upload_rate || cfg->download_rate || slots) {
+                        /* libtorrent exempts LAN addresses from rate limits
+                         * and from upload slots; on a LAN that is every
+                         * peer, so put them all in the global class */
                         lt::ip_filter f;
                         std::uint32_t const global = 1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
                         f.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
@@ -585,6 +592,14 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         s->racks = std::make_shared<ez::rack_view>(cfg->rack ? cfg->rack : "", cfg->rack_prefix);
                         atp.extensions.push_back(ez::racks_extension(s->racks));
                 }
+                if (slots) {
+                        atp.max_uploads = cfg->upload_slots;
+                        atp.extensions.push_back(ez::upload_slots_extension(cfg->upload_slots, s->num_pieces, s->debug));
+                }
+                if (!cfg->seed && !cfg->no_ownership) {
+                        s->front = std::make_shared<std::atomic<int>>(ez::front_unset);
+                        atp.extensions.push_back(ez::front_extension(s->front));
+                }
                 if (!cfg->no_request_budget)
                         atp.extensions.push_back(ez::request_budget_extension(s->peers_now, s->debug));
                 s->h = s->ses->add_torrent(std::move(atp), ec);
@@ -603,6 +618,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                                 s->own->base_filter(s->allowed);
                         if (s->racks)
                                 s->own->racks(s->racks);
+                        s->own->front(s->front);
                 }
                 for (auto const &ep : s->peers)
                         s->h.connect_peer(ep);

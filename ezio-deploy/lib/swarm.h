@@ -45,6 +45,9 @@ struct ez_swarm_config {
                                          * hosts are allowed too */
         size_t n_allow;
         int max_connections;            /* 0: the default */
+        int upload_slots;               /* seed: send to at most this many peers at once, those
+                                         * asking for the lowest pieces (upload_slots.cpp); 0: every
+                                         * peer */
         uint64_t upload_rate;           /* bytes/s over all peers, LAN ones too; 0: unlimited */
         uint64_t download_rate;
         const char *lt_settings;        /* "name=value,..." libtorrent settings over the LAN

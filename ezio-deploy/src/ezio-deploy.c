@@ -108,6 +108,9 @@ static void usage(FILE *f)
               "                           (default: never)\n"
               "      --timeout SECONDS    give up a deploy not done after SECONDS (default: never)\n"
               "      --max-connections N  at most N peer connections\n"
+              "      --upload-slots N     as the seeder, send to at most N nodes at once,\n"
+              "                           those asking for the lowest pieces (default 64;\n"
+              "                           0: every node)\n"
               "      --upload-rate BYTES  at most BYTES per second up (K, M, G, T: powers\n"
               "                           of 1024; KB, MB, GB, TB: powers of 1000)\n"
               "      --download-rate BYTES  at most BYTES per second down\n"
@@ -148,7 +151,7 @@ static int fail(int code, const char *what, const char *why)
 
 enum {
         OPT_SEED_AFTER = 256, OPT_ASSUME_ZEROED, OPT_TIMEOUT, OPT_STATUS, OPT_STATUS_FILE, OPT_SHA256,
-        OPT_SEED_TIMEOUT, OPT_MAX_CONN, OPT_UP_RATE, OPT_DOWN_RATE, OPT_FORCE_KIND, OPT_DRY_RUN,
+        OPT_SEED_TIMEOUT, OPT_MAX_CONN, OPT_UP_SLOTS, OPT_UP_RATE, OPT_DOWN_RATE, OPT_FORCE_KIND, OPT_DRY_RUN,
         OPT_VERIFY, OPT_VERIFY_ONLY, OPT_ALLOW, OPT_HEADER, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_INSECURE, OPT_HTTP_TIMEOUT, OPT_HTTP_RETRIES,
         OPT_SSL_CERT, OPT_SSL_KEY, OPT_SSL_KEY_PASSWORD_FILE, OPT_RACK, OPT_RACK_PREFIX,
 };
@@ -170,6 +173,7 @@ static const struct option longopts[] = {
         { "seed-timeout", required_argument, NULL, OPT_SEED_TIMEOUT },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "max-connections", required_argument, NULL, OPT_MAX_CONN },
+        { "upload-slots", required_argument, NULL, OPT_UP_SLOTS },
         { "upload-rate", required_argument, NULL, OPT_UP_RATE },
         { "download-rate", required_argument, NULL, OPT_DOWN_RATE },
         { "assume-zeroed", no_argument, NULL, OPT_ASSUME_ZEROED },
@@ -307,6 +311,10 @@ static int apply_flag(struct options *o, int c, const char *arg, const char *fla
         case OPT_MAX_CONN:
                 if (ez_config_parse_count(arg, 1, 65535, &k->max_connections) < 0)
                         return fail(EZ_EXIT_USAGE, flag, "expected a whole number from 1 to 65535");
+                return EZ_EXIT_OK;
+        case OPT_UP_SLOTS:
+                if (ez_config_parse_count(arg, 0, 65535, &k->upload_slots) < 0)
+                        return fail(EZ_EXIT_USAGE, flag, "expected a whole number from 0 to 65535");
                 return EZ_EXIT_OK;
         case OPT_HTTP_RETRIES:
                 if (ez_config_parse_count(arg, 0, 20, &k->http.retries) < 0)

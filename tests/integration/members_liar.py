@@ -16,17 +16,14 @@ which nodes it told.
 """
 import hashlib
 import os
-import socket
-import struct
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ezio_image import bdecode, bencode, info_span  # noqa: E402
+from peer_wire import connect, drain, extended  # noqa: E402
 
 MEMBERS_ID = 41         # the id ezio-deploy takes "ezio_members" under
-EXTENDED = 20
 
 
 def bogus(i):
@@ -46,61 +43,15 @@ DROPPED = [
 ]
 
 
-def message(msg_id, body):
-    return struct.pack('>IB', len(body) + 1, msg_id) + body
-
-
-def extended(ext_id, body):
-    return message(EXTENDED, bytes([ext_id]) + body)
-
-
-def recv_exact(s, n):
-    buf = b''
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError('closed')
-        buf += chunk
-    return buf
-
-
 def lie_to(node, info_hash, bind_ip, lie):
-    host, port = node.rsplit(':', 1)
-    for _ in range(300):            # up to 30 s for the node to listen
-        try:
-            s = socket.create_connection((host, int(port)), timeout=5, source_address=(bind_ip, 0))
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        print('members_liar: %s never listened' % node, file=sys.stderr, flush=True)
-        return
     try:
-        reserved = bytearray(8)
-        reserved[5] |= 0x10                     # BEP 10, the extension protocol
-        s.sendall(b'\x13BitTorrent protocol' + bytes(reserved) + info_hash + b'-XX0001-' + os.urandom(12))
-        recv_exact(s, 68)
-        s.sendall(extended(0, bencode({'m': {'ezio_members': 7}})))
-        # read up to the node's extension handshake
-        while True:
-            (length,) = struct.unpack('>I', recv_exact(s, 4))
-            body = recv_exact(s, length) if length else b''
-            if length >= 2 and body[0] == EXTENDED and body[1] == 0:
-                break
+        s, _ = connect(node, info_hash, bind_ip, {'ezio_members': 7}, 'members_liar')
+        if s is None:
+            return
         for bad in DROPPED:
             s.sendall(extended(MEMBERS_ID, bad))
         print('members_liar: told %s' % node, file=sys.stderr, flush=True)
-        s.settimeout(0.2)
-        next_lie = 0.0
-        while True:
-            if time.monotonic() >= next_lie:
-                s.sendall(extended(MEMBERS_ID, lie))
-                next_lie = time.monotonic() + 2
-            try:
-                if not s.recv(65536):
-                    return
-            except socket.timeout:
-                pass
+        drain(s, 2, lambda: s.sendall(extended(MEMBERS_ID, lie)))
     except OSError:
         return
 

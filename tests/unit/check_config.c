@@ -41,6 +41,7 @@ START_TEST(test_full)
         ck_assert_int_eq(c.seed_timeout, 600);
         ck_assert_int_eq(c.timeout, 3600);
         ck_assert_int_eq(c.max_connections, 200);
+        ck_assert_int_eq(c.upload_slots, 16);
         ck_assert_uint_eq(c.upload_rate, 50u << 20);
         ck_assert_uint_eq(c.download_rate, 1u << 30);
         ck_assert(c.status_json);
@@ -158,6 +159,8 @@ static const struct bad_case bad_cases[] = {
         { "limits: 5\n", "1:9: limits: expected a mapping" },
         { "limits:\n  connections: 0\n", "2:16: limits.connections: expected a whole number from 1 to 65535" },
         { "limits:\n  connections: 65536\n", "2:16: limits.connections: expected a whole number from 1 to 65535" },
+        { "limits:\n  upload_slots: -1\n", "2:17: limits.upload_slots: expected a whole number from 0 to 65535" },
+        { "limits:\n  upload_slots: 65536\n", "2:17: limits.upload_slots: expected a whole number from 0 to 65535" },
         { "limits:\n  upload_rate: 1.5M\n",
           "2:16: limits.upload_rate: expected a number of bytes (K, M, G, T: powers of 1024; KB, MB, GB, TB: powers of 1000)" },
         { "limits:\n  download_rate: 99999999999999999999\n",

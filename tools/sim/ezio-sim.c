@@ -23,6 +23,7 @@
  *      tools/sim/ezio-sim.c ezio-deploy/lib/rendezvous.c -lm -o build/ezio-sim
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,12 +45,16 @@
 #define IMPORTER_STALL  3.0             /* s: a rack-mate not moving is not importing */
 #define STALL_CEILING   30.0            /* s: --stall-rule available: the seeder stall
                                          * clock runs anyway after this long with nothing
-                                         * a node lacks held by any node */
+                                         * a node lacks held by any node; swarm: a node
+                                         * takes the seeder back after this long without
+                                         * a block even while others gain pieces */
 #define MAX_NODES       65535           /* holders are kept as 16-bit member indices */
 #define EXIT_USAGE      2
 
-enum { ORDER_OLDEST, ORDER_PIECE, ORDER_FRESH };        /* --seeder-order */
-static const char *const order_names[] = { "oldest", "piece", "fresh" };
+enum { ORDER_OLDEST, ORDER_PIECE, ORDER_FRESH, ORDER_TOLD };
+enum { STALL_ALWAYS, STALL_AVAILABLE, STALL_SWARM };   /* --stall-rule */
+static const char *const stall_names[] = { "always", "available", "swarm" };        /* --seeder-order */
+static const char *const order_names[] = { "oldest", "piece", "fresh", "told" };
 
 /*
  * Wire overhead (--overhead on, the default): what the testbed's tbf
@@ -80,13 +85,18 @@ struct opts {
         int inflight;                   /* 0: no cap beyond each connection's */
         int per_peer;                   /* 0: from the request budget */
         int seeder_conns;               /* the seeder's connections_limit */
-        int seeder_slots;               /* 0: every connection unchoked (the client) */
+        int seeder_slots;               /* at most this many connections sent on at once (the
+                                         * client's --upload-slots, 64); 0: every one (the
+                                         * client before 2026-12-07) */
         double seeder_stall;            /* watch(): released and nothing in for this long; 0: off */
         bool no_spare;                  /* what-if: a node asks the seeder only for its share
                                          * and what it imports, never for spare blocks */
-        bool stall_available;           /* that clock runs only while some node holds a piece
-                                         * this one lacks, or after 30 s (the client since
-                                         * 2026-12-07; false: the client before) */
+        int stall_rule;                 /* STALL_AVAILABLE: that clock runs only while some
+                                         * node holds a piece this one lacks, or after 30 s;
+                                         * STALL_SWARM (the client): and only while no other
+                                         * node gained a piece for as long, or after 30 s
+                                         * without a block; STALL_ALWAYS: the client before
+                                         * both */
         double dt;                      /* shortest step; 0: automatic */
         int resolution;                 /* steps per piece-time of a mean transfer */
         double update;
@@ -105,8 +115,8 @@ struct opts {
                                          * (0: from any rack that holds it) */
         int owners;                     /* what-if: at most this many nodes fetch from the
                                          * seeder (0: every node close enough) */
-        int seeder_order;               /* --seeder-slots: ORDER_OLDEST, ORDER_PIECE or
-                                         * ORDER_FRESH */
+        int seeder_order;               /* --seeder-slots: ORDER_OLDEST, ORDER_PIECE,
+                                         * ORDER_FRESH or ORDER_TOLD */
         bool cross_view;                /* what-if: and a node sees (connects to) only its rack
                                          * and those nodes of the others */
         int steal_in_rack;              /* a stealer takes only from its rack's shares (as the
@@ -309,13 +319,16 @@ static void usage(FILE *f)
               "                       together (default 0: no cap, as libtorrent)\n"
               "  --seeder-conns C     the seeder's connection limit (default 2000, the\n"
               "                       client's connections_limit)\n"
-              "  --seeder-slots K     what-if: the seeder sends to at most K nodes at once,\n"
-              "                       oldest request first (default 0: all, as the client)\n"
-              "  --seeder-order oldest|piece|fresh  with --seeder-slots: the connections\n"
-              "                       whose block was asked first (default), or of the\n"
-              "                       lowest piece (the image leaves the seeder in order),\n"
-              "                       or so, with pieces already sent to another node last\n"
-              "  --seeder-spare on|off  off (what-if): a node asks the seeder only for its\n"
+              "  --seeder-slots K     the seeder sends to at most K nodes at once (default\n"
+              "                       64, as the client's --upload-slots; 0: to all, as\n"
+              "                       the client before 2026-12-07)\n"
+              "  --seeder-order told|oldest|piece|fresh  which connections the slots go to:\n"
+              "                       the nodes that ask the lowest piece, as each tells\n"
+              "                       the seeder (default, as the client's upload_slots.cpp);\n"
+              "                       what-ifs: those whose block was asked first, or of\n"
+              "                       the lowest piece in transfer (the image leaves the\n"
+              "                       seeder in order), or so with pieces already sent to\n"
+              "                       another node last\n"              "  --seeder-spare on|off  off (what-if): a node asks the seeder only for its\n"
               "                       share and the pieces it brings into its rack, never\n"
               "                       for the rest of a piece in transfer from a peer or a\n"
               "                       piece of another share (default on, as libtorrent\n"
@@ -355,10 +368,12 @@ static void usage(FILE *f)
               "                       racks counted from the one it is fetched into from\n"
               "                       the seeder; an importer takes it only from its\n"
               "                       rack's parent (default 0: from any rack holding it)\n"
-              "  --stall-rule available|always  available: the --seeder-stall clock runs\n"
-              "                       only while some node holds a piece the node lacks,\n"
-              "                       or after 30 s (default, as the client); always: as\n"
-              "                       the client before 2026-12-07\n"
+              "  --stall-rule swarm|available|always  available: the --seeder-stall clock\n"
+              "                       runs only while some node holds a piece the node\n"
+              "                       lacks, or after 30 s; swarm: and a node takes the\n"
+              "                       seeder back only if no other node gained a piece for\n"
+              "                       as long, or after 30 s without a block (default, as\n"
+              "                       the client); always: as the client before 2026-12-07\n"
               "  --owners C           what-if: of the nodes in the schedule, only the C\n"
               "                       whose address hashes lowest own pieces and fetch\n"
               "                       from the seeder (and steal); every member still\n"
@@ -1947,7 +1962,7 @@ static void update(struct sim *s)
          * seconds (5 in the client), not counting the time when no node
          * held a piece it lacks, up to 30 s (--stall-rule always: the
          * client before, counting it) */
-        if (s->o.stall_available) {
+        if (s->o.stall_rule >= STALL_AVAILABLE) {
                 int p, held_somewhere = 0;
 
                 for (p = 0; p < s->P; p++)
@@ -1961,9 +1976,33 @@ static void update(struct sim *s)
                                 s->last_block[i] = s->t;
                 }
         }
-        for (i = 0; i < n && s->o.seeder_stall > 0; i++)
-                if (active(s, i) && !s->wants[i] && !s->never[i] && s->t - s->last_block[i] > s->o.seeder_stall)
+        /* --stall-rule swarm: nor while another node downloading gained
+         * a piece within as long (the node waits in line, it is not cut
+         * off), up to 30 s without a block; the two latest gains, so as
+         * to leave out the node's own */
+        double last1 = -1, last2 = -1;
+        int who1 = -1;
+
+        if (s->o.stall_rule == STALL_SWARM)
+                for (i = 0; i < n; i++) {
+                        if (!active(s, i))
+                                continue;
+                        if (s->changed[i] > last1) {
+                                last2 = last1;
+                                last1 = s->changed[i];
+                                who1 = i;
+                        } else if (s->changed[i] > last2) {
+                                last2 = s->changed[i];
+                        }
+                }
+        for (i = 0; i < n && s->o.seeder_stall > 0; i++) {
+                double const others = i == who1 ? last2 : last1;
+
+                if (active(s, i) && !s->wants[i] && !s->never[i] && s->t - s->last_block[i] > s->o.seeder_stall &&
+                    (s->o.stall_rule != STALL_SWARM || s->t - others > s->o.seeder_stall ||
+                     s->t - s->last_block[i] > STALL_CEILING))
                         s->never[i] = true;
+        }
         if (s->views) {
                 for (i = 0; i < n; i++)
                         if (active(s, i))
@@ -2422,6 +2461,30 @@ static int cmp_head_piece(const void *a, const void *b)
         return cmp_since(a, b);
 }
 
+/* the lowest piece node n asks for (its share's front or a piece it
+ * stole), what it tells the seeder; INT_MAX with nothing to ask */
+static int told_front(const struct sim *s, int n)
+{
+        int const *a = s->ask + (size_t)n * ASK_MAX;
+        int i, m = INT_MAX;
+
+        for (i = 0; i < s->nask[n]; i++)
+                m = a[i] < m ? a[i] : m;
+        return m;
+}
+
+/* --seeder-order told: the nodes that told the lowest front first, as
+ * the client's seeder chooses its upload slots (upload_slots.cpp) */
+static int cmp_told(const void *a, const void *b)
+{
+        const struct flow *x = sort_sim->fl + *(const int *)a, *y = sort_sim->fl + *(const int *)b;
+        int const fx = told_front(sort_sim, x->dst), fy = told_front(sort_sim, y->dst);
+
+        if (fx != fy)
+                return (fx > fy) - (fx < fy);
+        return cmp_since(a, b);
+}
+
 /*
  * --seeder-slots K: the seeder sends on K connections at a time, those
  * whose block in transfer was asked first (--seeder-order piece: of the
@@ -2444,7 +2507,8 @@ static void seeder_slots(struct sim *s)
         if (ns <= s->o.seeder_slots)
                 return;
         sort_sim = s;
-        qsort(s->sfl, (size_t)ns, sizeof(int), s->o.seeder_order != ORDER_OLDEST ? cmp_head_piece : cmp_since);
+        qsort(s->sfl, (size_t)ns, sizeof(int),
+              s->o.seeder_order == ORDER_TOLD ? cmp_told : s->o.seeder_order != ORDER_OLDEST ? cmp_head_piece : cmp_since);
         for (i = s->o.seeder_slots; i < ns; i++)
                 s->fl[s->sfl[i]].nres = -1;
         for (f = 0, i = 0; f < s->nfl; f++)
@@ -2899,10 +2963,10 @@ static int parse_topology(const char *v, struct opts *o)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
         int i, nodes = -1;
-        bool size_set = false;
+        bool size_set = false, order_set = false;
 
         *o = (struct opts){ .nodes = 8, .aware = -1, .steal_in_rack = -1, .rate = 10, .size_mib = 32, .piece_kib = 64,
-                            .seeder_conns = 2000, .seeder_stall = 5, .stall_available = true, .resolution = 16, .update = 0.2, .announce = 1800,
+                            .seeder_conns = 2000, .seeder_stall = 5, .stall_rule = STALL_SWARM, .seeder_slots = 64, .seeder_order = ORDER_TOLD, .resolution = 16, .update = 0.2, .announce = 1800,
                             .seed = 1, .max_ratio = 50, .overhead = true, .header = true };
         for (i = 1; i < argc; i++) {
                 char const *a = argv[i];
@@ -3002,17 +3066,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         if (!parse_int(v, 0, MAX_NODES, &o->cross_racks))
                                 return usage_error(name, "must be a whole number, 0 for every other rack");
                 } else if (strcmp(name, "--seeder-order") == 0) {
-                        for (o->seeder_order = ORDER_FRESH; o->seeder_order >= 0; o->seeder_order--)
+                        order_set = true;
+                        for (o->seeder_order = ORDER_TOLD; o->seeder_order >= 0; o->seeder_order--)
                                 if (strcmp(v, order_names[o->seeder_order]) == 0)
                                         break;
                         if (o->seeder_order < 0)
-                                return usage_error(name, "must be 'oldest', 'piece' or 'fresh'");
+                                return usage_error(name, "must be 'oldest', 'piece', 'fresh' or 'told'");
                 } else if (strcmp(name, "--seeder-spare") == 0) {
                         if (!parse_choice(v, "on", "off", &o->no_spare))
                                 return usage_error(name, "must be 'on' or 'off'");
                 } else if (strcmp(name, "--stall-rule") == 0) {
-                        if (!parse_choice(v, "always", "available", &o->stall_available))
-                                return usage_error(name, "must be 'always' or 'available'");
+                        for (o->stall_rule = STALL_SWARM; o->stall_rule >= 0; o->stall_rule--)
+                                if (strcmp(v, stall_names[o->stall_rule]) == 0)
+                                        break;
+                        if (o->stall_rule < 0)
+                                return usage_error(name, "must be 'always', 'available' or 'swarm'");
                 } else if (strcmp(name, "--owners") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->owners))
                                 return usage_error(name, "must be a whole number, 0 for every node");
@@ -3080,8 +3148,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("--cross-tree", "needs racks the schedule knows and the shared view");
         if (o->cross_racks && !o->cross_view)
                 return usage_error("--cross-racks", "needs --cross-view on");
-        if (o->seeder_order != ORDER_OLDEST && !o->seeder_slots)
-                return usage_error("--seeder-order", "needs --seeder-slots");
+        if (order_set && !o->seeder_slots)
+                return usage_error("--seeder-order", "needs --seeder-slots above 0");
         if (o->owners && (o->cross_view || o->view))
                 return usage_error("--owners", "needs the shared view (no --view, no --cross-view)");
         if (o->cross_view && (!o->cross || !o->racks || o->aware == 0 || o->view))
@@ -3136,7 +3204,7 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                        first_min, peak, runtime, o->overhead ? "on" : "off", control, o->cross,
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
                        o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks,
-                       o->owners, o->stall_available ? "available" : "always",
+                       o->owners, stall_names[o->stall_rule],
                        order_names[o->seeder_order], o->no_spare ? "off" : "on", o->cross_tree);
                 return;
         }
