@@ -596,7 +596,8 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         atp.max_uploads = cfg->upload_slots;
                         atp.extensions.push_back(ez::upload_slots_extension(cfg->upload_slots, s->num_pieces, s->debug));
                 }
-                if (!cfg->seed && !cfg->no_ownership) {
+                bool const schedule = !cfg->seed && !cfg->no_ownership;
+                if (schedule) {
                         s->front = std::make_shared<std::atomic<int>>(ez::front_unset);
                         atp.extensions.push_back(ez::front_extension(s->front));
                 }
@@ -611,7 +612,7 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                         s->h.set_ssl_certificate_buffer(std::string(cfg->ssl_cert, cfg->ssl_cert_len), key, "");
                         explicit_bzero(&key[0], key.size());
                 }
-                if (!cfg->seed && !cfg->no_ownership) {
+                if (schedule) {
                         s->own.reset(new ez::ownership(*s->ses, s->h, s->num_pieces,
                                                        listen_address(cfg->listen ? cfg->listen : ""), s->debug));
                         if (s->allow_list)

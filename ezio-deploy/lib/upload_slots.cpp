@@ -141,17 +141,12 @@ public:
                 return true;
         }
 
+        /* before libtorrent takes it in: a peer interested again after
+         * it was not starts a new wait, one saying so again does not */
         bool on_interested() override
         {
-                if (!interested_)
+                if (!pc_.is_peer_interested())
                         since_ = std::chrono::steady_clock::now();
-                interested_ = true;
-                return false;
-        }
-
-        bool on_not_interested() override
-        {
-                interested_ = false;
                 return false;
         }
 
@@ -196,7 +191,6 @@ public:
         lt::bt_peer_connection_handle pc_;
         int const num_pieces_;
         int front_ = front_unset;
-        bool interested_ = false;
         std::chrono::steady_clock::time_point since_;   /* interested since */
         std::chrono::steady_clock::time_point unchoked_, asked_;        /* unchoked since, last asked */
         bool was_choked_ = true;        /* at the last tick */
@@ -218,7 +212,7 @@ public:
 
         void tick() override
         {
-                std::vector<std::shared_ptr<slot_peer>> live, want;
+                std::vector<std::shared_ptr<slot_peer>> live, ready, want;
                 auto const now = std::chrono::steady_clock::now();
 
                 for (auto const &w : peers_)
@@ -226,11 +220,14 @@ public:
                                 if (!p->pc_.is_disconnecting())
                                         live.push_back(std::move(p));
                 peers_.assign(live.begin(), live.end());
-                for (auto const &p : live) {
-                        p->watch(now);
-                        if (!p->pc_.is_connecting() && !p->pc_.in_handshake() && p->pc_.is_peer_interested())
-                                want.push_back(p);
-                }
+                /* past the handshake: the peers to choke or unchoke */
+                for (auto const &p : live)
+                        if (!p->pc_.is_connecting() && !p->pc_.in_handshake()) {
+                                p->watch(now);
+                                ready.push_back(p);
+                                if (p->pc_.is_peer_interested())
+                                        want.push_back(p);
+                        }
                 std::size_t const interested = want.size();
                 /* with room for all, libtorrent unchokes each as it gets
                  * interested, and a peer choked while the slots were full
@@ -242,9 +239,8 @@ public:
                         want.resize(static_cast<std::size_t>(slots_));
                 }
                 /* the slots freed first, so that the chosen get them */
-                for (auto const &p : live)
-                        if (!p->pc_.is_connecting() && !p->pc_.in_handshake() && !p->pc_.is_choked() &&
-                            std::find(want.begin(), want.end(), p) == want.end())
+                for (auto const &p : ready)
+                        if (!p->pc_.is_choked() && std::find(want.begin(), want.end(), p) == want.end())
                                 p->pc_.choke_this_peer();
                 for (auto const &p : want)
                         if (p->pc_.is_choked())

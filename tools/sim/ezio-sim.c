@@ -51,10 +51,10 @@
 #define MAX_NODES       65535           /* holders are kept as 16-bit member indices */
 #define EXIT_USAGE      2
 
-enum { ORDER_OLDEST, ORDER_PIECE, ORDER_FRESH, ORDER_TOLD };
-enum { STALL_ALWAYS, STALL_AVAILABLE, STALL_SWARM };   /* --stall-rule */
-static const char *const stall_names[] = { "always", "available", "swarm" };        /* --seeder-order */
+enum { ORDER_OLDEST, ORDER_PIECE, ORDER_FRESH, ORDER_TOLD, ORDERS };  /* --seeder-order */
 static const char *const order_names[] = { "oldest", "piece", "fresh", "told" };
+enum { STALL_ALWAYS, STALL_AVAILABLE, STALL_SWARM, STALL_RULES };      /* --stall-rule */
+static const char *const stall_names[] = { "always", "available", "swarm" };
 
 /*
  * Wire overhead (--overhead on, the default): what the testbed's tbf
@@ -221,6 +221,8 @@ struct sim {
         int *upload;                    /* [n + 1] blocks asked of each sender */
         int *depth;                     /* [n + 1] blocks one requester may ask of each sender */
         int *ask, *nask, *own6, *nown6;
+        int *told;                      /* --seeder-order told: per node, the lowest piece
+                                         * it asks for (told_front()), at each choice */
         int **duty, *nduty, *cduty;
         struct ctx *global;
         struct ctx **views;
@@ -328,7 +330,8 @@ static void usage(FILE *f)
               "                       what-ifs: those whose block was asked first, or of\n"
               "                       the lowest piece in transfer (the image leaves the\n"
               "                       seeder in order), or so with pieces already sent to\n"
-              "                       another node last\n"              "  --seeder-spare on|off  off (what-if): a node asks the seeder only for its\n"
+              "                       another node last\n"
+              "  --seeder-spare on|off  off (what-if): a node asks the seeder only for its\n"
               "                       share and the pieces it brings into its rack, never\n"
               "                       for the rest of a piece in transfer from a peer or a\n"
               "                       piece of another share (default on, as libtorrent\n"
@@ -2474,11 +2477,12 @@ static int told_front(const struct sim *s, int n)
 }
 
 /* --seeder-order told: the nodes that told the lowest front first, as
- * the client's seeder chooses its upload slots (upload_slots.cpp) */
+ * the client's seeder chooses its upload slots (upload_slots.cpp); the
+ * fronts in s->told, taken before the sort */
 static int cmp_told(const void *a, const void *b)
 {
         const struct flow *x = sort_sim->fl + *(const int *)a, *y = sort_sim->fl + *(const int *)b;
-        int const fx = told_front(sort_sim, x->dst), fy = told_front(sort_sim, y->dst);
+        int const fx = sort_sim->told[x->dst], fy = sort_sim->told[y->dst];
 
         if (fx != fy)
                 return (fx > fy) - (fx < fy);
@@ -2486,10 +2490,10 @@ static int cmp_told(const void *a, const void *b)
 }
 
 /*
- * --seeder-slots K: the seeder sends on K connections at a time, those
- * whose block in transfer was asked first (--seeder-order piece: of the
- * lowest piece); the others wait.  What an upload slot limit would do;
- * the client unchokes every peer.
+ * --seeder-slots K: the seeder sends on K connections at a time, those of
+ * the nodes that told it the lowest piece they ask for (--seeder-order,
+ * as the client's upload slots; what-ifs: the block in transfer asked
+ * first, or of the lowest piece); the others wait.
  */
 static void seeder_slots(struct sim *s)
 {
@@ -2507,6 +2511,9 @@ static void seeder_slots(struct sim *s)
         if (ns <= s->o.seeder_slots)
                 return;
         sort_sim = s;
+        if (s->o.seeder_order == ORDER_TOLD)
+                for (i = 0; i < ns; i++)
+                        s->told[s->fl[s->sfl[i]].dst] = told_front(s, s->fl[s->sfl[i]].dst);
         qsort(s->sfl, (size_t)ns, sizeof(int),
               s->o.seeder_order == ORDER_TOLD ? cmp_told : s->o.seeder_order != ORDER_OLDEST ? cmp_head_piece : cmp_since);
         for (i = s->o.seeder_slots; i < ns; i++)
@@ -2791,6 +2798,7 @@ static void setup(struct sim *s)
         s->depth = xcalloc((size_t)n + 1, sizeof(int));
         s->ask = xcalloc((size_t)n * ASK_MAX, sizeof(int));
         s->nask = xcalloc((size_t)n, sizeof(int));
+        s->told = xcalloc((size_t)n, sizeof(int));
         s->own6 = xcalloc((size_t)n * OWN_MAX, sizeof(int));
         s->nown6 = xcalloc((size_t)n, sizeof(int));
         s->duty = xcalloc((size_t)n, sizeof(int *));
@@ -2933,6 +2941,15 @@ static bool parse_choice(const char *v, const char *no, const char *yes, bool *o
         return true;
 }
 
+/* v as one of the count names; *out its index */
+static bool parse_name(const char *v, const char *const *names, int count, int *out)
+{
+        for (*out = 0; *out < count; (*out)++)
+                if (strcmp(v, names[*out]) == 0)
+                        return true;
+        return false;
+}
+
 static bool parse_on_off(const char *v, bool *out)
 {
         return parse_choice(v, "off", "on", out);
@@ -3067,19 +3084,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                 return usage_error(name, "must be a whole number, 0 for every other rack");
                 } else if (strcmp(name, "--seeder-order") == 0) {
                         order_set = true;
-                        for (o->seeder_order = ORDER_TOLD; o->seeder_order >= 0; o->seeder_order--)
-                                if (strcmp(v, order_names[o->seeder_order]) == 0)
-                                        break;
-                        if (o->seeder_order < 0)
+                        if (!parse_name(v, order_names, ORDERS, &o->seeder_order))
                                 return usage_error(name, "must be 'oldest', 'piece', 'fresh' or 'told'");
                 } else if (strcmp(name, "--seeder-spare") == 0) {
                         if (!parse_choice(v, "on", "off", &o->no_spare))
                                 return usage_error(name, "must be 'on' or 'off'");
                 } else if (strcmp(name, "--stall-rule") == 0) {
-                        for (o->stall_rule = STALL_SWARM; o->stall_rule >= 0; o->stall_rule--)
-                                if (strcmp(v, stall_names[o->stall_rule]) == 0)
-                                        break;
-                        if (o->stall_rule < 0)
+                        if (!parse_name(v, stall_names, STALL_RULES, &o->stall_rule))
                                 return usage_error(name, "must be 'always', 'available' or 'swarm'");
                 } else if (strcmp(name, "--owners") == 0) {
                         if (!parse_int(v, 0, MAX_NODES, &o->owners))
