@@ -52,7 +52,7 @@ SYS_PYTHON := /usr/bin/python3
 VENV       := .venv
 VENV_PKGS  := ironic==39.0.0 ironic-python-agent==13.0.0 pytest wheel oslotest fixtures bashate
 
-.PHONY: sim bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-line bench-mktorrent install clean fuzz check-fuzz faults
+.PHONY: sim unit-bins bench-ironic all deps venv check-ironic check check-unit check-sanitize check-valgrind check-integration check-integration-asan demo bench bench-line bench-mktorrent install clean fuzz check-fuzz faults
 
 all: $(BINS)
 
@@ -86,6 +86,8 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testutil.h $(LIBEZIO)
 # Unit tests run from the tree root so fixtures resolve as tests/data/...
 check-unit: $(UNIT_BINS)
 	@tools/run-unit $(UNIT_BINS)
+
+unit-bins: $(UNIT_BINS)
 
 # The same unit tests built with AddressSanitizer and UBSan.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -130,16 +132,19 @@ bench-ironic: deps
 check-ironic: all venv
 	@PATH="$(CURDIR)/$(BUILD):$$PATH" EZ_ROOT="$(CURDIR)" $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/ironic
 
-# Each stage says how long it took.  valgrind (one core, no network) runs
-# beside the sanitizer and fuzz stages (the other core: one harness at a
-# time, each for its FUZZ_CHECK_TIME); its output follows theirs, whole.
-# The network tests run alone.
-stage = s=$$(date +%s); $(MAKE) --no-print-directory $(1) && echo "== $(1): $$(( $$(date +%s) - s )) s"
+# Each stage says how long it took.  The build uses every core.  valgrind
+# and then the fuzz stage (one harness at a time, each for its
+# FUZZ_CHECK_TIME) run on one core beside the sanitizer stage (its build,
+# then the unit tests) and the Ironic tests' venv on the other; their
+# output follows, whole.  The network tests run alone (in two lanes of
+# their own: tests/integration/run-all).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+stage = s=$$(date +%s); $(MAKE) --no-print-directory $(2) $(1) && echo "== $(1): $$(( $$(date +%s) - s )) s"
 check: deps
-	@$(call stage,all)
+	@$(call stage,all sim unit-bins,-j$(NPROC))
 	@$(call stage,check-unit)
-	@log=$$(mktemp); ( $(call stage,check-valgrind) ) > $$log 2>&1 & v=$$!; \
-	  ( $(call stage,check-sanitize) ) && ( $(call stage,check-fuzz FUZZ_JOBS=1) ); rc=$$?; \
+	@log=$$(mktemp); ( $(call stage,check-valgrind) && $(call stage,check-fuzz FUZZ_JOBS=1) ) > $$log 2>&1 & v=$$!; \
+	  ( $(call stage,check-sanitize) ) && ( $(call stage,venv) ); rc=$$?; \
 	  wait $$v; vrc=$$?; cat $$log; rm -f $$log; [ $$rc = 0 ] && [ $$vrc = 0 ]
 	@$(call stage,check-integration)
 	@$(call stage,check-integration-asan)

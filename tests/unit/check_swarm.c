@@ -9,6 +9,7 @@
  * error, and bad input is refused with a message.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -124,9 +125,12 @@ START_TEST(test_transfer_and_resume)
         for (i = 0; i < f.t->layout->n_data; i++)
                 ck_assert_mem_eq(got + f.t->layout->data[i].off, want + f.t->layout->data[i].off,
                                  f.t->layout->data[i].len);
-        for (i = 0; i < f.t->layout->n_zero; i++)
-                for (uint64_t b = 0; b < f.t->layout->zero[i].len; b++)
-                        ck_assert_int_eq(got[f.t->layout->zero[i].off + b], PATTERN);
+        for (i = 0; i < f.t->layout->n_zero; i++) {
+                long long bad = tu_first_not(got + f.t->layout->zero[i].off, f.t->layout->zero[i].len, PATTERN);
+
+                ck_assert_msg(bad < 0, "zero range %zu written: byte %" PRIu64 " is %#x", i,
+                              f.t->layout->zero[i].off + (uint64_t)bad, got[f.t->layout->zero[i].off + (uint64_t)bad]);
+        }
 
         /* a second session on the finished target has nothing to fetch,
          * with no peer at all */

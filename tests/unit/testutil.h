@@ -120,6 +120,19 @@ static inline void tu_two_region_image(const char *path, size_t size, unsigned l
 
 /* Run a suite; returns the process exit code.  Honours CK_FORK from the
  * environment (the valgrind run sets CK_FORK=no). */
+/* The offset of the first byte of buf[0 .. len) that is not b, or -1.
+ * (Loops over bytes test with this and assert once: a passing ck_assert
+ * records its place, and a million of them take a minute under valgrind.) */
+static inline long long tu_first_not(const void *buf, size_t len, int b)
+{
+        const unsigned char *p = buf;
+
+        for (size_t i = 0; i < len; i++)
+                if (p[i] != (unsigned char)b)
+                        return (long long)i;
+        return -1;
+}
+
 static inline int tu_run(Suite *s)
 {
         SRunner *sr = srunner_create(s);
