@@ -376,6 +376,33 @@ void ownership::judge_liars(std::vector<lt::peer_info> const &peers, uint64_t do
                 apply_filter();
 }
 
+/* The peers this node has asked for blocks that have sent no payload for
+ * 5 s: hung or paused with their connections open.  A rack-mate stopped
+ * after it was whole is not caught by the stall rule (it is not
+ * downloading) and shows every piece: without this the pieces only it
+ * shows (the other racks' announcements of them kept from libtorrent)
+ * would be waited on for good. */
+std::vector<std::string> ownership::mute(std::vector<lt::peer_info> const &peers)
+{
+        auto const now = std::chrono::steady_clock::now();
+        std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> seen;
+        std::vector<std::string> out;
+
+        for (auto const &p : peers) {
+                std::string a = p.ip.address().to_string();
+                auto const it = served_.find(a);
+                std::pair<int64_t, std::chrono::steady_clock::time_point> s{p.total_download, now};
+
+                if (it != served_.end() && p.download_queue_length > 0 && it->second.first == p.total_download)
+                        s.second = it->second.second;
+                if (now - s.second >= std::chrono::seconds(5))
+                        out.push_back(a);
+                seen[a] = s;
+        }
+        served_ = std::move(seen);
+        return out;
+}
+
 /*
  * Piece ownership over keys (sorted, unique), each in a rack (all in ""
  * when racks are not known): rendezvous hashing, first of the racks' names
@@ -571,20 +598,24 @@ void ownership::update()
                 if (n.address != self_key_ && n.held < num_pieces_ && now - pr.second > std::chrono::seconds(3))
                         stalled.push_back(n.address);
         }
+        /* and a peer asked for blocks that sends none, whole or not */
+        std::vector<std::string> const silent = mute(peers);
         for (auto const &m : mates)
-                if (std::find(stalled.begin(), stalled.end(), m.first) == stalled.end())
+                if (std::find(stalled.begin(), stalled.end(), m.first) == stalled.end() &&
+                    std::find(silent.begin(), silent.end(), m.first) == silent.end())
                         for (std::size_t i = 0; i < np; i++)
                                 if (m.second[i])
                                         in_rack[i] = true;
         /* what libtorrent can fetch from a node: what it shows, unless it
-         * is stalled (a frozen rack-mate shows what it holds and sends
-         * none of it, so a piece only it shows is one to reveal another
-         * rack's holder for, or this node waits on it for good) */
+         * is stalled or silent (a frozen rack-mate shows what it holds and
+         * sends none of it, so a piece only it shows is one to reveal
+         * another rack's holder for, or this node waits on it for good) */
         for (auto const &p : peers) {
                 std::string const a = p.ip.address().to_string();
                 if (!settled(p, num_pieces_) ||
                     std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end() ||
-                    std::find(stalled.begin(), stalled.end(), a) != stalled.end())
+                    std::find(stalled.begin(), stalled.end(), a) != stalled.end() ||
+                    std::find(silent.begin(), silent.end(), a) != silent.end())
                         continue;
                 for (std::size_t i = 0; i < np; i++)
                         if (p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))

@@ -84,6 +84,7 @@ private:
         void assign(std::vector<std::string> const &keys, std::vector<std::string> const &racks, std::string const &self_rack);
         void nudge_idle(std::vector<lt::peer_info> const &peers, lt::typed_bitfield<lt::piece_index_t> const &have);
         void judge_liars(std::vector<lt::peer_info> const &peers, uint64_t done);
+        std::vector<std::string> mute(std::vector<lt::peer_info> const &peers);
         void payload_line(std::vector<lt::peer_info> const &peers);
         void bound_cross(std::vector<lt::peer_info> const &peers, std::string const &my_rack);
 
@@ -130,6 +131,9 @@ private:
                 uint64_t done;                  /* this node's progress then */
         };
         std::vector<std::pair<std::string, asked>> silent_;    /* per peer asked and silent so far */
+        std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> served_;
+                                                /* per peer: payload from it, since when that
+                                                 * is so with blocks asked of it */
         uint64_t nudges_ = 0;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;
