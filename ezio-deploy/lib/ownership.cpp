@@ -598,11 +598,14 @@ void ownership::update()
                 if (n.address != self_key_ && n.held < num_pieces_ && now - pr.second > std::chrono::seconds(3))
                         stalled.push_back(n.address);
         }
-        /* and a peer asked for blocks that sends none, whole or not */
-        std::vector<std::string> const silent = mute(peers);
+        /* what those hold counts for nothing here, nor what a peer asked
+         * for blocks that sends none holds, whole or not (racks only) */
+        std::vector<std::string> absent = stalled;
+        if (racks_on)
+                for (auto &a : mute(peers))
+                        absent.push_back(std::move(a));
         for (auto const &m : mates)
-                if (std::find(stalled.begin(), stalled.end(), m.first) == stalled.end() &&
-                    std::find(silent.begin(), silent.end(), m.first) == silent.end())
+                if (std::find(absent.begin(), absent.end(), m.first) == absent.end())
                         for (std::size_t i = 0; i < np; i++)
                                 if (m.second[i])
                                         in_rack[i] = true;
@@ -614,8 +617,7 @@ void ownership::update()
                 std::string const a = p.ip.address().to_string();
                 if (!settled(p, num_pieces_) ||
                     std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end() ||
-                    std::find(stalled.begin(), stalled.end(), a) != stalled.end() ||
-                    std::find(silent.begin(), silent.end(), a) != silent.end())
+                    std::find(absent.begin(), absent.end(), a) != absent.end())
                         continue;
                 for (std::size_t i = 0; i < np; i++)
                         if (p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))

@@ -23,8 +23,8 @@
  * piece can become this node's to bring in after its announcements were
  * kept from libtorrent; a stalled rack-mate's pieces stop counting as in
  * the rack, as do those of one asked for blocks that sent none for 5 s
- * (whole, it is no longer downloading, and stalls in no count).  If no peer libtorrent knows holds it, the
- * schedule has such a peer revealed: its connection is closed and opened
+ * (whole, it is no longer downloading, and stalls in no count).  If no
+ * peer libtorrent knows holds it, the schedule has such a peer revealed: its connection is closed and opened
  * again, and the new bitfield, whole, shows everything it holds.  Its
  * HAVEs after that are kept as before, the first time: a peer left open
  * for good is one libtorrent takes any piece from, those its rack-mates

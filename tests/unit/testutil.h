@@ -118,8 +118,6 @@ static inline void tu_two_region_image(const char *path, size_t size, unsigned l
         ez_buf_free(&out);
 }
 
-/* Run a suite; returns the process exit code.  Honours CK_FORK from the
- * environment (the valgrind run sets CK_FORK=no). */
 /* The offset of the first byte of buf[0 .. len) that is not b, or -1.
  * (Loops over bytes test with this and assert once: a passing ck_assert
  * records its place, and a million of them take a minute under valgrind.) */
@@ -133,6 +131,8 @@ static inline long long tu_first_not(const void *buf, size_t len, int b)
         return -1;
 }
 
+/* Run a suite; returns the process exit code.  Honours CK_FORK from the
+ * environment (the valgrind run sets CK_FORK=no). */
 static inline int tu_run(Suite *s)
 {
         SRunner *sr = srunner_create(s);
