@@ -22,8 +22,9 @@
  * or one stalls (no new piece for 3 s: hung, paused, its disk stuck), a
  * piece can become this node's to bring in after its announcements were
  * kept from libtorrent; a stalled rack-mate's pieces stop counting as in
- * the rack, as do those of one asked for blocks that sent none for 5 s
- * (whole, it is no longer downloading, and stalls in no count).  If no
+ * the rack, as do those of one that sent nothing for 5 s to this node,
+ * which asked it for blocks or is choked by it (whole, it is no longer
+ * downloading, and stalls in no count).  If no
  * peer libtorrent knows holds it, the schedule has such a peer revealed: its connection is closed and opened
  * again, and the new bitfield, whole, shows everything it holds.  Its
  * HAVEs after that are kept as before, the first time: a peer left open
