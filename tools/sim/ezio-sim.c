@@ -67,8 +67,11 @@ static const char *const stall_names[] = { "always", "available", "swarm" };
 #define ACK_FRAME       66              /* a bare TCP ACK: the headers alone */
 #define SEGS_PER_ACK    2               /* delayed ACKs: the receiver acknowledges every second segment */
 #define HAVE_MSG        9               /* a BitTorrent HAVE: length 4, id 1, piece index 4 */
-#define HAVE_FRAME      (FRAME_HDR + HAVE_MSG)  /* 75: TCP_NODELAY puts each HAVE in a frame of its own */
-#define HAVES_PER_ACK   2               /* the peer's delayed ACK covers two HAVEs */
+#define HAVE_FRAME      (FRAME_HDR + HAVE_MSG)  /* 75: TCP_NODELAY puts a HAVE to an idle peer in a
+                                         * frame of its own; to a peer the node sends data
+                                         * to, or takes data from, it rides in that data or
+                                         * in the ACKs of it (--piggyback): HAVE_MSG alone */
+#define HAVES_PER_ACK   2               /* the peer's delayed ACK covers two framed HAVEs */
 #define CONTROL_WINDOW  0.2             /* s: HAVEs and ACKs due are sent over this long, ahead of data */
 
 struct opts {
@@ -126,6 +129,8 @@ struct opts {
         uint64_t seed;
         double max_ratio;
         bool overhead;                  /* framing, ACKs and HAVEs on the wire (the default) */
+        bool piggyback;                 /* a HAVE to a data partner rides in the data or its
+                                         * ACKs (the default); off: every HAVE a frame */
         bool csv, header, verbose;
 };
 
@@ -141,6 +146,7 @@ struct conn {
         double done;                    /* bytes of the first in */
         double since;                   /* when the first came first */
         int busy;                       /* its place in the busy list while len > 0 */
+        int sent;                       /* and in its sender's list (struct sim's sl) */
 };
 
 /* a piece a node has asked some blocks of */
@@ -254,6 +260,8 @@ struct sim {
 
         /* transfers */
         int *busy, nbusy, cbusy;        /* (node, connection) with blocks asked */
+        int **sl, *nsl, *csl;           /* [n + 1] the same pairs, by sender */
+        int *partner, *pmark, pstamp;   /* have_sent(): a node's data partners, marked */
         struct flow *fl;
         int nfl, cfl;
         int nres;
@@ -343,6 +351,10 @@ static void usage(FILE *f)
               "                       ACKs and BitTorrent HAVEs take link capacity and\n"
               "                       count in the seeder's and the spine's bytes\n"
               "                       (default on; off: payload only, as before)\n"
+              "  --piggyback on|off   with --overhead: a HAVE to a peer the node sends\n"
+              "                       data to or takes data from rides in that data or\n"
+              "                       in its ACKs, 9 bytes (default on); off: every HAVE\n"
+              "                       in a frame of its own, acknowledged\n"
               "  --cross-peers K      what-if: with racks, a node's HAVEs reach only 2K\n"
               "                       nodes of each other rack (K partners it chose, K\n"
               "                       that chose it); data still from any holder\n"
@@ -712,6 +724,18 @@ static void busy_add(struct sim *s, int n, int ci)
         s->busy[2 * s->nbusy] = n;
         s->busy[2 * s->nbusy + 1] = ci;
         s->nbusy++;
+        {
+                int const x = s->cv[n][ci].src;
+
+                if (s->nsl[x] == s->csl[x]) {
+                        s->csl[x] = s->csl[x] ? 2 * s->csl[x] : 8;
+                        s->sl[x] = xrealloc(s->sl[x], (size_t)s->csl[x], 2 * sizeof(int));
+                }
+                s->cv[n][ci].sent = s->nsl[x];
+                s->sl[x][2 * s->nsl[x]] = n;
+                s->sl[x][2 * s->nsl[x] + 1] = ci;
+                s->nsl[x]++;
+        }
 }
 
 static void busy_drop(struct sim *s, int n, int ci)
@@ -724,6 +748,17 @@ static void busy_drop(struct sim *s, int n, int ci)
                 s->busy[2 * i] = m;
                 s->busy[2 * i + 1] = mc;
                 s->cv[m][mc].busy = i;
+        }
+        {
+                int const x = s->cv[n][ci].src, j = s->cv[n][ci].sent, lx = --s->nsl[x];
+
+                if (j != lx) {
+                        int const m = s->sl[x][2 * lx], mc = s->sl[x][2 * lx + 1];
+
+                        s->sl[x][2 * j] = m;
+                        s->sl[x][2 * j + 1] = mc;
+                        s->cv[m][mc].sent = j;
+                }
         }
 }
 
@@ -1928,8 +1963,10 @@ static void compact_conns(struct sim *s, int n)
                 if (c->len == 0 && !same_pool(s, n, c->src))
                         continue;
                 s->cv[n][k] = *c;
-                if (c->len > 0)
+                if (c->len > 0) {
                         s->busy[2 * c->busy + 1] = k;
+                        s->sl[c->src][2 * c->sent + 1] = k;
+                }
                 if (same_pool(s, n, c->src))
                         s->cidx[(size_t)n * (size_t)s->psize + (size_t)member_of(s, c->src)] = k;
                 k++;
@@ -2124,57 +2161,114 @@ static int cross_recipients(const struct sim *s, int a)
 }
 
 /*
+ * --piggyback: the nodes h exchanges data with now, either way, into
+ * s->partner (marked in s->pmark with a new stamp); their count.  A HAVE
+ * to one of them rides in the data h sends it or in h's ACKs of the data
+ * it sends: no frame of its own, and no ACK of its own.
+ */
+static int data_partners(struct sim *s, int h)
+{
+        int k, np = 0;
+
+        if (++s->pstamp == INT_MAX) {
+                memset(s->pmark, 0, (size_t)s->n * sizeof(int));
+                s->pstamp = 1;
+        }
+        if (!s->o.piggyback)
+                return 0;
+        for (k = 0; k < s->nsl[h]; k++) {
+                int const x = s->sl[h][2 * k];
+
+                if (s->pmark[x] != s->pstamp) {
+                        s->pmark[x] = s->pstamp;
+                        s->partner[np++] = x;
+                }
+        }
+        for (k = 1; k < s->ncv[h]; k++) {
+                int const x = s->cv[h][k].src;
+
+                if (s->cv[h][k].len > 0 && s->pmark[x] != s->pstamp) {
+                        s->pmark[x] = s->pstamp;
+                        s->partner[np++] = x;
+                }
+        }
+        return np;
+}
+
+/*
  * h completed a piece.  libtorrent sends a HAVE to every peer it is
  * connected to (send_redundant_have, the default: to those that hold the
- * piece too), in a frame of its own (TCP_NODELAY), and every peer
- * acknowledges one in HAVES_PER_ACK.  The peers: every started node in
- * the shared view (view K: those h sees), and the seeder while h is on it.
+ * piece too).  To a peer it exchanges no data with it goes in a frame of
+ * its own (TCP_NODELAY), which the peer acknowledges one in
+ * HAVES_PER_ACK; to a data partner (data_partners()) it is HAVE_MSG bytes
+ * in a frame that goes anyway.  The peers: every started node in the
+ * shared view (view K: those h sees), and the seeder while h is on it.
  * In the shared view the bytes each node receives are added at the end of
- * the step, for all HAVEs of the step at once (control_drain()): one loop
- * over the nodes per piece would be N x N x P work.
+ * the step, for all HAVEs of the step at once (control_drain(), as
+ * framed), and each partner's saving taken off here: one loop over the
+ * nodes per piece would be N x N x P work.
  */
 static void have_sent(struct sim *s, int h)
 {
-        double const ack = (double)ACK_FRAME / HAVES_PER_ACK;
+        double const ack = (double)ACK_FRAME / HAVES_PER_ACK, save = HAVE_FRAME - HAVE_MSG;
         int const n = s->n, a = rack_of(s, h);
-        int nrecip = 0, out = 0;        /* peers; those in another rack */
+        int framed = 0, out = 0;        /* peers sent a frame; those in another rack */
+        int riding = 0, rout = 0;       /* data partners; those in another rack */
+        int np, k;
 
         if (!s->o.overhead)
                 return;
+        np = data_partners(s, h);
         if (s->conn[h]) {
-                /* the seeder acknowledges, and has nothing else to say */
-                s->ctl[res_down(s, n)] += HAVE_FRAME;
-                s->ctl[res_up(s, n)] += ack;
-                s->seeder_bytes += ack;
-                if (s->racked) {
-                        s->ctl[res_rack_in(s, s->nr)] += HAVE_FRAME;
-                        s->ctl[res_rack_out(s, s->nr)] += ack;
+                /* the seeder acknowledges, and has nothing else to say,
+                 * unless it is sending h data */
+                bool const rides = s->o.piggyback && s->cv[h][0].len > 0;
+                double const in = rides ? HAVE_MSG : HAVE_FRAME;
+
+                s->ctl[res_down(s, n)] += in;
+                if (s->racked)
+                        s->ctl[res_rack_in(s, s->nr)] += in;
+                if (rides) {
+                        riding++;
+                        rout++;
+                } else {
+                        s->ctl[res_up(s, n)] += ack;
+                        s->seeder_bytes += ack;
+                        if (s->racked)
+                                s->ctl[res_rack_out(s, s->nr)] += ack;
+                        framed++;
+                        out++;
                 }
-                nrecip++;
-                out++;
         }
         if (s->views) {
                 const int *adj = s->adj + s->adj_off[h];
-                int k, nc = s->adj_off[h + 1] - s->adj_off[h];
+                int nc = s->adj_off[h + 1] - s->adj_off[h];
 
                 for (k = 0; k < nc; k++) {
                         int const x = adj[k], b = rack_of(s, x);
+                        bool const rides = s->pmark[x] == s->pstamp;
+                        double const in = rides ? HAVE_MSG : HAVE_FRAME;
 
                         if (!s->started[x])
                                 continue;
-                        s->ctl[res_down(s, x)] += HAVE_FRAME;
-                        s->ctl[res_up(s, x)] += ack;
-                        nrecip++;
+                        s->ctl[res_down(s, x)] += in;
+                        if (!rides)
+                                s->ctl[res_up(s, x)] += ack;
+                        riding += rides;
+                        framed += !rides;
                         if (s->racked && b != a) {
-                                s->ctl[res_rack_in(s, b)] += HAVE_FRAME;
-                                s->ctl[res_rack_out(s, b)] += ack;
-                                s->spine_in[b] += HAVE_FRAME;
-                                out++;
+                                s->ctl[res_rack_in(s, b)] += in;
+                                s->spine_in[b] += in;
+                                if (!rides)
+                                        s->ctl[res_rack_out(s, b)] += ack;
+                                rout += rides;
+                                out += !rides;
                         }
                 }
         } else {
                 int const outside = cross_recipients(s, a);
-                nrecip += s->started_in_rack[a] - 1 + outside;
+
+                framed += s->started_in_rack[a] - 1 + outside;
                 out += outside;
                 s->have_bc++;
                 s->have_bc_rack[a]++;
@@ -2182,15 +2276,33 @@ static void have_sent(struct sim *s, int h)
                  * gives the step's HAVEs to, but sends itself none */
                 s->ctl[res_down(s, h)] -= HAVE_FRAME;
                 s->ctl[res_up(s, h)] -= ack;
+                /* and each partner takes it in a frame that goes anyway */
+                for (k = 0; k < np; k++) {
+                        int const x = s->partner[k], b = rack_of(s, x);
+
+                        if (!s->started[x])
+                                continue;
+                        s->ctl[res_down(s, x)] -= save;
+                        s->ctl[res_up(s, x)] -= ack;
+                        riding++;
+                        framed--;
+                        if (s->racked && b != a) {
+                                s->ctl[res_rack_in(s, b)] -= save;
+                                s->ctl[res_rack_out(s, b)] -= ack;
+                                s->spine_in[b] -= save;
+                                rout++;
+                                out--;
+                        }
+                }
         }
-        s->ctl[res_up(s, h)] += HAVE_FRAME * nrecip;
-        s->ctl[res_down(s, h)] += ack * nrecip;
-        if (s->racked && out > 0) {
-                s->ctl[res_rack_out(s, a)] += HAVE_FRAME * out;
+        s->ctl[res_up(s, h)] += HAVE_FRAME * framed + HAVE_MSG * riding;
+        s->ctl[res_down(s, h)] += ack * framed;
+        if (s->racked && out + rout > 0) {
+                s->ctl[res_rack_out(s, a)] += HAVE_FRAME * out + HAVE_MSG * rout;
                 s->ctl[res_rack_in(s, a)] += ack * out;
                 s->spine_in[a] += ack * out;
         }
-        s->control_bytes += (HAVE_FRAME + ack) * nrecip;
+        s->control_bytes += (HAVE_FRAME + ack) * framed + HAVE_MSG * riding;
 }
 
 /*
@@ -2778,6 +2890,11 @@ static void setup(struct sim *s)
         s->full_due = xcalloc((size_t)n, sizeof(bool));
         s->endgame = xcalloc((size_t)n, sizeof(bool));
         s->cv = xcalloc((size_t)n, sizeof(struct conn *));
+        s->sl = xcalloc((size_t)n + 1, sizeof(int *));
+        s->nsl = xcalloc((size_t)n + 1, sizeof(int));
+        s->csl = xcalloc((size_t)n + 1, sizeof(int));
+        s->partner = xcalloc((size_t)n, sizeof(int));
+        s->pmark = xcalloc((size_t)n, sizeof(int));
         s->ncv = xcalloc((size_t)n, sizeof(int));
         s->ccv = xcalloc((size_t)n, sizeof(int));
         s->cidx = xcalloc((size_t)n * (size_t)s->psize, sizeof(int));
@@ -2984,7 +3101,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
         *o = (struct opts){ .nodes = 8, .aware = -1, .steal_in_rack = -1, .rate = 10, .size_mib = 32, .piece_kib = 64,
                             .seeder_conns = 2000, .seeder_stall = 5, .stall_rule = STALL_SWARM, .seeder_slots = 64, .seeder_order = ORDER_TOLD, .resolution = 16, .update = 0.2, .announce = 1800,
-                            .seed = 1, .max_ratio = 50, .overhead = true, .header = true };
+                            .seed = 1, .max_ratio = 50, .overhead = true, .piggyback = true, .header = true };
         for (i = 1; i < argc; i++) {
                 char const *a = argv[i];
                 char name[40];
@@ -3032,6 +3149,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         o->aware = aware;
                 } else if (strcmp(name, "--overhead") == 0) {
                         if (!parse_on_off(v, &o->overhead))
+                                return usage_error(name, "must be 'on' or 'off'");
+                } else if (strcmp(name, "--piggyback") == 0) {
+                        if (!parse_on_off(v, &o->piggyback))
                                 return usage_error(name, "must be 'on' or 'off'");
                 } else if (strcmp(name, "--rate") == 0) {
                         if (!parse_num(v, 1e-3, 1e6, &o->rate))
@@ -3205,9 +3325,9 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                              "first_done_s,slowest_done_s,seeder_copies,seeder_dup_pieces,spine_copies,"
                              "announce_per_s,announce_first_min_per_s,completed_peak_per_s,sim_runtime_s,"
                              "overhead,control_per_node,cross_peers,cross_data,steal,cross_view,cross_rule,cross_racks,owners,"
-                             "stall_rule,seeder_order,seeder_spare,cross_tree");
+                             "stall_rule,seeder_order,seeder_spare,cross_tree,piggyback");
                 printf("%s,%s,%d,%s,%g,%d,%d,%g,%d,%d,%g,%d,%d,%d,%d,%g,%" PRIu64 ",%.3f,%.3f,%.4f,%.3f,%.3f,%.4f,%d,"
-                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s,%s,%s,%d\n",
+                       "%.4f,%.4f,%.2f,%d,%.1f,%s,%.4f,%d,%s,%s,%s,%s,%d,%d,%s,%s,%s,%d,%s\n",
                        topo, s->aware ? "rack-aware" : "rack-blind", s->n, racks, o->oversub, s->P, o->piece_kib,
                        o->rate, o->slow, o->view, o->stagger, o->per_peer, o->inflight, o->seeder_conns,
                        o->seeder_slots, o->seeder_stall, o->seed, s->bound, time, time / s->bound, s->first_done,
@@ -3216,7 +3336,8 @@ static void report(const struct sim *s, bool finished, int dups, double spine, d
                        o->cross_data ? "on" : "off", o->steal_in_rack ? "in-rack" : "any",
                        o->cross_view ? "on" : "off", o->cross_hash ? "hash" : "window", o->cross_racks,
                        o->owners, stall_names[o->stall_rule],
-                       order_names[o->seeder_order], o->no_spare ? "off" : "on", o->cross_tree);
+                       order_names[o->seeder_order], o->no_spare ? "off" : "on", o->cross_tree,
+                       o->overhead && o->piggyback ? "on" : "off");
                 return;
         }
         printf("%s %s N=%d P=%dx%dKiB %g Mbit/s: T* %.2f s, ", topo, s->aware ? "rack-aware" : "rack-blind", s->n,
