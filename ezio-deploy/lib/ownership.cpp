@@ -165,19 +165,22 @@ static constexpr std::size_t cross_places = 1;
  * schedule takes no stopped share of it (a node cannot tell a rack
  * without stealers from one whose stealers it does not see).
  */
+/* an origin seeder: a peer complete when this node first saw it */
+bool ownership::origin(std::string const &address) const
+{
+        return std::find(origin_seeds_.begin(), origin_seeds_.end(), address) != origin_seeds_.end();
+}
+
 void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string const &my_rack)
 {
         auto const now = std::chrono::steady_clock::now();
-        auto const seed = [this](std::string const &a) {
-                return std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end();
-        };
         std::map<std::string, std::vector<std::string>> connected;     /* per rack: peers, sorted */
         std::vector<rack_view::member> mine{{self_key_, ses_.ssl_listen_port() ? ses_.ssl_listen_port() : ses_.listen_port()}};
 
         for (auto const &p : peers) {
                 std::string const a = p.ip.address().to_string();
                 std::string const r = racks_->of(a);
-                if (r.empty() || seed(a))
+                if (r.empty() || origin(a))
                         continue;
                 connected[r].push_back(a);
                 if (r == my_rack)
@@ -216,7 +219,7 @@ void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string
                  * out a few dozen peers at a time) are dialed */
                 if (rack == my_rack) {
                         for (auto const &m : t.list)
-                                if (m.address != self_key_ && m.port != 0 && !on(m.address) && !seed(m.address))
+                                if (m.address != self_key_ && m.port != 0 && !on(m.address) && !origin(m.address))
                                         ask(m);
                         continue;
                 }
@@ -235,7 +238,7 @@ void ownership::bound_cross(std::vector<lt::peer_info> const &peers, std::string
                 bool const settled_lists = now - mine_since_ >= settle && now - t.since >= settle;
                 for (std::size_t q = 0; q < mb; q++) {
                         rack_view::member const &m = t.list[q];
-                        if (seed(m.address) || m.address == self_key_)
+                        if (origin(m.address) || m.address == self_key_)
                                 continue;
                         if (!partner[q] && any) {
                                 /* settled, or cut already; and only a
@@ -398,8 +401,7 @@ std::vector<std::string> ownership::mute(std::vector<lt::peer_info> const &peers
                 std::pair<int64_t, std::chrono::steady_clock::time_point> s{p.total_download, now};
 
                 bool const waiting = p.download_queue_length > 0 ||
-                                     ((p.flags & lt::peer_info::interesting) && (p.flags & lt::peer_info::remote_choked) &&
-                                      std::find(origin_seeds_.begin(), origin_seeds_.end(), a) == origin_seeds_.end());
+                                     ((p.flags & lt::peer_info::interesting) && (p.flags & lt::peer_info::remote_choked) && !origin(a));
 
                 if (it != served_.end() && waiting && it->second.first == p.total_download)
                         s.second = it->second.second;
@@ -554,7 +556,7 @@ void ownership::update()
                         if (p.flags & lt::peer_info::seed)
                                 origin_seeds_.push_back(a);
                 }
-                if (std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end())
+                if (origin(a))
                         continue;
                 std::string const rack = racks_on ? racks_->of(a) : std::string();
                 std::vector<bool> const hidden = racks_ ? racks_->hidden(a) : std::vector<bool>();
@@ -606,8 +608,9 @@ void ownership::update()
                 if (n.address != self_key_ && n.held < num_pieces_ && now - pr.second > std::chrono::seconds(3))
                         stalled.push_back(n.address);
         }
-        /* what those hold counts for nothing here, nor what a peer asked
-         * for blocks that sends none holds, whole or not (racks only) */
+        /* what those hold counts for nothing here, nor what a peer this
+         * node waits on that sends nothing holds, whole or not (mute();
+         * racks only) */
         std::vector<std::string> absent = stalled;
         if (racks_on)
                 for (auto &a : mute(peers))
@@ -623,9 +626,7 @@ void ownership::update()
          * another rack's holder for, or this node waits on it for good) */
         for (auto const &p : peers) {
                 std::string const a = p.ip.address().to_string();
-                if (!settled(p, num_pieces_) ||
-                    std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end() ||
-                    std::find(absent.begin(), absent.end(), a) != absent.end())
+                if (!settled(p, num_pieces_) || origin(a) || std::find(absent.begin(), absent.end(), a) != absent.end())
                         continue;
                 for (std::size_t i = 0; i < np; i++)
                         if (p.pieces.get_bit(lt::piece_index_t(static_cast<int>(i))))
@@ -869,7 +870,7 @@ void ownership::payload_line(std::vector<lt::peer_info> const &peers)
                 if (p.total_download < g.last)
                         g.past += g.last;
                 g.last = p.total_download;
-                g.where = std::find(origin_seeds_.begin(), origin_seeds_.end(), a) != origin_seeds_.end() ? 0
+                g.where = origin(a) ? 0
                           : mine.empty() || racks_->of(a) == mine ? 1 : 2;
         }
         for (auto const &g : got_)

@@ -85,6 +85,7 @@ private:
         void nudge_idle(std::vector<lt::peer_info> const &peers, lt::typed_bitfield<lt::piece_index_t> const &have);
         void judge_liars(std::vector<lt::peer_info> const &peers, uint64_t done);
         std::vector<std::string> mute(std::vector<lt::peer_info> const &peers);
+        bool origin(std::string const &address) const;
         void payload_line(std::vector<lt::peer_info> const &peers);
         void bound_cross(std::vector<lt::peer_info> const &peers, std::string const &my_rack);
 
@@ -133,7 +134,7 @@ private:
         std::vector<std::pair<std::string, asked>> silent_;    /* per peer asked and silent so far */
         std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> served_;
                                                 /* per peer: payload from it, since when that
-                                                 * is so with blocks asked of it */
+                                                 * is so while this node waits on it (mute()) */
         uint64_t nudges_ = 0;
         uint64_t last_done_ = 0;
         std::chrono::steady_clock::time_point last_progress_;

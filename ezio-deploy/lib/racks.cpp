@@ -24,9 +24,10 @@
  * kept from libtorrent; a stalled rack-mate's pieces stop counting as in
  * the rack, as do those of one that sent nothing for 5 s to this node,
  * which asked it for blocks or is choked by it (whole, it is no longer
- * downloading, and stalls in no count).  If no
- * peer libtorrent knows holds it, the schedule has such a peer revealed: its connection is closed and opened
- * again, and the new bitfield, whole, shows everything it holds.  Its
+ * downloading, and stalls in no count).  If no peer libtorrent knows
+ * holds it, the schedule has such a peer revealed: its connection is
+ * closed and opened again, and the new bitfield, whole, shows everything
+ * it holds.  Its
  * HAVEs after that are kept as before, the first time: a peer left open
  * for good is one libtorrent takes any piece from, those its rack-mates
  * hold too, across the spine (test-racks: a rack took in 1.4 images after
