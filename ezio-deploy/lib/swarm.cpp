@@ -82,6 +82,7 @@ struct ez_swarm {
         const ez_layout *layout = nullptr;      /* the target, for ez_swarm_stop_clean() */
         int fd = -1;
         std::chrono::steady_clock::time_point starving_since, fed_since, last_starve_check;
+        int max_failcount = 0;  /* to hand to the peer list once it exists; 0 once done */
 };
 
 namespace {
@@ -190,6 +191,9 @@ lt::settings_pack lan_settings(ez_swarm_config const *cfg, bool ssl)
          * the schedule may ask for more */
         s.set_bool(lt::settings_pack::close_redundant_connections, false);
         s.set_int(lt::settings_pack::stop_tracker_timeout, 2);
+        /* a peer refused this many times in a row is dialed no more (a
+         * seeder restarting, a node rebooting): high, and handed to the
+         * torrent's peer list late (give_up_after()) */
         s.set_int(lt::settings_pack::max_failcount, 100);
         s.set_bool(lt::settings_pack::ssrf_mitigation, false);
         /* the IP filter only stops this node taking data from the origin
@@ -519,13 +523,18 @@ extern "C" int ez_swarm_start(const struct ez_swarm_config *cfg, struct ez_swarm
                 lt::settings_pack pack = lan_settings(cfg, ssl);
                 if (s->debug)
                         pack.set_int(lt::settings_pack::alert_mask,
-                                     pack.get_int(lt::settings_pack::alert_mask) | lt::alert_category::upload);
+                                     pack.get_int(lt::settings_pack::alert_mask) | lt::alert_category::upload |
+                                             lt::alert_category::connect);
                 int r = apply_expert_settings(pack, cfg->lt_settings, err);
                 if (r < 0)
                         return r;
                 if (cfg->n_allow)
                         pack.set_int(lt::settings_pack::alert_mask,
                                      pack.get_int(lt::settings_pack::alert_mask) | lt::alert_category::ip_block);
+                /* the session starts with libtorrent's own count, the one a
+                 * peer list is made with; give_up_after() sets this one */
+                s->max_failcount = pack.get_int(lt::settings_pack::max_failcount);
+                pack.set_int(lt::settings_pack::max_failcount, lt::settings_pack().get_int(lt::settings_pack::max_failcount));
                 lt::session_params params(std::move(pack));
                 /* the allow list is in force from the session's start,
                  * before any tracker can answer an announce */
@@ -726,6 +735,30 @@ static void web_seed_fallback(struct ez_swarm *s, lt::torrent_status const &st,
         }
 }
 
+/*
+ * How many failed connections end the dialing of a peer.  libtorrent 2.0
+ * hands the max_failcount setting to a torrent's peer list only when the
+ * setting changes, and makes the list when the torrent learns of its
+ * first peer, with a count of 3 of its own: set with the session, 100
+ * was never in force, and a node that found a restarting seeder refused
+ * three times (over about 5 s) never dialed it again; it waited for the
+ * seeder, which no longer knew it, until its timeout (ezio-faults
+ * server-restart, once in 10 runs with a 5 s restart, every run with a
+ * longer one).  So the session starts with libtorrent's count and is
+ * given this one once the list exists: a change, which libtorrent passes
+ * on to the list.
+ */
+static void give_up_after(ez_swarm *s, lt::torrent_status const &st)
+{
+        if (!s->max_failcount || st.list_peers == 0)
+                return;
+        lt::settings_pack p;
+
+        p.set_int(lt::settings_pack::max_failcount, s->max_failcount);
+        s->ses->apply_settings(std::move(p));
+        s->max_failcount = 0;
+}
+
 extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm_status *ret, struct ez_err *err)
 {
         try {
@@ -743,6 +776,7 @@ extern "C" int ez_swarm_poll(struct ez_swarm *s, int timeout_ms, struct ez_swarm
 
                 lt::torrent_status st = s->h.status();
                 s->peers_now->store(st.num_peers, std::memory_order_relaxed);
+                give_up_after(s, st);
                 struct ez_swarm_status o = {};
 
                 switch (st.state) {
