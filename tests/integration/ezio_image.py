@@ -10,6 +10,8 @@ extent map), so the tests do not trust the C code they are testing.
     ezio_image.py infohash TORRENT
     ezio_image.py payload-length TORRENT
         the sum of the data extents' lengths.
+    ezio_image.py piece-length TORRENT
+        the torrent's piece length in bytes.
     ezio_image.py split TORRENT SOURCE DIR
         write EZIO's layout: one file per data extent, named by its offset
         in 16 hex digits.
@@ -116,6 +118,7 @@ def load(path):
         'data': extents(ez[b'extents'], bs, size),
         'zero': extents(ez.get(b'zero', b''), bs, size),
         'infohash': hashlib.sha1(buf[slice(*info_span(buf))]).hexdigest(),
+        'piece length': info[b'piece length'],
     }
 
 
@@ -220,6 +223,8 @@ if __name__ == '__main__':
         print(hashlib.sha1(buf[slice(*info_span(buf))]).hexdigest())
     elif cmd == 'payload-length':
         print(sum(length for _, length in load(sys.argv[2])['data']))
+    elif cmd == 'piece-length':
+        print(load(sys.argv[2])['piece length'])
     elif cmd == 'split':
         split(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == 'verify-compat':
